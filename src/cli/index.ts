@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { trainCommand, evaluateCommand, dataCommand, benchTrainCommand, reportCommand } from './train-commands';
+import { AppError } from '../errors';
+
+/** The command-line interface: each Make target calls one subcommand. */
+export async function main(argv: string[] = hideBin(process.argv)): Promise<void> {
+  await yargs(argv)
+    .scriptName('mnist-onnx')
+    .command(dataCommand)
+    .command(trainCommand)
+    .command(evaluateCommand)
+    .command(reportCommand)
+    .command(benchTrainCommand)
+    .demandCommand(1, 'name a command')
+    .strict()
+    .fail((msg, err) => {
+      if (err) throw err;
+      console.error(msg);
+      process.exit(2);
+    })
+    .help()
+    .parseAsync();
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    if (err instanceof AppError) console.error(`error ${err.code}: ${err.message}`);
+    else console.error(err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,168 @@
+import { writeFileSync, readFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import type { CommandModule } from 'yargs';
+import * as tf from '@tensorflow/tfjs';
+import { loadMnist, IMAGE_SIZE, toFloat } from '../data/mnist';
+import { MNIST_KEYS, resolveMnistFile } from '../data/sources';
+import { selectBackend, BackendChoice } from '../backend/select-backend';
+import { loadModel } from '../model/io';
+import { logitsModel } from '../model/create-model';
+import { resolveTrainConfig, TRAIN_DEFAULTS } from '../train/config';
+import { train, TrainingReport } from '../train/trainer';
+import { evaluateLogits } from '../train/metrics';
+import { confusionMatrixSvg, trainingCurvesSvg } from '../train/report-plots';
+import { createProgress } from './progress';
+
+const dataOptions = {
+  'data-dir': { type: 'string', describe: 'directory with the four uncompressed MNIST IDX files (env MNIST_DIR)' },
+  'download-url': { type: 'string', describe: 'base URL of the gzipped MNIST files, used when no local copy exists' },
+} as const;
+
+function dataFrom(argv: { 'data-dir'?: string; 'download-url'?: string }) {
+  return { dir: argv['data-dir'] ?? process.env.MNIST_DIR, downloadBaseUrl: argv['download-url'] };
+}
+
+export const dataCommand: CommandModule<object, { 'data-dir'?: string; 'download-url'?: string }> = {
+  command: 'data',
+  describe: 'find, verify (sha256) and cache the MNIST files',
+  builder: (y) => y.options(dataOptions),
+  handler: async (argv) => {
+    const opts = { cacheDir: join(process.cwd(), 'data'), usePackage: true, ...dataFrom(argv) };
+    for (const key of MNIST_KEYS) {
+      const f = await resolveMnistFile(key, opts);
+      console.log(`${f.path}  ${f.sha256}  ok (${f.source})`);
+    }
+  },
+};
+
+/** Writes the report JSON and its pictures next to it. */
+export function writeReport(report: TrainingReport, outDir: string): void {
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'training-report.json'), JSON.stringify(report, null, 2));
+  writeFileSync(join(outDir, 'training-curves.svg'), trainingCurvesSvg(report));
+  writeFileSync(join(outDir, 'confusion-matrix.svg'),
+    confusionMatrixSvg(report.test.confusion, `test confusion matrix (accuracy ${(report.test.accuracy * 100).toFixed(2)}%)`));
+}
+
+interface TrainArgs {
+  epochs: number; 'batch-size': number; lr: number; seed: number; 'val-count': number; 'train-limit': number; 'test-limit': number;
+  augment: boolean; patience: number; workers: number; backend: string; out: string; checkpoints: string; resume: boolean;
+  'max-steps': number; 'data-dir'?: string; 'download-url'?: string; dropout: number; 'warmup-steps': number;
+}
+
+export const trainCommand: CommandModule<object, TrainArgs> = {
+  command: 'train',
+  describe: 'train the branched CNN and write artifacts/model and artifacts/training-report.json',
+  builder: (y) => y.options({
+    ...dataOptions,
+    epochs: { type: 'number', default: TRAIN_DEFAULTS.epochs, describe: 'passes over the training images' },
+    'batch-size': { type: 'number', default: TRAIN_DEFAULTS.batchSize, describe: 'images per step, split over the workers' },
+    lr: { type: 'number', default: TRAIN_DEFAULTS.learningRate, describe: 'peak Adam learning rate (warm-up, then cosine)' },
+    'warmup-steps': { type: 'number', default: TRAIN_DEFAULTS.warmupSteps, describe: 'linear warm-up steps' },
+    seed: { type: 'number', default: TRAIN_DEFAULTS.seed, describe: 'seed of weights, split, order and augmentation' },
+    'val-count': { type: 'number', default: TRAIN_DEFAULTS.valCount, describe: 'validation images held out of the 60k' },
+    'train-limit': { type: 'number', default: 0, describe: 'train on this many images only (0 = all)' },
+    'test-limit': { type: 'number', default: 0, describe: 'evaluate on this many test images only (0 = all)' },
+    augment: { type: 'boolean', default: true, describe: 'on-the-fly augmentation (--no-augment turns it off)' },
+    dropout: { type: 'number', default: TRAIN_DEFAULTS.model.dropout, describe: 'dropout rate between the dense layers' },
+    patience: { type: 'number', default: TRAIN_DEFAULTS.patience, describe: 'early-stopping patience in epochs' },
+    workers: { type: 'number', default: 0, describe: 'data-parallel worker threads (0 = one per core on wasm)' },
+    backend: { choices: ['auto', 'tensorflow', 'wasm', 'cpu'], default: 'auto', describe: 'tfjs backend' },
+    out: { type: 'string', default: TRAIN_DEFAULTS.outDir, describe: 'output directory' },
+    checkpoints: { type: 'string', default: TRAIN_DEFAULTS.checkpointDir, describe: 'checkpoint directory' },
+    resume: { type: 'boolean', default: false, describe: 'continue from the last checkpoint' },
+    'max-steps': { type: 'number', default: 0, describe: 'stop after this many steps (0 = no limit)' },
+  }),
+  handler: async (argv) => {
+    const config = resolveTrainConfig({
+      epochs: argv.epochs, batchSize: argv['batch-size'], learningRate: argv.lr, warmupSteps: argv['warmup-steps'], seed: argv.seed,
+      valCount: argv['val-count'], trainLimit: argv['train-limit'], testLimit: argv['test-limit'], augment: argv.augment,
+      patience: argv.patience, workers: argv.workers, backend: argv.backend as BackendChoice, outDir: argv.out,
+      checkpointDir: argv.checkpoints, resume: argv.resume, maxSteps: argv['max-steps'], model: { dropout: argv.dropout },
+    });
+    const controller = new AbortController();
+    const onSignal = () => {
+      if (controller.signal.aborted) process.exit(130);
+      console.error('\ninterrupt: finishing the current step and writing a checkpoint (Ctrl-C again to quit at once)');
+      controller.abort();
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
+    const report = await train(config, { log, progress: createProgress(), signal: controller.signal, data: dataFrom(argv) });
+    writeReport(report, config.outDir);
+    log(`test accuracy ${(report.test.accuracy * 100).toFixed(2)}% (${report.test.count} images); report in ${join(config.outDir, 'training-report.json')}`);
+  },
+};
+
+export const reportCommand: CommandModule<object, { report: string; out: string }> = {
+  command: 'report',
+  describe: 'redraw the pictures of a training report',
+  builder: (y) => y.options({
+    report: { type: 'string', default: 'artifacts/training-report.json', describe: 'training report JSON' },
+    out: { type: 'string', default: 'artifacts', describe: 'output directory' },
+  }),
+  handler: (argv) => writeReport(JSON.parse(readFileSync(argv.report, 'utf8')), argv.out),
+};
+
+export const evaluateCommand: CommandModule<object, { model: string; backend: string; 'data-dir'?: string; 'download-url'?: string }> = {
+  command: 'evaluate',
+  describe: 'evaluate a saved model (tfjs directory or .onnx file) on the 10k test set',
+  builder: (y) => y.options({
+    ...dataOptions,
+    model: { type: 'string', default: 'artifacts/model', describe: 'tfjs model directory or ONNX file' },
+    backend: { choices: ['auto', 'tensorflow', 'wasm', 'cpu'], default: 'auto', describe: 'tfjs backend (tfjs models)' },
+  }),
+  handler: async (argv) => {
+    const { test } = await loadMnist(dataFrom(argv));
+    const labels = Array.from(test.labels);
+    const started = Date.now();
+    let logits: Float32Array;
+    if (argv.model.endsWith('.onnx')) {
+      const { evaluateOnnxLogits } = await import('../onnx/evaluate-onnx');
+      logits = await evaluateOnnxLogits(argv.model, test);
+    } else {
+      await selectBackend(argv.backend as BackendChoice, (m) => console.log(m));
+      const model = logitsModel(await loadModel(argv.model));
+      const parts: Float32Array[] = [];
+      for (let i = 0; i < test.count; i += 500) {
+        const n = Math.min(500, test.count - i);
+        const x = tf.tensor4d(toFloat(test.images.subarray(i * 784, (i + n) * 784)), [n, IMAGE_SIZE, IMAGE_SIZE, 1]);
+        const y = model.predict(x) as tf.Tensor;
+        parts.push(y.dataSync() as Float32Array);
+        tf.dispose([x, y]);
+      }
+      logits = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+      parts.reduce((off, p) => { logits.set(p, off); return off + p.length; }, 0);
+    }
+    const seconds = (Date.now() - started) / 1000;
+    const ev = evaluateLogits(logits, labels);
+    console.log(`accuracy ${(ev.accuracy * 100).toFixed(2)}% on ${ev.count} test images, ${(ev.count / seconds).toFixed(0)} images/s`);
+    console.log(`per-class accuracy: ${ev.perClassAccuracy.map((a, i) => `${i}:${(a * 100).toFixed(1)}`).join(' ')}`);
+    console.log(`ECE (15 bins, T=1): ${ev.ece.toFixed(4)}`);
+    console.log('confusion matrix (rows true, columns predicted):');
+    console.log(`     ${[...Array(10).keys()].map((d) => String(d).padStart(5)).join('')}`);
+    ev.confusion.forEach((row, i) => console.log(`  ${i}: ${row.map((v) => String(v).padStart(5)).join('')}`));
+  },
+};
+
+export const benchTrainCommand: CommandModule<object, { steps: number; 'batch-size': number; workers: number; backend: string }> = {
+  command: 'bench-train',
+  describe: 'measure training throughput (images/s) at a batch size and worker count',
+  builder: (y) => y.options({
+    steps: { type: 'number', default: 12, describe: 'timed steps (after warm-up)' },
+    'batch-size': { type: 'number', default: TRAIN_DEFAULTS.batchSize, describe: 'images per step' },
+    workers: { type: 'number', default: 0, describe: 'worker threads (0 = one per core on wasm)' },
+    backend: { choices: ['auto', 'tensorflow', 'wasm', 'cpu'], default: 'auto', describe: 'tfjs backend' },
+  }),
+  handler: async (argv) => {
+    const config = resolveTrainConfig({
+      epochs: 1, batchSize: argv['batch-size'], workers: argv.workers, backend: argv.backend as BackendChoice, maxSteps: argv.steps,
+      outDir: join(tmpdir(), 'mnist-bench-train'), checkpointDir: join(tmpdir(), 'mnist-bench-train', 'checkpoints'), testLimit: 500, valCount: 500, warmupSteps: 1,
+    });
+    const report = await train(config, { log: (l) => console.log(l) });
+    const result = { batchSize: config.batchSize, workers: report.workers, backend: report.backend, steps: argv.steps, imagesPerSecond: report.imagesPerSecond };
+    console.log(JSON.stringify(result));
+  },
+};

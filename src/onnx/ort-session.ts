@@ -1,0 +1,49 @@
+import * as ort from 'onnxruntime-node';
+
+/**
+ * The one module that imports onnxruntime-node. Everything else sees this small interface.
+ */
+export interface OnnxSession {
+  /** Runs a batch of images [n, 1, 28, 28] (pixels in [0,1]); returns the named outputs. */
+  run(images: Float32Array, n: number): Promise<{ probabilities: Float32Array; logits: Float32Array }>;
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  close(): Promise<void>;
+}
+
+export interface SessionOptions {
+  intraOpNumThreads: number; // threads inside one operator
+  graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
+}
+
+export const SESSION_DEFAULTS: Readonly<SessionOptions> = Object.freeze({
+  intraOpNumThreads: 1,
+  graphOptimizationLevel: 'all',
+});
+
+/** Opens an ONNX model file (or bytes) in onnxruntime's CPU execution provider. */
+export async function openSession(model: string | Uint8Array, options: Partial<SessionOptions> = {}): Promise<OnnxSession> {
+  const opts = { ...SESSION_DEFAULTS, ...options };
+  const sessionOptions: ort.InferenceSession.SessionOptions = {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: opts.intraOpNumThreads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: opts.graphOptimizationLevel,
+  };
+  const session = typeof model === 'string'
+    ? await ort.InferenceSession.create(model, sessionOptions)
+    : await ort.InferenceSession.create(model, sessionOptions);
+  return {
+    inputNames: session.inputNames,
+    outputNames: session.outputNames,
+    async run(images, n) {
+      const input = new ort.Tensor('float32', images, [n, 1, 28, 28]);
+      const out = await session.run({ [session.inputNames[0]]: input });
+      return {
+        probabilities: out.probabilities.data as Float32Array,
+        logits: out.logits.data as Float32Array,
+      };
+    },
+    close: () => session.release(),
+  };
+}

@@ -1,0 +1,97 @@
+import { NUM_CLASSES } from '../data/mnist';
+
+/** Row-wise softmax of logits [n, k] divided by `temperature`. */
+export function softmax(logits: Float32Array, temperature = 1, k = NUM_CLASSES): Float32Array {
+  const out = new Float32Array(logits.length);
+  for (let r = 0; r < logits.length / k; r++) {
+    let max = -Infinity;
+    for (let j = 0; j < k; j++) max = Math.max(max, logits[r * k + j] / temperature);
+    let sum = 0;
+    for (let j = 0; j < k; j++) sum += out[r * k + j] = Math.exp(logits[r * k + j] / temperature - max);
+    for (let j = 0; j < k; j++) out[r * k + j] /= sum;
+  }
+  return out;
+}
+
+export function argmaxRows(values: Float32Array, k = NUM_CLASSES): Int32Array {
+  const out = new Int32Array(values.length / k);
+  for (let r = 0; r < out.length; r++) {
+    let best = 0;
+    for (let j = 1; j < k; j++) if (values[r * k + j] > values[r * k + best]) best = j;
+    out[r] = best;
+  }
+  return out;
+}
+
+/** Mean negative log-likelihood of `labels` under softmax(logits / T). */
+export function nll(logits: Float32Array, labels: ArrayLike<number>, temperature = 1): number {
+  const p = softmax(logits, temperature);
+  let sum = 0;
+  for (let i = 0; i < labels.length; i++) sum -= Math.log(Math.max(p[i * NUM_CLASSES + labels[i]], 1e-12));
+  return sum / labels.length;
+}
+
+/** Expected calibration error with equal-width confidence bins (15 by default). */
+export function expectedCalibrationError(probs: Float32Array, labels: ArrayLike<number>, bins = 15): number {
+  const conf = new Float64Array(bins);
+  const acc = new Float64Array(bins);
+  const count = new Float64Array(bins);
+  const pred = argmaxRows(probs);
+  for (let i = 0; i < labels.length; i++) {
+    const c = probs[i * NUM_CLASSES + pred[i]];
+    const b = Math.min(bins - 1, Math.floor(c * bins));
+    conf[b] += c;
+    acc[b] += pred[i] === labels[i] ? 1 : 0;
+    count[b]++;
+  }
+  let ece = 0;
+  for (let b = 0; b < bins; b++) if (count[b] > 0) ece += Math.abs(acc[b] - conf[b]);
+  return ece / labels.length;
+}
+
+/** The temperature minimising validation NLL (golden-section search on log T in [0.05, 20]). */
+export function fitTemperature(logits: Float32Array, labels: ArrayLike<number>): number {
+  let lo = Math.log(0.05);
+  let hi = Math.log(20);
+  const g = (Math.sqrt(5) - 1) / 2;
+  const f = (t: number) => nll(logits, labels, Math.exp(t));
+  let a = hi - g * (hi - lo);
+  let b = lo + g * (hi - lo);
+  let fa = f(a);
+  let fb = f(b);
+  for (let i = 0; i < 60; i++) {
+    if (fa < fb) { hi = b; b = a; fb = fa; a = hi - g * (hi - lo); fa = f(a); }
+    else { lo = a; a = b; fa = fb; b = lo + g * (hi - lo); fb = f(b); }
+  }
+  return Math.exp((lo + hi) / 2);
+}
+
+export interface Evaluation {
+  count: number;
+  accuracy: number;
+  loss: number;
+  perClassAccuracy: number[];
+  /** confusion[true][predicted] */
+  confusion: number[][];
+  ece: number;
+}
+
+/** Accuracy, per-class accuracy, confusion matrix, NLL and ECE of logits against labels. */
+export function evaluateLogits(logits: Float32Array, labels: ArrayLike<number>, temperature = 1): Evaluation {
+  const probs = softmax(logits, temperature);
+  const pred = argmaxRows(probs);
+  const confusion = Array.from({ length: NUM_CLASSES }, () => new Array<number>(NUM_CLASSES).fill(0));
+  let correct = 0;
+  for (let i = 0; i < labels.length; i++) {
+    confusion[labels[i]][pred[i]]++;
+    if (pred[i] === labels[i]) correct++;
+  }
+  return {
+    count: labels.length,
+    accuracy: correct / labels.length,
+    loss: nll(logits, labels, temperature),
+    perClassAccuracy: confusion.map((row, c) => row[c] / Math.max(1, row.reduce((a, b) => a + b, 0))),
+    confusion,
+    ece: expectedCalibrationError(probs, labels),
+  };
+}

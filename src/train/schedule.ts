@@ -1,0 +1,6 @@
+/** Learning rate at `step` of `total`: linear warm-up to `peak`, then cosine decay to `peak * minRatio`. */
+export function learningRateAt(step: number, total: number, peak: number, warmupSteps: number, minRatio = 0.02): number {
+  if (step < warmupSteps) return (peak * (step + 1)) / warmupSteps;
+  const progress = Math.min(1, (step - warmupSteps) / Math.max(1, total - warmupSteps));
+  return peak * (minRatio + (1 - minRatio) * 0.5 * (1 + Math.cos(Math.PI * progress)));
+}
