@@ -2,7 +2,7 @@ import type { Config } from 'jest';
 
 const config: Config = {
   preset: 'ts-jest',
-  testEnvironment: 'node',
+  testEnvironment: '<rootDir>/test/jest-environment.js',
   roots: ['<rootDir>/test'],
   transform: { '^.+\\.ts$': ['ts-jest', {}] },
   collectCoverageFrom: ['src/**/*.ts', '!src/cli/**', '!src/index.ts', '!src/**/*-worker.ts'],

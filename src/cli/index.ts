@@ -2,6 +2,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { trainCommand, evaluateCommand, dataCommand, benchTrainCommand, reportCommand } from './train-commands';
+import { exportCommand } from './onnx-commands';
 import { AppError } from '../errors';
 
 /** The command-line interface: each Make target calls one subcommand. */
@@ -13,6 +14,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .command(evaluateCommand)
     .command(reportCommand)
     .command(benchTrainCommand)
+    .command(exportCommand)
     .demandCommand(1, 'name a command')
     .strict()
     .fail((msg, err) => {

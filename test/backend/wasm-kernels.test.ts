@@ -24,7 +24,10 @@ function relError(a: Float32Array, b: Float32Array): number {
   return Math.sqrt(num / Math.max(den, 1e-30));
 }
 
-const rand = (shape: number[], seed: number) => tf.randomNormal(shape, 0, 1, 'float32', seed);
+function rand(shape: number[], seed: number): tf.Tensor4D {
+  const t: tf.Tensor = tf.randomNormal(shape, 0, 1, 'float32', seed);
+  return t as tf.Tensor4D;
+}
 
 beforeAll(async () => {
   registerWasmTrainingKernels();
@@ -45,7 +48,7 @@ describe('wasm training kernels agree with the cpu backend (relative error ≤ 1
     const r = await both(() => tf.tidy(() => {
       const xs = rand(x, 1);
       const dy = tf.conv2d(xs, rand(f, 2), strides, pad);
-      return tf.grad((w: tf.Tensor4D) => tf.conv2d(xs as tf.Tensor4D, w, strides, pad).mul(rand(dy.shape, 3)).sum())(rand(f, 2) as tf.Tensor4D);
+      return tf.grad((w: tf.Tensor) => tf.conv2d(xs, w as tf.Tensor4D, strides, pad).mul(rand(dy.shape, 3)).sum())(rand(f, 2) as tf.Tensor4D);
     }));
     expect(relError(r.cpu, r.wasm)).toBeLessThanOrEqual(1e-4);
   });
@@ -54,14 +57,24 @@ describe('wasm training kernels agree with the cpu backend (relative error ≤ 1
     const r = await both(() => tf.tidy(() => {
       const w = rand(f, 2) as tf.Tensor4D;
       const dyShape = tf.conv2d(rand(x, 1) as tf.Tensor4D, w, strides, pad).shape;
-      return tf.grad((xs: tf.Tensor4D) => tf.conv2d(xs, w, strides, pad).mul(rand(dyShape, 3)).sum())(rand(x, 1) as tf.Tensor4D);
+      return tf.grad((xs: tf.Tensor) => tf.conv2d(xs as tf.Tensor4D, w, strides, pad).mul(rand(dyShape, 3)).sum())(rand(x, 1) as tf.Tensor4D);
     }));
     expect(relError(r.cpu, r.wasm)).toBeLessThanOrEqual(1e-4);
   });
 
-  it('Conv2DBackpropFilter with dilation 2 matches too', async () => {
-    const r = await both(() => tf.tidy(() => tf.conv2dDerFilter(rand([2, 9, 9, 2], 1) as tf.Tensor4D, rand([2, 9, 9, 3], 2) as tf.Tensor4D, [3, 3, 2, 3], 1, 'same')));
-    expect(relError(r.cpu, r.wasm)).toBeLessThanOrEqual(1e-4);
+  it.each([
+    ['numeric padding', 1, [3, 3, 4, 5]],
+    ['explicit asymmetric padding', [[0, 0], [1, 0], [2, 1], [0, 0]], [3, 4, 4, 5]],
+  ])('both backprop kernels with %s', async (_label, pad, filterShape) => {
+    const run = (kernel: string, inputs: tf.NamedTensorMap, extra: tf.NamedAttrMap) =>
+      tf.engine().runKernel(kernel, inputs, { strides: [1, 1], pad, dataFormat: 'NHWC', ...extra } as never) as tf.Tensor;
+    const xShape = [2, 8, 7, 4];
+    const fs = filterShape as number[];
+    const dyShape = tf.tidy(() => tf.conv2d(rand(xShape, 1), rand(fs, 2), 1, pad as never).shape);
+    const f = await both(() => tf.tidy(() => run('Conv2DBackpropFilter', { x: rand(xShape, 1), dy: rand(dyShape, 3) }, { filterShape: fs })));
+    expect(relError(f.cpu, f.wasm)).toBeLessThanOrEqual(1e-4);
+    const i = await both(() => tf.tidy(() => run('Conv2DBackpropInput', { dy: rand(dyShape, 3), filter: rand(fs, 2) }, { inputShape: xShape })));
+    expect(relError(i.cpu, i.wasm)).toBeLessThanOrEqual(1e-4);
   });
 
   const mmCases: Array<[number[], number[], boolean, boolean]> = [

@@ -1,0 +1,68 @@
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+
+/** What `artifacts/model-card.json` holds; the server's /v1/model returns it. */
+export interface ModelCard {
+  name: string;
+  modelVersion: string;
+  file: string; // name inside artifacts/
+  sha256: string;
+  bytes: number;
+  testAccuracy: number; // of this file, through onnxruntime, on the 10k test set
+  fp32TestAccuracy: number;
+  ece: number; // of this file's calibrated probabilities on the test set (15 bins)
+  eceUncalibrated: number;
+  temperature: number;
+  quantizedLayers: string[];
+  parity: { images: number; fp32MaxAbsProbDiff: number; int8MaxAbsProbDiff: number; int8ArgmaxAgreement: number };
+  input: { name: string; shape: Array<string | number>; dtype: string; normalization: string };
+  outputs: Array<{ name: string; shape: Array<string | number>; meaning: string }>;
+  labels: string[];
+  training: { command: string; seed: number; epochs: number; backend: string; wallSeconds: number; tfjsTestAccuracy: number };
+  data: Record<string, string>;
+  sourceCommit: string;
+  date: string;
+}
+
+export function fileSha256(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+/** A short human-readable card from the JSON one. */
+export function modelCardMarkdown(card: ModelCard): string {
+  const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+  return `# Model card: ${card.name} ${card.modelVersion}
+
+**What it is.** A convolutional network that reads one handwritten digit (a 28×28 grey image, light ink on a
+dark background, as in MNIST) and returns the probability of each digit 0–9. Layers: conv1 (3×3, 32) →
+two branches conv2_k (3×3, 64) → conv3_k (3×3, 256), k = 1, 2, both reading the pooled conv1 → conv3 (the
+two joined, 7×7×512) → fc1 (1000) → fc2 (500) → output (10), ReLU and 2×2 max-pooling; 25,927,246 parameters.
+
+**File.** \`artifacts/${card.file}\` (${(card.bytes / 1e6).toFixed(1)} MB, sha256 \`${card.sha256.slice(0, 16)}…\`): ONNX opset 15,
+built by this project's exporter from the TensorFlow.js weights. ${card.quantizedLayers.join(' and ')} hold per-output-channel
+symmetric int8 weights (activations quantized at run time: DynamicQuantizeLinear + MatMulInteger); the
+convolutions and the output layer are fp32.
+
+**How it was trained.** \`${card.training.command}\` (seed ${card.training.seed}), ${card.training.epochs} epochs on the
+55,000 MNIST training images left after holding out 5,000 for validation (stratified), Adam with warm-up and
+cosine decay, on-the-fly augmentation (shifts, rotations, scaling, stroke thickness), dropout between the
+dense layers, early stopping on validation loss; backend ${card.training.backend}, ${(card.training.wallSeconds / 60).toFixed(0)} minutes
+on a 2-core machine. Probabilities are calibrated by temperature scaling fitted on the validation set
+(T = ${card.temperature.toFixed(3)}).
+
+**How well.** On the 10,000 MNIST test images, measured through onnxruntime: accuracy ${pct(card.testAccuracy)}
+(the fp32 export: ${pct(card.fp32TestAccuracy)}; tfjs before export: ${pct(card.training.tfjsTestAccuracy)}); expected calibration
+error ${card.ece.toFixed(4)} (${card.eceUncalibrated.toFixed(4)} without the temperature). Parity with tfjs on ${card.parity.images} images:
+fp32 max |Δp| ${card.parity.fp32MaxAbsProbDiff.toExponential(1)}, int8 max |Δp| ${card.parity.int8MaxAbsProbDiff.toExponential(1)} with ${pct(card.parity.int8ArgmaxAgreement)} argmax agreement.
+
+**Intended use.** Recognising a single, roughly centred handwritten digit, after the preprocessing the server
+applies (polarity, crop, resize to 20 px, centre of mass at the centre of 28×28).
+
+**Limits.** Trained on MNIST only: American census workers' and students' handwriting from the 1990s,
+scanned and normalised. It always answers one of 0–9, even for letters, several digits or an empty image;
+treat low probabilities as "not sure". Accuracy on photos and canvas drawings is lower than on MNIST
+and depends on the preprocessing. Not for decisions about people.
+
+Data sha256: ${Object.entries(card.data).map(([k, v]) => `${k} \`${v.slice(0, 8)}…\``).join(', ')}. Source commit \`${card.sourceCommit}\`. Date ${card.date}.
+`;
+}
