@@ -1,0 +1,89 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, extname } from 'node:path';
+import type { CommandModule } from 'yargs';
+import { startServer } from '../serve/server';
+import { resolveServeConfig, SERVE_DEFAULTS } from '../serve/config';
+import { createPredictor } from '../serve/predictor';
+import { AppError } from '../errors';
+
+const num = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
+
+const serveOptions = {
+  port: { type: 'number', describe: `port (env PORT, default ${SERVE_DEFAULTS.port})` },
+  host: { type: 'string', describe: `address to bind (env HOST, default ${SERVE_DEFAULTS.host})` },
+  model: { type: 'string', describe: `ONNX model (env MODEL, default ${SERVE_DEFAULTS.model})` },
+  card: { type: 'string', describe: `model card JSON (default ${SERVE_DEFAULTS.card})` },
+  workers: { type: 'number', describe: `inference worker threads (default ${SERVE_DEFAULTS.workers})` },
+  'intra-op-threads': { type: 'number', describe: `onnxruntime threads per worker (default ${SERVE_DEFAULTS.intraOpNumThreads})` },
+  'max-batch-size': { type: 'number', describe: `images per batch (default ${SERVE_DEFAULTS.maxBatchSize})` },
+  'max-batch-delay-ms': { type: 'number', describe: `ms a request waits for its batch to fill (default ${SERVE_DEFAULTS.maxBatchDelayMs})` },
+  'max-queue': { type: 'number', describe: `queued images before 503 (default ${SERVE_DEFAULTS.maxQueue})` },
+  'request-timeout-ms': { type: 'number', describe: `ms before a queued image gets 504 (default ${SERVE_DEFAULTS.requestTimeoutMs})` },
+  'max-body-bytes': { type: 'number', describe: `upload limit in bytes (default ${SERVE_DEFAULTS.maxBodyBytes})` },
+  'max-pixels': { type: 'number', describe: `decoded size limit (default ${SERVE_DEFAULTS.maxPixels})` },
+  'log-level': { choices: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'], describe: `log level (default ${SERVE_DEFAULTS.logLevel})` },
+} as const;
+
+type ServeArgs = { port?: number; host?: string; model?: string; card?: string; workers?: number; 'intra-op-threads'?: number;
+  'max-batch-size'?: number; 'max-batch-delay-ms'?: number; 'max-queue'?: number; 'request-timeout-ms'?: number;
+  'max-body-bytes'?: number; 'max-pixels'?: number; 'log-level'?: string };
+
+export const serveCommand: CommandModule<object, ServeArgs> = {
+  command: 'serve',
+  describe: 'serve the ONNX model over HTTP',
+  builder: (y) => y.options(serveOptions),
+  handler: async (argv) => {
+    const running = await startServer({
+      port: argv.port ?? num(process.env.PORT), host: argv.host ?? process.env.HOST, model: argv.model ?? process.env.MODEL,
+      card: argv.card, workers: argv.workers, intraOpNumThreads: argv['intra-op-threads'], maxBatchSize: argv['max-batch-size'],
+      maxBatchDelayMs: argv['max-batch-delay-ms'], maxQueue: argv['max-queue'], requestTimeoutMs: argv['request-timeout-ms'],
+      maxBodyBytes: argv['max-body-bytes'], maxPixels: argv['max-pixels'], logLevel: argv['log-level'] as never,
+    });
+    const stop = () => { running.shutdown().then(() => process.exit(0), () => process.exit(1)); };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  },
+};
+
+const IMAGE_EXT = new Set(['.png', '.jpg', '.jpeg', '.bmp', '.gif', '.tif', '.tiff']);
+
+function expand(paths: string[]): string[] {
+  return paths.flatMap((p) => {
+    if (!statSync(p).isDirectory()) return [p];
+    return readdirSync(p).sort().map((f) => join(p, f)).filter((f) => statSync(f).isDirectory() || IMAGE_EXT.has(extname(f).toLowerCase()))
+      .flatMap((f) => expand([f]));
+  });
+}
+
+export const predictCommand: CommandModule<object, { paths: string[]; json: boolean; model?: string }> = {
+  command: 'predict <paths..>',
+  describe: 'predict the digit in image files or folders, without a server',
+  builder: (y) => y.positional('paths', { type: 'string', array: true, demandOption: true, describe: 'image files or folders' }).options({
+    json: { type: 'boolean', default: false, describe: 'one JSON object per line' },
+    model: { type: 'string', describe: `ONNX model (default ${SERVE_DEFAULTS.model})` },
+  }),
+  handler: async (argv) => {
+    const config = resolveServeConfig({ model: argv.model ?? process.env.MODEL, workers: 1, intraOpNumThreads: 2, maxBatchDelayMs: 1 });
+    const predictor = createPredictor(config.model, config);
+    await predictor.ready;
+    let failed = 0;
+    try {
+      const files = expand(argv.paths);
+      const results = await Promise.allSettled(files.map((f) => predictor.predictBytes(new Uint8Array(readFileSync(f)))));
+      results.forEach((r, i) => {
+        if (r.status === 'fulfilled') {
+          const { digit, probability } = r.value.prediction;
+          console.log(argv.json ? JSON.stringify({ file: files[i], digit, probability, probabilities: r.value.prediction.probabilities })
+            : `${files[i]}\t${digit}\t${probability.toFixed(4)}`);
+        } else {
+          failed++;
+          const e = r.reason as AppError;
+          console.log(argv.json ? JSON.stringify({ file: files[i], error: { code: e.code, message: e.message } }) : `${files[i]}\terror\t${e.code}: ${e.message}`);
+        }
+      });
+    } finally {
+      await predictor.close();
+    }
+    if (failed > 0) process.exitCode = 1;
+  },
+};

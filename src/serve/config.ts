@@ -1,0 +1,60 @@
+import { cpus } from 'node:os';
+import { AppError } from '../errors';
+
+export interface ServeConfig {
+  port: number;
+  host: string;
+  model: string; // ONNX file served
+  card: string; // model card JSON returned by /v1/model
+  workers: number; // inference worker threads, one onnxruntime session each
+  intraOpNumThreads: number; // onnxruntime threads per session
+  maxBatchSize: number; // images per session.run
+  maxBatchDelayMs: number; // ms the oldest queued request waits for a batch to fill
+  maxQueue: number; // queued images before 503 QUEUE_FULL
+  requestTimeoutMs: number; // ms a queued image may wait for its answer (504)
+  maxBodyBytes: number; // request body / per-file limit (413)
+  maxPixels: number; // decoded size limit, checked from the header before decoding (422)
+  maxFiles: number; // files per multipart request
+  inlineDecodeMaxPixels: number; // images up to this size decode on the HTTP thread (~2 ms); larger ones in a worker
+  decodeWorkers: number; // threads decoding large images
+  drainTimeoutMs: number; // ms to finish in-flight requests on SIGTERM before exiting anyway
+  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'silent';
+}
+
+export const SERVE_DEFAULTS: Readonly<ServeConfig> = Object.freeze({
+  port: 8080,
+  host: '0.0.0.0',
+  model: 'artifacts/mnist-cnn.int8.onnx',
+  card: 'artifacts/model-card.json',
+  workers: Math.max(1, Math.min(2, cpus().length)),
+  intraOpNumThreads: 1,
+  maxBatchSize: 32,
+  maxBatchDelayMs: 2,
+  maxQueue: 1024,
+  requestTimeoutMs: 10_000,
+  maxBodyBytes: 10 * 1024 * 1024,
+  maxPixels: 40_000_000,
+  maxFiles: 16,
+  inlineDecodeMaxPixels: 100_000,
+  decodeWorkers: 1,
+  drainTimeoutMs: 10_000,
+  logLevel: 'info',
+});
+
+const INTEGER_KEYS = ['port', 'workers', 'intraOpNumThreads', 'maxBatchSize', 'maxQueue', 'requestTimeoutMs', 'maxBodyBytes',
+  'maxPixels', 'maxFiles', 'inlineDecodeMaxPixels', 'decodeWorkers', 'drainTimeoutMs'] as const;
+
+/** Merges, validates (unknown keys rejected) and freezes the server configuration. */
+export function resolveServeConfig(partial: Partial<ServeConfig> = {}): ServeConfig {
+  for (const key of Object.keys(partial)) {
+    if (!(key in SERVE_DEFAULTS)) throw new AppError('CONFIG_INVALID', `unknown server option '${key}'`);
+  }
+  const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
+  const c = { ...SERVE_DEFAULTS, ...defined } as ServeConfig;
+  for (const key of INTEGER_KEYS) {
+    const min = key === 'port' || key === 'inlineDecodeMaxPixels' ? 0 : 1;
+    if (!Number.isInteger(c[key]) || c[key] < min) throw new AppError('CONFIG_INVALID', `server option '${key}' must be an integer ≥ ${min}, got ${c[key]}`);
+  }
+  if (!(c.maxBatchDelayMs >= 0)) throw new AppError('CONFIG_INVALID', `server option 'maxBatchDelayMs' must be ≥ 0, got ${c.maxBatchDelayMs}`);
+  return Object.freeze(c);
+}

@@ -1,0 +1,15 @@
+import { parentPort } from 'node:worker_threads';
+import { decodeImage } from './decode';
+import { preprocess } from './preprocess';
+
+/** Decodes and preprocesses large images off the HTTP thread. */
+parentPort!.on('message', async (msg: { id: number; bytes: Uint8Array; maxPixels: number }) => {
+  try {
+    const { bitmap } = await decodeImage(msg.bytes, msg.maxPixels);
+    const { input, info } = preprocess(bitmap);
+    parentPort!.postMessage({ id: msg.id, ok: true, input, info }, [input.buffer as ArrayBuffer]);
+  } catch (err) {
+    const e = err as Error & { code?: string };
+    parentPort!.postMessage({ id: msg.id, ok: false, error: { code: e.code ?? 'IMAGE_UNDECODABLE', message: e.message } });
+  }
+});

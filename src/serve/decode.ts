@@ -1,0 +1,192 @@
+import { Jimp, defaultFormats } from 'jimp';
+import { AppError } from '../errors';
+import type { Bitmap } from './preprocess';
+
+export type ImageFormat = 'png' | 'jpeg' | 'bmp' | 'gif' | 'tiff';
+
+export interface ImageHeader { format: ImageFormat; width: number; height: number }
+
+const startsWith = (b: Uint8Array, sig: number[], at = 0) => sig.every((v, i) => b[at + i] === v);
+
+/** The format, from the bytes (never from a Content-Type header). */
+export function detectFormat(b: Uint8Array): ImageFormat | undefined {
+  if (startsWith(b, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return 'png';
+  if (startsWith(b, [0xff, 0xd8, 0xff])) return 'jpeg';
+  if (startsWith(b, [0x42, 0x4d])) return 'bmp';
+  if (startsWith(b, [0x47, 0x49, 0x46, 0x38])) return 'gif';
+  if (startsWith(b, [0x49, 0x49, 0x2a, 0x00]) || startsWith(b, [0x4d, 0x4d, 0x00, 0x2a])) return 'tiff';
+  return undefined;
+}
+
+function undecodable(format: string, why: string): never {
+  throw new AppError('IMAGE_UNDECODABLE', `the ${format.toUpperCase()} image cannot be decoded: ${why}`);
+}
+
+function jpegSize(b: Uint8Array): [number, number] {
+  let i = 2;
+  while (i + 9 < b.length) {
+    if (b[i] !== 0xff) undecodable('jpeg', `no marker at byte ${i}`);
+    const marker = b[i + 1];
+    if (marker === 0xff) { i++; continue; }
+    const len = (b[i + 2] << 8) | b[i + 3];
+    // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC) carry the frame size.
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      return [(b[i + 7] << 8) | b[i + 8], (b[i + 5] << 8) | b[i + 6]];
+    }
+    i += 2 + len;
+  }
+  return undecodable('jpeg', 'no frame header (truncated?)');
+}
+
+function tiffSize(b: Uint8Array): [number, number] {
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const le = b[0] === 0x49;
+  const ifd = v.getUint32(4, le);
+  if (ifd + 2 > b.length) undecodable('tiff', 'IFD offset past the end');
+  const count = v.getUint16(ifd, le);
+  let w = 0;
+  let h = 0;
+  for (let k = 0; k < count; k++) {
+    const e = ifd + 2 + k * 12;
+    if (e + 12 > b.length) undecodable('tiff', 'IFD truncated');
+    const tag = v.getUint16(e, le);
+    const type = v.getUint16(e + 2, le);
+    const value = type === 3 ? v.getUint16(e + 8, le) : v.getUint32(e + 8, le);
+    if (tag === 256) w = value;
+    if (tag === 257) h = value;
+  }
+  if (!w || !h) undecodable('tiff', 'no width/height tags');
+  return [w, h];
+}
+
+/** Reads the format and dimensions from the header alone, without decoding the pixels. */
+export function readHeader(b: Uint8Array): ImageHeader {
+  const format = detectFormat(b);
+  if (!format) {
+    throw new AppError('IMAGE_UNSUPPORTED_FORMAT', 'the body is not a PNG, JPEG, BMP, GIF or TIFF image (judged from its first bytes)');
+  }
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const need = (n: number) => { if (b.length < n) undecodable(format, `only ${b.length} bytes, the header needs ${n}`); };
+  let width: number;
+  let height: number;
+  switch (format) {
+    case 'png':
+      need(24);
+      if (!startsWith(b, [0x49, 0x48, 0x44, 0x52], 12)) undecodable(format, 'the first chunk is not IHDR');
+      width = v.getUint32(16, false);
+      height = v.getUint32(20, false);
+      break;
+    case 'jpeg':
+      [width, height] = jpegSize(b);
+      break;
+    case 'bmp':
+      need(26);
+      width = Math.abs(v.getInt32(18, true));
+      height = Math.abs(v.getInt32(22, true));
+      break;
+    case 'gif':
+      need(10);
+      width = v.getUint16(6, true);
+      height = v.getUint16(8, true);
+      break;
+    case 'tiff':
+      need(8);
+      [width, height] = tiffSize(b);
+      break;
+  }
+  if (!width || !height) undecodable(format, `the header gives ${width}×${height} pixels`);
+  return { format, width, height };
+}
+
+/** Checks that a file is complete where its format has an end marker (decoders often accept a cut file). */
+function checkComplete(b: Uint8Array, format: ImageFormat): void {
+  let end = b.length;
+  if (format === 'jpeg') {
+    while (end > 2 && b[end - 1] === 0x00) end--;
+    if (!(b[end - 2] === 0xff && b[end - 1] === 0xd9)) undecodable(format, 'no end-of-image marker (truncated)');
+  } else if (format === 'png') {
+    let found = false;
+    for (let i = Math.max(8, b.length - 64); i + 4 <= b.length; i++) if (startsWith(b, [0x49, 0x45, 0x4e, 0x44], i)) found = true;
+    if (!found) undecodable(format, 'no IEND chunk (truncated)');
+  } else if (format === 'gif') {
+    while (end > 1 && b[end - 1] === 0x00) end--;
+    if (b[end - 1] !== 0x3b) undecodable(format, 'no trailer (truncated)');
+  }
+}
+
+/**
+ * jimp's decoders by our format name. Called directly: jimp's own fromBuffer sniffs the type again through
+ * an ESM-only dependency, and we have already read the format from the bytes.
+ */
+const DECODERS = (() => {
+  const byMime = new Map(defaultFormats.map((f) => { const fmt = f(); return [fmt.mime, fmt] as const; }));
+  const get = (mime: string) => {
+    const fmt = byMime.get(mime as never);
+    if (!fmt?.decode) throw new Error(`jimp has no decoder for ${mime}`);
+    return { decode: (b: Buffer) => fmt.decode!(b) };
+  };
+  return { png: get('image/png'), jpeg: get('image/jpeg'), bmp: get('image/bmp'), gif: get('image/gif'), tiff: get('image/tiff') };
+})();
+
+/** The EXIF orientation (1-8) of a JPEG, 1 when absent: phone cameras store pictures rotated and say so here. */
+export function exifOrientation(b: Uint8Array): number {
+  let i = 2;
+  while (i + 4 < b.length && b[i] === 0xff) {
+    const marker = b[i + 1];
+    const len = (b[i + 2] << 8) | b[i + 3];
+    if (marker === 0xe1 && startsWith(b, [0x45, 0x78, 0x69, 0x66, 0, 0], i + 4)) {
+      const t = i + 10;
+      if (t + 8 > b.length) return 1;
+      const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+      const le = b[t] === 0x49;
+      const ifd = t + v.getUint32(t + 4, le);
+      if (ifd + 2 > b.length) return 1;
+      const n = v.getUint16(ifd, le);
+      for (let k = 0; k < n; k++) {
+        const e = ifd + 2 + k * 12;
+        if (e + 10 > b.length) return 1;
+        if (v.getUint16(e, le) === 0x0112) {
+          const o = v.getUint16(e + 8, le);
+          return o >= 1 && o <= 8 ? o : 1;
+        }
+      }
+      return 1;
+    }
+    if (marker === 0xda) break; // start of scan: no EXIF before the image data
+    i += 2 + len;
+  }
+  return 1;
+}
+
+function applyExifOrientation(img: InstanceType<typeof Jimp>, orientation: number): void {
+  // 2,4,5,7 are mirrored variants; jimp rotates counter-clockwise for positive degrees.
+  if (orientation === 2 || orientation === 4 || orientation === 5 || orientation === 7) img.flip({ horizontal: true, vertical: false });
+  if (orientation === 3 || orientation === 4) img.rotate(180);
+  if (orientation === 6 || orientation === 7) img.rotate(-90);
+  if (orientation === 5 || orientation === 8) img.rotate(90);
+}
+
+/**
+ * Checks the header (format, pixel count against `maxPixels`, completeness), then decodes to RGBA.
+ * The pixel limit is enforced before any decoding, which stops decompression bombs.
+ */
+export async function decodeImage(bytes: Uint8Array, maxPixels: number): Promise<{ bitmap: Bitmap; header: ImageHeader }> {
+  if (bytes.length === 0) throw new AppError('REQUEST_EMPTY', 'the image is empty (0 bytes)');
+  const header = readHeader(bytes);
+  if (header.width * header.height > maxPixels) {
+    throw new AppError('IMAGE_TOO_MANY_PIXELS', `the image is ${header.width}×${header.height} = ${header.width * header.height} pixels, above the limit of ${maxPixels}`);
+  }
+  checkComplete(bytes, header.format);
+  let decoded: { width: number; height: number; data: Buffer | Uint8Array };
+  try {
+    const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    decoded = await DECODERS[header.format].decode(buffer) as typeof decoded;
+  } catch (err) {
+    return undecodable(header.format, (err as Error).message.slice(0, 200));
+  }
+  if (decoded.width * decoded.height > maxPixels) undecodable(header.format, 'decoded size differs from the header');
+  const img = new Jimp({ width: decoded.width, height: decoded.height, data: Buffer.from(decoded.data.buffer, decoded.data.byteOffset, decoded.data.byteLength) });
+  if (header.format === 'jpeg') applyExifOrientation(img, exifOrientation(bytes));
+  const { width, height, data } = img.bitmap;
+  return { bitmap: { width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) }, header };
+}

@@ -1,0 +1,237 @@
+import { IMAGE_SIZE, PIXELS } from '../data/mnist';
+
+/** An RGBA bitmap as decoders return it: width × height × 4 bytes, row-major. */
+export interface Bitmap {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
+/** MNIST's own recipe: the digit's longer side is scaled to this many pixels... */
+export const DIGIT_BOX = 20;
+/** ...longer sides above this are first box-averaged down, to bound the work on large photos. */
+const WORK_SIZE = 512;
+
+export interface PreprocessInfo {
+  /** 'passthrough': a 28×28 image that already looks like MNIST, used as it is. */
+  path: 'passthrough' | 'normalized';
+  inverted: boolean;
+  hadAlpha: boolean;
+  /** True when nothing stood out from the background (the result is all zeros). */
+  empty: boolean;
+}
+
+const luma = (r: number, g: number, b: number) => 0.299 * r + 0.587 * g + 0.114 * b;
+
+/**
+ * Luminance in [0,255] after compositing transparency onto the background the strokes are not: a canvas
+ * export has a transparent background and dark or coloured strokes, so the opaque pixels decide.
+ */
+export function toLuminance(img: Bitmap): { lum: Float32Array; hadAlpha: boolean } {
+  const n = img.width * img.height;
+  const d = img.data;
+  const lum = new Float32Array(n);
+  let transparent = 0;
+  let opaqueLum = 0;
+  let opaque = 0;
+  for (let i = 0; i < n; i++) {
+    const a = d[i * 4 + 3];
+    if (a < 250) transparent++;
+    if (a > 128) { opaqueLum += luma(d[i * 4], d[i * 4 + 1], d[i * 4 + 2]); opaque++; }
+  }
+  const hadAlpha = transparent > 0;
+  // Strokes dark (or no opaque pixels) → white background; light strokes → black background.
+  const bg = hadAlpha && opaque > 0 && opaqueLum / opaque >= 128 ? 0 : 255;
+  for (let i = 0; i < n; i++) {
+    const a = d[i * 4 + 3] / 255;
+    const l = luma(d[i * 4], d[i * 4 + 1], d[i * 4 + 2]);
+    lum[i] = hadAlpha ? a * l + (1 - a) * bg : l;
+  }
+  return { lum, hadAlpha };
+}
+
+function median(values: number[]): number {
+  const s = values.slice().sort((a, b) => a - b);
+  return s.length ? s[Math.floor(s.length / 2)] : 0;
+}
+
+/** The values of a band along the border, `band` pixels wide. */
+function borderValues(v: Float32Array, w: number, h: number, band: number): number[] {
+  const out: number[] = [];
+  const step = Math.max(1, Math.floor((w * h) / 40_000)); // sample large images
+  let k = 0;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      if (y >= band && y < h - band && x >= band && x < w - band) continue;
+      if (k++ % step === 0) out.push(v[y * w + x]);
+    }
+  }
+  return out;
+}
+
+/** Box-averages by an integer factor so the longer side is at most `max`. */
+function shrink(v: Float32Array, w: number, h: number, max: number): { v: Float32Array; w: number; h: number } {
+  const f = Math.ceil(Math.max(w, h) / max);
+  if (f <= 1) return { v, w, h };
+  const nw = Math.floor(w / f);
+  const nh = Math.floor(h / f);
+  const out = new Float32Array(nw * nh);
+  for (let y = 0; y < nh; y++) {
+    for (let x = 0; x < nw; x++) {
+      let s = 0;
+      for (let yy = 0; yy < f; yy++) {
+        const row = (y * f + yy) * w + x * f;
+        for (let xx = 0; xx < f; xx++) s += v[row + xx];
+      }
+      out[y * nw + x] = s / (f * f);
+    }
+  }
+  return { v: out, w: nw, h: nh };
+}
+
+/** Otsu's threshold of values in [0,255]. */
+export function otsu(v: Float32Array): number {
+  const hist = new Float64Array(256);
+  for (const x of v) hist[Math.max(0, Math.min(255, Math.round(x)))]++;
+  const total = v.length;
+  let sum = 0;
+  for (let i = 0; i < 256; i++) sum += i * hist[i];
+  let sumB = 0, wB = 0, best = 0, threshold = 0;
+  for (let t = 0; t < 256; t++) {
+    wB += hist[t];
+    if (wB === 0) continue;
+    const wF = total - wB;
+    if (wF === 0) break;
+    sumB += t * hist[t];
+    const mB = sumB / wB;
+    const mF = (sum - sumB) / wF;
+    const between = wB * wF * (mB - mF) ** 2;
+    if (between > best) { best = between; threshold = t; }
+  }
+  return threshold;
+}
+
+/**
+ * Resamples a w×h image to nw×nh with area averaging (anti-aliased when shrinking) or bilinear
+ * interpolation (when enlarging).
+ */
+export function resample(v: Float32Array, w: number, h: number, nw: number, nh: number): Float32Array {
+  const out = new Float32Array(nw * nh);
+  const sx = w / nw;
+  const sy = h / nh;
+  if (sx >= 1 && sy >= 1) {
+    for (let y = 0; y < nh; y++) {
+      const y0 = y * sy, y1 = y0 + sy;
+      for (let x = 0; x < nw; x++) {
+        const x0 = x * sx, x1 = x0 + sx;
+        let acc = 0;
+        for (let yy = Math.floor(y0); yy < Math.ceil(y1); yy++) {
+          const cy = Math.min(yy + 1, y1) - Math.max(yy, y0);
+          for (let xx = Math.floor(x0); xx < Math.ceil(x1); xx++) {
+            const cx = Math.min(xx + 1, x1) - Math.max(xx, x0);
+            acc += v[Math.min(h - 1, yy) * w + Math.min(w - 1, xx)] * cx * cy;
+          }
+        }
+        out[y * nw + x] = acc / (sx * sy);
+      }
+    }
+    return out;
+  }
+  for (let y = 0; y < nh; y++) {
+    const fy = Math.max(0, Math.min(h - 1, (y + 0.5) * sy - 0.5));
+    const y0 = Math.floor(fy), y1 = Math.min(h - 1, y0 + 1), ty = fy - y0;
+    for (let x = 0; x < nw; x++) {
+      const fx = Math.max(0, Math.min(w - 1, (x + 0.5) * sx - 0.5));
+      const x0 = Math.floor(fx), x1 = Math.min(w - 1, x0 + 1), tx = fx - x0;
+      out[y * nw + x] = (v[y0 * w + x0] * (1 - tx) + v[y0 * w + x1] * tx) * (1 - ty) + (v[y1 * w + x0] * (1 - tx) + v[y1 * w + x1] * tx) * ty;
+    }
+  }
+  return out;
+}
+
+function centreOfMass(v: Float32Array, w: number, h: number): [number, number] {
+  let m = 0, mx = 0, my = 0;
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) { const p = v[y * w + x]; m += p; mx += p * x; my += p * y; }
+  return m > 0 ? [mx / m, my / m] : [(w - 1) / 2, (h - 1) / 2];
+}
+
+/** Where MNIST puts the centre of mass (pixel-index coordinates; measured mean over the test set: 14.01, 13.99). */
+const MNIST_CENTRE = 14;
+
+/** Does a 28×28 ink image (light on dark) already look like an MNIST digit: dark field, small box, centred? */
+function looksLikeMnist(ink: Float32Array): boolean {
+  let minX = IMAGE_SIZE, minY = IMAGE_SIZE, maxX = -1, maxY = -1, dark = 0;
+  for (let y = 0; y < IMAGE_SIZE; y++) for (let x = 0; x < IMAGE_SIZE; x++) {
+    const v = ink[y * IMAGE_SIZE + x];
+    if (v <= 25) dark++;
+    else { minX = Math.min(minX, x); maxX = Math.max(maxX, x); minY = Math.min(minY, y); maxY = Math.max(maxY, y); }
+  }
+  if (maxX < 0 || dark < PIXELS / 2) return false;
+  const [cx, cy] = centreOfMass(ink, IMAGE_SIZE, IMAGE_SIZE);
+  return Math.max(maxX - minX, maxY - minY) + 1 <= DIGIT_BOX + 1 && Math.abs(cx - MNIST_CENTRE) <= 1.5 && Math.abs(cy - MNIST_CENTRE) <= 1.5;
+}
+
+/**
+ * Turns any decoded image into what an MNIST digit looks like, the way MNIST itself was made:
+ * composite transparency, luminance, polarity (light ink on dark), background and faint noise to zero,
+ * crop to the ink, longer side to 20 px with anti-aliasing, centre of mass at the centre of 28×28,
+ * [0,1]. A 28×28 image that already looks like MNIST passes through unchanged (pixel / 255).
+ * @example preprocess(bitmap).input // Float32Array(784), values in [0,1]
+ */
+export function preprocess(img: Bitmap): { input: Float32Array; info: PreprocessInfo } {
+  const { lum, hadAlpha } = toLuminance(img);
+  const small = shrink(lum, img.width, img.height, WORK_SIZE);
+  let { v } = small;
+  const { w, h } = small;
+  const band = Math.max(1, Math.round(Math.min(w, h) * 0.05));
+  const inverted = median(borderValues(v, w, h, band)) > 127;
+  if (inverted) v = v.map((x) => 255 - x);
+
+  if (img.width === IMAGE_SIZE && img.height === IMAGE_SIZE && looksLikeMnist(v)) {
+    return { input: v.map((x) => x / 255), info: { path: 'passthrough', inverted, hadAlpha, empty: false } };
+  }
+
+  // Background to zero: subtract the border's level, then drop what is faint next to the ink (Otsu).
+  const bg = median(borderValues(v, w, h, band));
+  const ink = v.map((x) => Math.max(0, x - bg));
+  const t = otsu(ink);
+  const inkValues: number[] = [];
+  for (const x of ink) if (x > t) inkValues.push(x);
+  const strong = inkValues.length ? inkValues.sort((a, b) => a - b)[Math.floor(inkValues.length * 0.9)] : 0;
+  const empty = strong < 20; // nothing stands out from the background by more than ~8% of the range
+  const out = new Float32Array(PIXELS);
+  if (empty) return { input: out, info: { path: 'normalized', inverted, hadAlpha, empty } };
+  const floor = t * 0.25;
+  for (let i = 0; i < ink.length; i++) ink[i] = ink[i] <= floor ? 0 : Math.min(1, (ink[i] - floor) / (strong - floor));
+
+  let minX = w, minY = h, maxX = -1, maxY = -1;
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    if (ink[y * w + x] > 0) { minX = Math.min(minX, x); maxX = Math.max(maxX, x); minY = Math.min(minY, y); maxY = Math.max(maxY, y); }
+  }
+  const cw = maxX - minX + 1;
+  const ch = maxY - minY + 1;
+  const crop = new Float32Array(cw * ch);
+  for (let y = 0; y < ch; y++) crop.set(ink.subarray((minY + y) * w + minX, (minY + y) * w + minX + cw), y * cw);
+  const scale = DIGIT_BOX / Math.max(cw, ch);
+  const nw = Math.max(1, Math.round(cw * scale));
+  const nh = Math.max(1, Math.round(ch * scale));
+  const digit = resample(crop, cw, ch, nw, nh);
+  const [cx, cy] = centreOfMass(digit, nw, nh);
+  // Sub-pixel translation putting the centre of mass where MNIST has it (bilinear).
+  const ox = MNIST_CENTRE - cx;
+  const oy = MNIST_CENTRE - cy;
+  for (let y = 0; y < IMAGE_SIZE; y++) {
+    const sy = y - oy;
+    const y0 = Math.floor(sy);
+    const ty = sy - y0;
+    for (let x = 0; x < IMAGE_SIZE; x++) {
+      const sx = x - ox;
+      const x0 = Math.floor(sx);
+      const tx = sx - x0;
+      const at = (xx: number, yy: number) => (xx < 0 || yy < 0 || xx >= nw || yy >= nh ? 0 : digit[yy * nw + xx]);
+      const v = (at(x0, y0) * (1 - tx) + at(x0 + 1, y0) * tx) * (1 - ty) + (at(x0, y0 + 1) * (1 - tx) + at(x0 + 1, y0 + 1) * tx) * ty;
+      out[y * IMAGE_SIZE + x] = Math.min(1, Math.max(0, v));
+    }
+  }
+  return { input: out, info: { path: 'normalized', inverted, hadAlpha, empty } };
+}

@@ -1,0 +1,70 @@
+import { createServer, Server } from 'node:http';
+import { existsSync, readFileSync } from 'node:fs';
+import { AddressInfo } from 'node:net';
+import pino, { Logger } from 'pino';
+import { buildApp } from './app';
+import { createMetrics } from './metrics';
+import { createPredictor, Predictor } from './predictor';
+import { resolveServeConfig, ServeConfig } from './config';
+
+export interface RunningServer {
+  server: Server;
+  predictor: Predictor;
+  url: string;
+  /** Stops accepting, finishes in-flight requests (bounded by drainTimeoutMs), closes the workers. */
+  shutdown(): Promise<void>;
+}
+
+/** Input contract returned with the model card at /v1/model. */
+const INPUT_CONTRACT = {
+  accepts: ['image/png', 'image/jpeg', 'image/bmp', 'image/gif', 'image/tiff', 'application/octet-stream', 'multipart/form-data (field image)'],
+  preprocessing: 'luminance, polarity to light-on-dark, background removal, crop, longer side to 20 px, centre of mass at the centre of 28x28, [0,1]',
+};
+
+/** Loads the config and model, then listens. `make serve` and `npm start` call this. */
+export async function startServer(partial: Partial<ServeConfig> = {}, logger?: Logger): Promise<RunningServer> {
+  const config = resolveServeConfig(partial);
+  const log = logger ?? pino({ level: config.logLevel });
+  const card = existsSync(config.card) ? JSON.parse(readFileSync(config.card, 'utf8')) : { note: `no model card at ${config.card}` };
+  let draining = false;
+  let predictor: Predictor | undefined;
+  const metrics = createMetrics(() => predictor?.queueDepth ?? 0);
+  predictor = createPredictor(config.model, config, {
+    onBatch: (n) => metrics.batchSize.observe(n),
+    onQueueWait: (ms) => metrics.queueWait.observe(ms / 1000),
+  });
+  const p = predictor;
+  const app = buildApp({
+    predictor: p, config, logger: log, metrics, isDraining: () => draining,
+    modelInfo: { ...card, served: config.model, input: { ...(card.input ?? {}), ...INPUT_CONTRACT } },
+  });
+  const server = createServer(app);
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`;
+  log.info({ url, model: config.model, workers: config.workers, maxBatchSize: config.maxBatchSize }, 'listening');
+  p.ready.then(() => log.info('ready: every worker loaded the model and ran a warm-up batch'),
+    (err) => log.error({ err }, 'model failed to load'));
+
+  let closing: Promise<void> | undefined;
+  return {
+    server, predictor: p, url,
+    shutdown() {
+      closing ??= (async () => {
+        draining = true;
+        log.info('shutting down: finishing in-flight requests');
+        const closed = new Promise<void>((r) => server.close(() => r()));
+        server.closeIdleConnections();
+        const deadline = new Promise<void>((r) => setTimeout(r, config.drainTimeoutMs).unref());
+        await Promise.race([Promise.all([closed, p.close()]), deadline]);
+        server.closeAllConnections();
+        log.info('stopped');
+      })();
+      return closing;
+    },
+  };
+}

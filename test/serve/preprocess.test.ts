@@ -1,0 +1,77 @@
+import { loadMnist, PIXELS, Dataset } from '../../src/data/mnist';
+import { preprocess, otsu, resample } from '../../src/serve/preprocess';
+import { decodeImage } from '../../src/serve/decode';
+import { canvasBitmap, correlation, encode, mnistBitmap } from '../helpers/images';
+
+let test: Dataset;
+const original = (i: number) => Float32Array.from(test.images.subarray(i * PIXELS, (i + 1) * PIXELS), (v) => v / 255);
+const SAMPLE = [0, 1, 2, 3, 4, 7, 11, 18, 61, 99];
+
+beforeAll(async () => { test = (await loadMnist()).test; });
+
+describe('preprocess', () => {
+  it('passes every 28×28 MNIST test digit through unchanged', () => {
+    let changed = 0;
+    for (let i = 0; i < test.count; i++) {
+      const { input, info } = preprocess(mnistBitmap(test.images, i));
+      const o = original(i);
+      if (info.path !== 'passthrough' || input.some((v, k) => Math.abs(v - o[k]) > 1e-7)) changed++;
+    }
+    expect(changed).toBe(0);
+  });
+
+  it.each(SAMPLE)('digit %i inverted (dark ink on light) comes out as the original', (i) => {
+    const { input, info } = preprocess(mnistBitmap(test.images, i, { invert: true }));
+    expect(info.inverted).toBe(true);
+    expect(correlation(input, original(i))).toBeGreaterThanOrEqual(0.99);
+  });
+
+  it.each(SAMPLE)('digit %i scaled up 8× comes out close to the original', (i) => {
+    expect(correlation(preprocess(mnistBitmap(test.images, i, { scale: 8 })).input, original(i))).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it.each(SAMPLE)('digit %i moved off-centre on a larger field comes out close to the original', (i) => {
+    const { input } = preprocess(mnistBitmap(test.images, i, { scale: 3, canvas: 200, offset: [110, 5] }));
+    expect(correlation(input, original(i))).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it.each(SAMPLE)('digit %i as an RGBA canvas export (transparent background) comes out close to the original', (i) => {
+    const { input, info } = preprocess(canvasBitmap(test.images, i));
+    expect(info.hadAlpha).toBe(true);
+    expect(correlation(input, original(i))).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it.each(SAMPLE)('digit %i saved as a JPEG photo-like scan (inverted, 6×) comes out close to the original', async (i) => {
+    const jpeg = await encode(mnistBitmap(test.images, i, { invert: true, scale: 6 }), 'image/jpeg');
+    const { bitmap } = await decodeImage(new Uint8Array(jpeg), 40e6);
+    expect(correlation(preprocess(bitmap).input, original(i))).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('treats paper texture and faint noise as background', () => {
+    const b = mnistBitmap(test.images, 0, { invert: true, scale: 4 });
+    let seed = 1;
+    for (let p = 0; p < b.width * b.height; p++) {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      const noise = (seed >>> 24) % 40; // up to 16% darker speckles
+      for (let c = 0; c < 3; c++) b.data[p * 4 + c] = Math.max(0, b.data[p * 4 + c] - noise);
+    }
+    expect(correlation(preprocess(b).input, original(0))).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('returns an empty field for a blank image', () => {
+    const blank = { width: 50, height: 40, data: new Uint8Array(50 * 40 * 4).fill(255) };
+    const { input, info } = preprocess(blank);
+    expect(info.empty).toBe(true);
+    expect(Math.max(...input)).toBe(0);
+  });
+
+  it('otsu splits a bimodal histogram; resample preserves mean intensity', () => {
+    const v = Float32Array.from({ length: 100 }, (_, i) => (i < 50 ? 10 : 200));
+    const t = otsu(v);
+    expect(t).toBeGreaterThanOrEqual(10);
+    expect(t).toBeLessThan(200);
+    const img = Float32Array.from({ length: 40 * 40 }, (_, i) => (i % 7) / 7);
+    const mean = (a: Float32Array) => a.reduce((s, x) => s + x, 0) / a.length;
+    expect(mean(resample(img, 40, 40, 20, 20))).toBeCloseTo(mean(img), 2);
+  });
+});
