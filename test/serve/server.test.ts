@@ -1,0 +1,168 @@
+import { loadMnist, Dataset, PIXELS } from '../../src/data/mnist';
+import { startServer, RunningServer } from '../../src/serve/server';
+import { evaluateOnnxLogits } from '../../src/onnx/evaluate-onnx';
+import { argmaxRows } from '../../src/train/metrics';
+import { encode, mnistBitmap } from '../helpers/images';
+
+/** The committed model, or another one named by TEST_MODEL. */
+const MODEL = process.env.TEST_MODEL ?? 'artifacts/mnist-cnn.int8.onnx';
+const SAMPLE = 60;
+
+let test: Dataset;
+let pngs: Buffer[];
+let server: RunningServer;
+
+const start = (extra: Parameters<typeof startServer>[0] = {}) =>
+  startServer({ port: 0, host: '127.0.0.1', model: MODEL, logLevel: 'silent', workers: 1, ...extra });
+
+beforeAll(async () => {
+  test = (await loadMnist()).test;
+  pngs = await Promise.all(Array.from({ length: SAMPLE }, (_, i) => encode(mnistBitmap(test.images, i), 'image/png')));
+  server = await start({ maxBodyBytes: 300_000 });
+  await server.predictor.ready;
+});
+afterAll(() => server.shutdown());
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = any;
+const json = async (r: Response): Promise<Json> => r.json();
+
+const post = (body: Buffer | Uint8Array | FormData, type = 'image/png', path = '/predict', headers: Record<string, string> = {}) =>
+  fetch(`${server.url}${path}`, { method: 'POST', body, headers: { 'content-type': type, ...headers } });
+
+async function expectError(res: Response, status: number, code: string): Promise<void> {
+  expect(res.status).toBe(status);
+  const body = await json(res);
+  expect(body.error.code).toBe(code);
+  expect(typeof body.error.message).toBe('string');
+  expect(JSON.stringify(body)).not.toMatch(/at .*\.ts:\d+/); // no stack traces
+}
+
+describe('HTTP server on 127.0.0.1 with the real model', () => {
+  it('is healthy and ready after the warm-up, and serves the model card', async () => {
+    expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
+    expect(await json(await fetch(`${server.url}/readyz`))).toEqual({ status: 'ready' });
+    const card = await json(await fetch(`${server.url}/v1/model`));
+    expect(card.served).toBe(MODEL);
+    expect(card.input.accepts).toContain('image/png');
+  });
+
+  it('answers MNIST test PNGs with the same digits as the model offline, and mostly correct', async () => {
+    const offline = argmaxRows(await evaluateOnnxLogits(MODEL, { count: SAMPLE, images: test.images.subarray(0, SAMPLE * PIXELS), labels: test.labels.subarray(0, SAMPLE) }));
+    const answers: Json[] = await Promise.all(pngs.map(async (png) => json(await post(png))));
+    answers.forEach((a, i) => {
+      expect(a.digit).toBe(offline[i]);
+      expect(a.probabilities).toHaveLength(10);
+      expect(a.probabilities.reduce((s: number, p: number) => s + p, 0)).toBeCloseTo(1, 4);
+      expect(a.probability).toBe(a.probabilities[a.digit]);
+    });
+    const correct = answers.filter((a, i) => a.digit === test.labels[i]).length;
+    expect(correct / SAMPLE).toBeGreaterThanOrEqual(0.95);
+  });
+
+  it('detects the format from the bytes, not the header, and echoes X-Request-Id', async () => {
+    const res = await post(pngs[0], 'application/octet-stream', '/predict', { 'x-request-id': 'abc-123' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-request-id')).toBe('abc-123');
+    expect((await post(pngs[0], 'image/jpeg')).status).toBe(200);
+    expect((await post(pngs[0])).headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('returns the 28×28 input with ?debug=1', async () => {
+    const body = await json(await post(pngs[1], 'image/png', '/predict?debug=1'));
+    expect(body.input28).toHaveLength(784);
+  });
+
+  it('accepts multipart with one file (same object) and several files (predictions in upload order)', async () => {
+    const one = new FormData();
+    one.append('image', new Blob([pngs[0]], { type: 'image/png' }), 'a.png');
+    const single = await json(await fetch(`${server.url}/predict`, { method: 'POST', body: one }));
+    expect(typeof single.digit).toBe('number');
+    const many = new FormData();
+    [3, 4, 5].forEach((i) => many.append('image', new Blob([pngs[i]], { type: 'image/png' }), `d${i}.png`));
+    many.append('image', new Blob([Buffer.from('not an image')]), 'bad.txt');
+    const res = await json(await fetch(`${server.url}/predict`, { method: 'POST', body: many }));
+    expect(res.predictions.map((p: { file: string }) => p.file)).toEqual(['d3.png', 'd4.png', 'd5.png', 'bad.txt']);
+    expect(res.predictions.slice(0, 3).map((p: { digit: number }) => p.digit)).toEqual([3, 4, 5].map((i) => test.labels[i]));
+    expect(res.predictions[3].error.code).toBe('IMAGE_UNSUPPORTED_FORMAT');
+  });
+
+  describe('errors: JSON {error: {code, message}}, stable codes', () => {
+    it('400 REQUEST_EMPTY for an empty body', async () => expectError(await post(Buffer.alloc(0)), 400, 'REQUEST_EMPTY'));
+    it("400 REQUEST_NO_IMAGE_FIELD for multipart without the field 'image'", async () => {
+      const form = new FormData();
+      form.append('picture', new Blob([pngs[0]]), 'a.png');
+      await expectError(await fetch(`${server.url}/predict`, { method: 'POST', body: form }), 400, 'REQUEST_NO_IMAGE_FIELD');
+      const fields = new FormData();
+      fields.append('note', 'hello');
+      await expectError(await fetch(`${server.url}/predict`, { method: 'POST', body: fields }), 400, 'REQUEST_NO_IMAGE_FIELD');
+    });
+    it('415 IMAGE_UNSUPPORTED_FORMAT for bytes that are no image we decode', async () =>
+      expectError(await post(Buffer.from('hello, this is text'), 'image/png'), 415, 'IMAGE_UNSUPPORTED_FORMAT'));
+    it('413 IMAGE_TOO_LARGE for a body over the limit (raw and multipart)', async () => {
+      await expectError(await post(Buffer.alloc(400_000, 1)), 413, 'IMAGE_TOO_LARGE');
+      const form = new FormData();
+      form.append('image', new Blob([Buffer.alloc(400_000, 1)]), 'big.png');
+      await expectError(await fetch(`${server.url}/predict`, { method: 'POST', body: form }), 413, 'IMAGE_TOO_LARGE');
+    });
+    it('422 IMAGE_UNDECODABLE for a truncated JPEG', async () => {
+      const jpeg = await encode(mnistBitmap(test.images, 0, { scale: 4 }), 'image/jpeg');
+      await expectError(await post(jpeg.subarray(0, Math.floor(jpeg.length * 0.6)), 'image/jpeg'), 422, 'IMAGE_UNDECODABLE');
+    });
+    it('422 IMAGE_UNDECODABLE for a corrupt PNG', async () => {
+      const bad = Buffer.from(pngs[0]);
+      bad.fill(7, 40, bad.length - 12);
+      await expectError(await post(bad), 422, 'IMAGE_UNDECODABLE');
+    });
+    it('422 IMAGE_TOO_MANY_PIXELS for a PNG header claiming 60000×60000, refused before decoding', async () => {
+      const bomb = Buffer.from(pngs[0]);
+      bomb.writeUInt32BE(60000, 16);
+      bomb.writeUInt32BE(60000, 20);
+      const t0 = performance.now();
+      await expectError(await post(bomb), 422, 'IMAGE_TOO_MANY_PIXELS');
+      expect(performance.now() - t0).toBeLessThan(2000);
+    });
+    it('404 NOT_FOUND for an unknown route', async () => expectError(await fetch(`${server.url}/nope`), 404, 'NOT_FOUND'));
+  });
+
+  it('exposes Prometheus metrics', async () => {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    for (const name of ['http_requests_total', 'http_request_duration_seconds', 'mnist_queue_wait_seconds', 'mnist_batch_size',
+      'mnist_queue_depth', 'mnist_images_per_second', 'nodejs_eventloop_lag_seconds']) expect(text).toContain(name);
+    expect(text).toMatch(/http_requests_total\{route="\/predict",status="200"\} \d+/);
+  });
+});
+
+describe('overload and shutdown', () => {
+  it('answers 503 QUEUE_FULL with Retry-After when the queue is full, and stays up', async () => {
+    const small = await start({ maxQueue: 2, maxBatchSize: 1, maxBatchDelayMs: 0 });
+    try {
+      await small.predictor.ready;
+      const results = await Promise.all(Array.from({ length: 40 }, (_, i) =>
+        fetch(`${small.url}/predict`, { method: 'POST', body: pngs[i % SAMPLE] })));
+      const statuses = results.map((r) => r.status);
+      expect(statuses).toContain(200);
+      expect(statuses).toContain(503);
+      const full = results.find((r) => r.status === 503)!;
+      expect(full.headers.get('retry-after')).toBe('1');
+      expect((await json(full)).error.code).toBe('QUEUE_FULL');
+      await Promise.all(results.filter((r) => r !== full).map((r) => r.arrayBuffer()));
+      expect((await fetch(`${small.url}/predict`, { method: 'POST', body: pngs[0] })).status).toBe(200);
+    } finally {
+      await small.shutdown();
+    }
+  });
+
+  it('finishes an in-flight request on shutdown, then refuses connections', async () => {
+    const s = await start();
+    await s.predictor.ready;
+    const inFlight = fetch(`${s.url}/predict`, { method: 'POST', body: pngs[2] });
+    await new Promise((r) => setTimeout(r, 5));
+    const stopped = s.shutdown();
+    const res = await inFlight;
+    expect(res.status).toBe(200);
+    expect((await json(res)).digit).toBe(test.labels[2]);
+    await stopped;
+    await expect(fetch(`${s.url}/healthz`)).rejects.toThrow();
+  });
+});
