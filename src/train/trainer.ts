@@ -75,6 +75,21 @@ export interface TrainHooks {
   data?: LoadMnistOptions;
 }
 
+/**
+ * Early stopping on validation loss: records an improvement (the caller keeps those weights) or counts
+ * an epoch without one; `stop` once `patience` epochs in a row did not improve.
+ */
+export function earlyStopping(state: { bestValLoss: number; bestEpoch: number; badEpochs: number }, valLoss: number, epoch: number, patience: number): { improved: boolean; stop: boolean } {
+  if (valLoss < state.bestValLoss) {
+    state.bestValLoss = valLoss;
+    state.bestEpoch = epoch;
+    state.badEpochs = 0;
+    return { improved: true, stop: false };
+  }
+  state.badEpochs++;
+  return { improved: false, stop: state.badEpochs >= patience };
+}
+
 function shared(bytes: Uint8Array): SharedArrayBuffer {
   const sab = new SharedArrayBuffer(bytes.byteLength);
   new Uint8Array(sab).set(bytes);
@@ -238,12 +253,9 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       };
       state.history.push(record);
       log(`epoch ${record.epoch}/${config.epochs}: train loss ${record.trainLoss.toFixed(4)} acc ${(record.trainAccuracy * 100).toFixed(2)}% | val loss ${val.loss.toFixed(4)} acc ${(val.accuracy * 100).toFixed(2)}% | ${seconds.toFixed(0)} s, ${record.imagesPerSecond.toFixed(1)} img/s`);
-      if (val.loss < state.bestValLoss) {
-        state.bestValLoss = val.loss;
-        state.bestEpoch = record.epoch;
-        state.badEpochs = 0;
-        await replicas[0].request<'done'>({ type: 'save', dir: bestDir });
-      } else if (++state.badEpochs >= config.patience) {
+      const verdict = earlyStopping(state, val.loss, record.epoch, config.patience);
+      if (verdict.improved) await replicas[0].request<'done'>({ type: 'save', dir: bestDir });
+      if (verdict.stop) {
         stoppedEarly = true;
         log(`early stopping: validation loss has not improved for ${state.badEpochs} epochs (best ${state.bestValLoss.toFixed(4)} at epoch ${state.bestEpoch})`);
       }

@@ -1,0 +1,31 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileSha256, ModelCard } from '../../src/onnx/model-card';
+import { evaluateOnnxLogits } from '../../src/onnx/evaluate-onnx';
+import { evaluateLogits } from '../../src/train/metrics';
+import { loadMnist } from '../../src/data/mnist';
+
+/** Model regression: the committed model is the one its card describes, and still as accurate. */
+describe('shipped model (artifacts/)', () => {
+  const cardPath = join('artifacts', 'model-card.json');
+  const card = existsSync(cardPath) ? (JSON.parse(readFileSync(cardPath, 'utf8')) as ModelCard) : undefined;
+
+  it('has a model card naming a committed file', () => {
+    expect(card).toBeDefined();
+    expect(existsSync(join('artifacts', card!.file))).toBe(true);
+  });
+
+  it("matches the card's sha256 and size", () => {
+    const path = join('artifacts', card!.file);
+    expect(fileSha256(path)).toBe(card!.sha256);
+    expect(readFileSync(path).length).toBe(card!.bytes);
+  });
+
+  it("reaches the card's test accuracy (− 0.0005) on the full 10k test set through onnxruntime", async () => {
+    const { test } = await loadMnist();
+    const ev = evaluateLogits(await evaluateOnnxLogits(join('artifacts', card!.file), test), Array.from(test.labels), card!.temperature);
+    console.log(`shipped model: ${(ev.accuracy * 100).toFixed(2)}% on ${ev.count} test images (card: ${(card!.testAccuracy * 100).toFixed(2)}%), ECE ${ev.ece.toFixed(4)}`);
+    expect(ev.count).toBe(10000);
+    expect(ev.accuracy).toBeGreaterThanOrEqual(card!.testAccuracy - 0.0005);
+  }, 300_000);
+});
