@@ -3,7 +3,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { trainCommand, evaluateCommand, dataCommand, benchTrainCommand, reportCommand } from './train-commands';
 import { exportCommand } from './onnx-commands';
-import { serveCommand, predictCommand } from './serve-commands';
+import { serveCommand, predictCommand, benchCommand } from './serve-commands';
 import { AppError } from '../errors';
 
 /** The command-line interface: each Make target calls one subcommand. */
@@ -18,6 +18,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .command(exportCommand)
     .command(serveCommand)
     .command(predictCommand)
+    .command(benchCommand)
     .demandCommand(1, 'name a command')
     .strict()
     .fail((msg, err) => {

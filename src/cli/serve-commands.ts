@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, extname } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { startServer } from '../serve/server';
@@ -85,5 +85,22 @@ export const predictCommand: CommandModule<object, { paths: string[]; json: bool
       await predictor.close();
     }
     if (failed > 0) process.exitCode = 1;
+  },
+};
+
+export const benchCommand: CommandModule<object, { model?: string; duration: number; connections: number; out: string }> = {
+  command: 'bench',
+  describe: 'benchmark the engine and the server (writes artifacts/bench.json)',
+  builder: (y) => y.options({
+    model: { type: 'string', describe: `ONNX model (default ${SERVE_DEFAULTS.model})` },
+    duration: { type: 'number', default: 10, describe: 'seconds per load phase' },
+    connections: { type: 'number', default: 64, describe: 'concurrent connections under load' },
+    out: { type: 'string', default: 'artifacts/bench.json', describe: 'result file' },
+  }),
+  handler: async (argv) => {
+    const { runBench, BENCH_DEFAULTS } = await import('../bench/run-bench');
+    const result = await runBench({ ...BENCH_DEFAULTS, model: argv.model ?? BENCH_DEFAULTS.model, durationS: argv.duration, connections: argv.connections });
+    writeFileSync(argv.out, `${JSON.stringify(result, null, 2)}\n`);
+    console.log(`wrote ${argv.out}`);
   },
 };

@@ -18,6 +18,8 @@ export interface AppDeps {
   isDraining: () => boolean;
 }
 
+const PROBE_ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/v2/health/live', '/v2/health/ready']);
+
 function resultBody(r: PredictResult, debug: boolean): Record<string, unknown> {
   return debug ? { ...r.prediction, input28: Array.from(r.input28, (v) => Number(v.toFixed(4))) } : { ...r.prediction };
 }
@@ -64,7 +66,11 @@ export function buildApp(deps: AppDeps): express.Express {
       metrics.requests.inc({ route, status: String(res.statusCode) });
       metrics.latency.observe({ route }, ms / 1000);
       const entry = { reqId: id, method: req.method, url: req.originalUrl, status: res.statusCode, ms: Number(ms.toFixed(2)), code: res.locals.errorCode };
-      if (res.statusCode >= 500) logger.error(entry, 'request'); else if (route !== '/metrics' && route !== '/healthz') logger.info(entry, 'request');
+      // Probes and scrapes at debug; expected overload answers (503) at warn; other 5xx at error; the rest at info.
+      if (PROBE_ROUTES.has(route)) logger.debug(entry, 'request');
+      else if (res.statusCode === 503) logger.warn(entry, 'request');
+      else if (res.statusCode >= 500) logger.error(entry, 'request');
+      else logger.info(entry, 'request');
     });
     next();
   });
