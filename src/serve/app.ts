@@ -6,6 +6,7 @@ import { AppError, isAppError } from '../errors';
 import type { Predictor, PredictResult } from './predictor';
 import type { Metrics } from './metrics';
 import type { ServeConfig } from './config';
+import { v2Router } from './v2-protocol';
 
 export interface AppDeps {
   predictor: Predictor;
@@ -85,6 +86,7 @@ export function buildApp(deps: AppDeps): express.Express {
     res.send(await metrics.registry.metrics());
   });
   app.get('/v1/model', (_req, res) => { res.json(deps.modelInfo); });
+  app.use(v2Router(predictor, { version: String(deps.modelInfo.modelVersion ?? '1'), maxBodyBytes: config.maxBodyBytes, isDraining: deps.isDraining }));
 
   app.post('/predict', (req, res, next) => {
     if (deps.isDraining()) return next(new AppError('SERVER_DRAINING', 'the server is shutting down'));

@@ -133,6 +133,66 @@ describe('HTTP server on 127.0.0.1 with the real model', () => {
   });
 });
 
+describe('Open Inference Protocol (KServe v2) on the same server', () => {
+  const v2 = (path: string, body?: unknown) => fetch(`${server.url}/v2${path}`, body === undefined ? {} : {
+    method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' },
+  });
+
+  it('answers health, model metadata and model readiness', async () => {
+    expect(await json(await v2('/health/live'))).toEqual({ live: true });
+    expect((await v2('/health/ready')).status).toBe(200);
+    const meta = await json(await v2('/models/mnist'));
+    expect(meta).toMatchObject({ name: 'mnist', platform: 'onnxruntime_onnx' });
+    expect(meta.inputs).toEqual([{ name: 'image', datatype: 'FP32', shape: [-1, 1, 28, 28] }]);
+    expect(meta.outputs.map((o: Json) => [o.name, o.datatype])).toEqual([['probabilities', 'FP32'], ['digit', 'INT64']]);
+    expect(await json(await v2('/models/mnist/ready'))).toEqual({ name: 'mnist', ready: true });
+  });
+
+  it('infers an FP32 [N,1,28,28] tensor: probabilities [N,10] and digit [N], as /predict answers', async () => {
+    const n = 3;
+    const data = Array.from(test.images.subarray(0, n * PIXELS), (v) => v / 255);
+    const res = await json(await v2('/models/mnist/infer', { id: 'r1', inputs: [{ name: 'image', shape: [n, 1, 28, 28], datatype: 'FP32', data }] }));
+    expect(res).toMatchObject({ model_name: 'mnist', id: 'r1' });
+    const probs = res.outputs.find((o: Json) => o.name === 'probabilities');
+    const digit = res.outputs.find((o: Json) => o.name === 'digit');
+    expect(probs).toMatchObject({ shape: [n, 10], datatype: 'FP32' });
+    expect(probs.data).toHaveLength(n * 10);
+    expect(digit).toMatchObject({ shape: [n], datatype: 'INT64' });
+    const viaPredict = await Promise.all(pngs.slice(0, n).map(async (p) => (await json(await post(p))).digit));
+    expect(digit.data).toEqual(viaPredict);
+  });
+
+  it('accepts a BYTES input of base64 image files and returns only the requested outputs', async () => {
+    const res = await json(await v2('/models/mnist/infer', {
+      inputs: [{ name: 'image', shape: [2], datatype: 'BYTES', data: [pngs[7].toString('base64'), pngs[8].toString('base64')] }],
+      outputs: [{ name: 'digit' }],
+    }));
+    expect(res.outputs).toHaveLength(1);
+    expect(res.outputs[0].data).toEqual([test.labels[7], test.labels[8]]);
+  });
+
+  it.each([
+    ['a wrong shape', { inputs: [{ name: 'image', shape: [1, 28, 28], datatype: 'FP32', data: new Array(784).fill(0) }] }, /expected \[N,1,28,28\]/],
+    ['too few values', { inputs: [{ name: 'image', shape: [2, 1, 28, 28], datatype: 'FP32', data: [0, 1] }] }, /needs 1568/],
+    ['a non-number', { inputs: [{ name: 'image', shape: [1, 1, 28, 28], datatype: 'FP32', data: ['x', ...new Array(783).fill(0)] }] }, /not a finite number/],
+    ['an unsupported datatype', { inputs: [{ name: 'image', shape: [1, 1, 28, 28], datatype: 'INT8', data: new Array(784).fill(0) }] }, /datatype INT8/],
+    ['no inputs', { outputs: [] }, /exactly one entry in 'inputs'/],
+    ['a BYTES element that is no image', { inputs: [{ name: 'image', shape: [1], datatype: 'BYTES', data: ['aGVsbG8='] }] }, /IMAGE_UNSUPPORTED_FORMAT/],
+  ])('answers 400 {"error": ...} for %s', async (_label, body, pattern) => {
+    const res = await v2('/models/mnist/infer', body);
+    expect(res.status).toBe(400);
+    const err = await json(res);
+    expect(Object.keys(err)).toEqual(['error']);
+    expect(err.error).toMatch(pattern);
+  });
+
+  it('answers 400 for a body that is not JSON', async () => {
+    const res = await fetch(`${server.url}/v2/models/mnist/infer`, { method: 'POST', body: '{nope', headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(400);
+    expect(typeof (await json(res)).error).toBe('string');
+  });
+});
+
 describe('overload and shutdown', () => {
   it('answers 503 QUEUE_FULL with Retry-After when the queue is full, and stays up', async () => {
     const small = await start({ maxQueue: 2, maxBatchSize: 1, maxBatchDelayMs: 0 });

@@ -1,0 +1,111 @@
+import express, { NextFunction, Request, Response, Router } from 'express';
+import { AppError, isAppError } from '../errors';
+import { PIXELS, IMAGE_SIZE } from '../data/mnist';
+import type { Predictor } from './predictor';
+import type { Prediction } from './postprocess';
+
+/** The model name under /v2/models/. */
+export const V2_MODEL_NAME = 'mnist';
+
+interface V2Tensor { name: string; shape: number[]; datatype: string; data: unknown; parameters?: Record<string, unknown> }
+interface V2Request { id?: string; inputs: V2Tensor[]; outputs?: Array<{ name: string }> }
+
+function flatten(data: unknown): unknown[] {
+  return Array.isArray(data) ? data.flat(Infinity as 1) : [data];
+}
+
+/**
+ * Reads the request's one input: FP32 [N,1,28,28] already preprocessed, or BYTES [N] of base64 image files
+ * (which go through the same preprocessing as /predict). Errors are REQUEST_BAD_TENSOR (400).
+ */
+export function parseV2Inputs(body: unknown): { kind: 'tensor'; images: Float32Array[] } | { kind: 'bytes'; files: Uint8Array[] } {
+  const req = body as V2Request;
+  if (!req || typeof req !== 'object' || !Array.isArray(req.inputs) || req.inputs.length !== 1) {
+    throw new AppError('REQUEST_BAD_TENSOR', "the body must be JSON with exactly one entry in 'inputs'");
+  }
+  const t = req.inputs[0];
+  if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isInteger(d) && d > 0)) {
+    throw new AppError('REQUEST_BAD_TENSOR', `input '${t.name}' needs a shape of positive integers`);
+  }
+  const values = flatten(t.data);
+  if (t.datatype === 'BYTES') {
+    if (t.shape.length !== 1 || values.length !== t.shape[0]) {
+      throw new AppError('REQUEST_BAD_TENSOR', `BYTES input '${t.name}' must have shape [N] and N base64 strings, got shape [${t.shape}] and ${values.length} values`);
+    }
+    return {
+      kind: 'bytes',
+      files: values.map((v, i) => {
+        if (typeof v !== 'string') throw new AppError('REQUEST_BAD_TENSOR', `BYTES element ${i} is not a base64 string`);
+        return new Uint8Array(Buffer.from(v, 'base64'));
+      }),
+    };
+  }
+  if (t.datatype !== 'FP32') throw new AppError('REQUEST_BAD_TENSOR', `input '${t.name}' has datatype ${t.datatype}; expected FP32 [N,1,28,28] or BYTES [N]`);
+  const [n, c, h, w] = t.shape;
+  if (t.shape.length !== 4 || c !== 1 || h !== IMAGE_SIZE || w !== IMAGE_SIZE) {
+    throw new AppError('REQUEST_BAD_TENSOR', `input '${t.name}' has shape [${t.shape}]; expected [N,1,28,28]`);
+  }
+  if (values.length !== n * PIXELS) throw new AppError('REQUEST_BAD_TENSOR', `input '${t.name}' has ${values.length} values; shape [${t.shape}] needs ${n * PIXELS}`);
+  const flat = new Float32Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v !== 'number' || !Number.isFinite(v)) throw new AppError('REQUEST_BAD_TENSOR', `input '${t.name}' value ${i} is not a finite number`);
+    flat[i] = v;
+  }
+  return { kind: 'tensor', images: Array.from({ length: n }, (_, i) => flat.slice(i * PIXELS, (i + 1) * PIXELS)) };
+}
+
+/** The response body for a batch of predictions, keeping only the requested outputs. */
+export function v2Response(predictions: Prediction[], version: string, req: V2Request): Record<string, unknown> {
+  const n = predictions.length;
+  const outputs = [
+    { name: 'probabilities', shape: [n, 10], datatype: 'FP32', data: predictions.flatMap((p) => p.probabilities) },
+    { name: 'digit', shape: [n], datatype: 'INT64', data: predictions.map((p) => p.digit) },
+  ];
+  const wanted = req.outputs?.map((o) => o.name);
+  return {
+    model_name: V2_MODEL_NAME, model_version: version, ...(req.id !== undefined ? { id: req.id } : {}),
+    outputs: wanted ? outputs.filter((o) => wanted.includes(o.name)) : outputs,
+  };
+}
+
+/**
+ * The Open Inference Protocol (KServe v2) REST endpoints, on the same predictor (queue and workers) as
+ * /predict. Errors are {"error": "..."} as the protocol specifies.
+ */
+export function v2Router(predictor: Predictor, opts: { version: string; maxBodyBytes: number; isDraining: () => boolean }): Router {
+  const r = express.Router();
+  const ready = () => predictor.isReady() && !opts.isDraining();
+  r.get('/v2/health/live', (_req, res) => { res.json({ live: true }); });
+  r.get('/v2/health/ready', (_req, res) => { res.status(ready() ? 200 : 400).json({ ready: ready() }); });
+  r.get(`/v2/models/${V2_MODEL_NAME}`, (_req, res) => {
+    res.json({
+      name: V2_MODEL_NAME, versions: [opts.version], platform: 'onnxruntime_onnx',
+      inputs: [{ name: 'image', datatype: 'FP32', shape: [-1, 1, IMAGE_SIZE, IMAGE_SIZE] }],
+      outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 10] }, { name: 'digit', datatype: 'INT64', shape: [-1] }],
+    });
+  });
+  r.get(`/v2/models/${V2_MODEL_NAME}/ready`, (_req, res) => { res.status(ready() ? 200 : 400).json({ name: V2_MODEL_NAME, ready: ready() }); });
+  r.post(`/v2/models/${V2_MODEL_NAME}/infer`, express.json({ limit: opts.maxBodyBytes, type: () => true }), async (req: Request, res: Response, next: NextFunction) => {
+    try {
+      if (opts.isDraining()) throw new AppError('SERVER_DRAINING', 'the server is shutting down');
+      const parsed = parseV2Inputs(req.body);
+      const predictions = parsed.kind === 'tensor'
+        ? await predictor.predictInputs(parsed.images)
+        : await Promise.all(parsed.files.map(async (f) => (await predictor.predictBytes(f)).prediction));
+      res.json(v2Response(predictions, opts.version, req.body as V2Request));
+    } catch (err) {
+      next(err);
+    }
+  });
+  r.use('/v2', (err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    if (!isAppError(err) && (err as { type?: string }).type !== 'entity.parse.failed') return next(err);
+    const e = isAppError(err) ? err : new AppError('REQUEST_BAD_TENSOR', 'the body is not valid JSON');
+    res.locals.errorCode = e.code;
+    // The protocol's error body is {"error": "<message>"}; bad requests are 400.
+    const status = e.status >= 500 ? e.status : 400;
+    if (e.code === 'QUEUE_FULL' || e.code === 'SERVER_DRAINING') res.setHeader('Retry-After', '1');
+    res.status(status).json({ error: `${e.code}: ${e.message}` });
+  });
+  return r;
+}
