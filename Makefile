@@ -8,7 +8,7 @@ VERSION := $(shell $(NODE) -p "require('./package.json').version")
 .PHONY: build data train resume evaluate evaluate-tfjs export-onnx report bench-train serve predict bench test lint ci dist clean
 
 build:
-	npx tsc -p tsconfig.build.json
+	npm run build
 
 data: build
 	$(CLI) data $(ARGS)

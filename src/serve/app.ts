@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import express, { NextFunction, Request, Response } from 'express';
 import multer from 'multer';
 import type { Logger } from 'pino';
@@ -17,6 +19,11 @@ export interface AppDeps {
   modelInfo: Record<string, unknown>;
   /** True while shutting down: new predictions get 503 SERVER_DRAINING. */
   isDraining: () => boolean;
+}
+
+/** The compiled drawing page (dist/web), from the compiled server or from the TypeScript sources. */
+function webDir(): string | undefined {
+  return [join(__dirname, '..', '..', 'web'), join(__dirname, '..', '..', 'dist', 'web')].find((d) => existsSync(join(d, 'app.js')));
 }
 
 const PROBE_ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/v2/health/live', '/v2/health/ready']);
@@ -62,7 +69,7 @@ export function buildApp(deps: AppDeps): express.Express {
     res.setHeader('X-Request-Id', id);
     if (deps.isDraining()) res.setHeader('Connection', 'close');
     res.on('finish', () => {
-      const route = (req.route?.path as string | undefined) ?? 'unmatched';
+      const route = (req.route?.path as string | undefined) ?? (res.statusCode < 400 && req.method === 'GET' ? 'static' : 'unmatched');
       const ms = performance.now() - start;
       metrics.requests.inc({ route, status: String(res.statusCode) });
       metrics.latency.observe({ route }, ms / 1000);
@@ -123,6 +130,9 @@ export function buildApp(deps: AppDeps): express.Express {
       return next(err);
     }
   });
+
+  const web = webDir();
+  if (web) app.use(express.static(web, { index: 'index.html', maxAge: '1h' }));
 
   app.use((_req, _res, next) => next(new AppError('NOT_FOUND', 'no such route')));
   app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
