@@ -28,7 +28,7 @@ type Json = any;
 const json = async (r: Response): Promise<Json> => r.json();
 
 const post = (body: Buffer | Uint8Array | FormData, type = 'image/png', path = '/predict', headers: Record<string, string> = {}) =>
-  fetch(`${server.url}${path}`, { method: 'POST', body, headers: { 'content-type': type, ...headers } });
+  fetch(`${server.url}${path}`, { method: 'POST', body: body as RequestInit['body'], headers: { 'content-type': type, ...headers } });
 
 async function expectError(res: Response, status: number, code: string): Promise<void> {
   expect(res.status).toBe(status);

@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 import { existsSync, mkdirSync } from 'node:fs';
 import { chromium, Browser, Page } from 'playwright-core';
 import { loadMnist } from '../../src/data/mnist';
