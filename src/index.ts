@@ -1,0 +1,23 @@
+/** The public surface: factories and their option types. Everything else is internal. */
+export { AppError, ERROR_CODES, isAppError } from './errors';
+export type { ErrorCode } from './errors';
+export { loadMnist, stratifiedSplit } from './data/mnist';
+export type { Dataset, Mnist, LoadMnistOptions } from './data/mnist';
+export { createModel, logitsModel, MODEL_DEFAULTS } from './model/create-model';
+export type { ModelConfig } from './model/create-model';
+export { selectBackend } from './backend/select-backend';
+export { resolveTrainConfig, TRAIN_DEFAULTS } from './train/config';
+export type { TrainConfig } from './train/config';
+export { train } from './train/trainer';
+export type { TrainingReport } from './train/trainer';
+export { exportOnnx, INT8_LAYERS } from './onnx/export-model';
+export type { ExportOptions } from './onnx/export-model';
+export { openSession } from './onnx/ort-session';
+export type { OnnxSession } from './onnx/ort-session';
+export { preprocess } from './serve/preprocess';
+export { createPredictor } from './serve/predictor';
+export type { Predictor } from './serve/predictor';
+export { buildApp } from './serve/app';
+export { startServer } from './serve/server';
+export { resolveServeConfig, SERVE_DEFAULTS } from './serve/config';
+export type { ServeConfig } from './serve/config';
