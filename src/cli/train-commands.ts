@@ -10,7 +10,7 @@ import { loadModel } from '../model/io';
 import { logitsModel } from '../model/create-model';
 import { resolveTrainConfig, TRAIN_DEFAULTS } from '../train/config';
 import { train, TrainingReport } from '../train/trainer';
-import { evaluateLogits } from '../train/metrics';
+import { evaluateLogits, expectedCalibrationError } from '../train/metrics';
 import { confusionMatrixSvg, trainingCurvesSvg } from '../train/report-plots';
 import { createProgress } from './progress';
 
@@ -119,9 +119,12 @@ export const evaluateCommand: CommandModule<object, { model: string; backend: st
     const labels = Array.from(test.labels);
     const started = Date.now();
     let logits: Float32Array;
+    let calibratedEce: number | undefined;
     if (argv.model.endsWith('.onnx')) {
-      const { evaluateOnnxLogits } = await import('../onnx/evaluate-onnx');
-      logits = await evaluateOnnxLogits(argv.model, test);
+      const { runOnnx } = await import('../onnx/evaluate-onnx');
+      const out = await runOnnx(argv.model, test);
+      logits = out.logits;
+      calibratedEce = expectedCalibrationError(out.probabilities, labels);
     } else {
       await selectBackend(argv.backend as BackendChoice, (m) => console.log(m));
       const model = logitsModel(await loadModel(argv.model));
@@ -140,7 +143,7 @@ export const evaluateCommand: CommandModule<object, { model: string; backend: st
     const ev = evaluateLogits(logits, labels);
     console.log(`accuracy ${(ev.accuracy * 100).toFixed(2)}% on ${ev.count} test images, ${(ev.count / seconds).toFixed(0)} images/s`);
     console.log(`per-class accuracy: ${ev.perClassAccuracy.map((a, i) => `${i}:${(a * 100).toFixed(1)}`).join(' ')}`);
-    console.log(`ECE (15 bins, T=1): ${ev.ece.toFixed(4)}`);
+    console.log(`ECE (15 bins): ${calibratedEce === undefined ? '' : `${calibratedEce.toFixed(4)} of the model's calibrated probabilities, `}${ev.ece.toFixed(4)} of softmax(logits)`);
     console.log('confusion matrix (rows true, columns predicted):');
     console.log(`     ${[...Array(10).keys()].map((d) => String(d).padStart(5)).join('')}`);
     ev.confusion.forEach((row, i) => console.log(`  ${i}: ${row.map((v) => String(v).padStart(5)).join('')}`));
