@@ -15,7 +15,7 @@ export interface ServeConfig {
   maxBodyBytes: number; // request body / per-file limit (413)
   maxPixels: number; // decoded size limit, checked from the header before decoding (422)
   maxFiles: number; // files per multipart request
-  inlineDecodeMaxPixels: number; // images up to this size decode on the HTTP thread (~2 ms); larger ones in a worker
+  inlineDecodeMaxPixels: number; // images up to this size (128×128) decode on the HTTP thread (< 1 ms); larger in a worker
   decodeWorkers: number; // threads decoding large images
   drainTimeoutMs: number; // ms to finish in-flight requests on SIGTERM before exiting anyway
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'silent';
@@ -35,7 +35,7 @@ export const SERVE_DEFAULTS: Readonly<ServeConfig> = Object.freeze({
   maxBodyBytes: 10 * 1024 * 1024,
   maxPixels: 40_000_000,
   maxFiles: 16,
-  inlineDecodeMaxPixels: 100_000,
+  inlineDecodeMaxPixels: 16_384,
   decodeWorkers: 1,
   drainTimeoutMs: 10_000,
   logLevel: 'info',

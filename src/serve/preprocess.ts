@@ -50,10 +50,27 @@ export function toLuminance(img: Bitmap): { lum: Float32Array; hadAlpha: boolean
   return { lum, hadAlpha };
 }
 
-function median(values: number[]): number {
-  const s = values.slice().sort((a, b) => a - b);
-  return s.length ? s[Math.floor(s.length / 2)] : 0;
+/** The q-quantile of values in [0,255], from a 256-bin histogram: O(n), no sort (this runs per request). */
+function quantile(values: ArrayLike<number>, q: number, where: (v: number) => boolean = () => true): number {
+  const hist = new Uint32Array(256);
+  let n = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (!where(v)) continue;
+    hist[Math.max(0, Math.min(255, Math.round(v)))]++;
+    n++;
+  }
+  if (n === 0) return 0;
+  const target = Math.floor(n * q);
+  let acc = 0;
+  for (let b = 0; b < 256; b++) {
+    acc += hist[b];
+    if (acc > target) return b;
+  }
+  return 255;
 }
+
+const median = (values: ArrayLike<number>) => quantile(values, 0.5);
 
 /** The values of a band along the border, `band` pixels wide. */
 function borderValues(v: Float32Array, w: number, h: number, band: number): number[] {
@@ -195,9 +212,7 @@ export function preprocess(img: Bitmap): { input: Float32Array; info: Preprocess
   const bg = median(borderValues(v, w, h, band));
   const ink = v.map((x) => Math.max(0, x - bg));
   const t = otsu(ink);
-  const inkValues: number[] = [];
-  for (const x of ink) if (x > t) inkValues.push(x);
-  const strong = inkValues.length ? inkValues.sort((a, b) => a - b)[Math.floor(inkValues.length * 0.9)] : 0;
+  const strong = quantile(ink, 0.9, (x) => x > t);
   const empty = strong < 20; // nothing stands out from the background by more than ~8% of the range
   const out = new Float32Array(PIXELS);
   if (empty) return { input: out, info: { path: 'normalized', inverted, hadAlpha, empty } };

@@ -2,7 +2,7 @@ import { loadMnist, Dataset, PIXELS } from '../../src/data/mnist';
 import { startServer, RunningServer } from '../../src/serve/server';
 import { evaluateOnnxLogits } from '../../src/onnx/evaluate-onnx';
 import { argmaxRows } from '../../src/train/metrics';
-import { encode, mnistBitmap } from '../helpers/images';
+import { canvasBitmap, encode, mnistBitmap } from '../helpers/images';
 
 /** The committed model, or another one named by TEST_MODEL. */
 const MODEL = process.env.TEST_MODEL ?? 'artifacts/mnist-cnn.int8.onnx';
@@ -58,6 +58,21 @@ describe('HTTP server on 127.0.0.1 with the real model', () => {
     });
     const correct = answers.filter((a, i) => a.digit === test.labels[i]).length;
     expect(correct / SAMPLE).toBeGreaterThanOrEqual(0.95);
+  });
+
+  it('classifies the same digits inverted, scaled up 8×, off-centre, as JPEG and as an RGBA canvas export', async () => {
+    const indices = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+    const variants = await Promise.all(indices.flatMap((i) => [
+      encode(mnistBitmap(test.images, i, { invert: true }), 'image/png'),
+      encode(mnistBitmap(test.images, i, { scale: 8 }), 'image/png'),
+      encode(mnistBitmap(test.images, i, { scale: 3, canvas: 200, offset: [110, 5] }), 'image/png'),
+      encode(mnistBitmap(test.images, i, { invert: true, scale: 6 }), 'image/jpeg'),
+      encode(canvasBitmap(test.images, i), 'image/png'),
+    ]));
+    const digits: number[] = await Promise.all(variants.map(async (v) => (await json(await post(v))).digit));
+    const original: number[] = await Promise.all(indices.map(async (i) => (await json(await post(pngs[i]))).digit));
+    const same = digits.filter((d, k) => d === original[Math.floor(k / 5)]).length;
+    expect(same).toBeGreaterThanOrEqual(variants.length - 1); // at most one of 50 may flip
   });
 
   it('detects the format from the bytes, not the header, and echoes X-Request-Id', async () => {
