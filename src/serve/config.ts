@@ -17,6 +17,7 @@ export interface ServeConfig {
   maxFiles: number; // files per multipart request
   inlineDecodeMaxPixels: number; // images up to this size (128×128) decode on the HTTP thread (< 1 ms); larger in a worker
   decodeWorkers: number; // threads decoding large images
+  maxDecodeQueue: number; // large images waiting for a decoding thread before 503 QUEUE_FULL
   drainTimeoutMs: number; // ms to finish in-flight requests on SIGTERM before exiting anyway
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'silent';
 }
@@ -37,12 +38,13 @@ export const SERVE_DEFAULTS: Readonly<ServeConfig> = Object.freeze({
   maxFiles: 16,
   inlineDecodeMaxPixels: 16_384,
   decodeWorkers: 1,
+  maxDecodeQueue: 16,
   drainTimeoutMs: 10_000,
   logLevel: 'info',
 });
 
 const INTEGER_KEYS = ['port', 'workers', 'intraOpNumThreads', 'maxBatchSize', 'maxQueue', 'requestTimeoutMs', 'maxBodyBytes',
-  'maxPixels', 'maxFiles', 'inlineDecodeMaxPixels', 'decodeWorkers', 'drainTimeoutMs'] as const;
+  'maxPixels', 'maxFiles', 'inlineDecodeMaxPixels', 'decodeWorkers', 'maxDecodeQueue', 'drainTimeoutMs'] as const;
 
 /** Merges, validates (unknown keys rejected) and freezes the server configuration. */
 export function resolveServeConfig(partial: Partial<ServeConfig> = {}): ServeConfig {

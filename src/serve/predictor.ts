@@ -24,7 +24,7 @@ export interface Predictor {
 }
 
 type PredictorOptions = Pick<ServeConfig, 'workers' | 'intraOpNumThreads' | 'maxBatchSize' | 'maxBatchDelayMs' | 'maxQueue'
-  | 'requestTimeoutMs' | 'maxPixels' | 'inlineDecodeMaxPixels' | 'decodeWorkers'>;
+  | 'requestTimeoutMs' | 'maxPixels' | 'inlineDecodeMaxPixels' | 'decodeWorkers' | 'maxDecodeQueue'>;
 
 /**
  * Starts the worker pools for `modelPath`.
@@ -35,7 +35,9 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, event
   const inference = new WorkerPool(workerScript(__dirname, 'inference-worker'), opts.workers, {
     modelPath: resolve(modelPath), intraOpNumThreads: opts.intraOpNumThreads, warmupBatch: opts.maxBatchSize,
   });
-  const decoders = new WorkerPool(workerScript(__dirname, 'decode-worker'), opts.decodeWorkers, {});
+  // Large photos take seconds to decode (12 MP JPEG: ~3.4 s in jimp): bound how many may wait, so a
+  // flood of them turns into 503s instead of memory growth. Small images never come here.
+  const decoders = new WorkerPool(workerScript(__dirname, 'decode-worker'), opts.decodeWorkers, {}, opts.maxDecodeQueue);
   let readyFlag = false;
   const ready = inference.broadcast({ type: 'init' }).then((replies) => {
     const bad = replies.find((r) => !r.ok);

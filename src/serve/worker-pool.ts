@@ -24,7 +24,9 @@ export class WorkerPool {
   private nextId = 1;
   private closed = false;
 
-  constructor(private readonly script: { path: string; execArgv: string[] }, size: number, private readonly workerData: unknown) {
+  /** `maxWaiting`: tasks that may wait for a worker before run() refuses with QUEUE_FULL. */
+  constructor(private readonly script: { path: string; execArgv: string[] }, size: number, private readonly workerData: unknown,
+    private readonly maxWaiting = Infinity) {
     for (let i = 0; i < size; i++) this.slots.push(this.spawn());
   }
 
@@ -77,6 +79,9 @@ export class WorkerPool {
   async run(req: WorkerRequest, transfer: ArrayBuffer[] = []): Promise<WorkerReply> {
     if (this.closed) throw new AppError('SERVER_DRAINING', 'the worker pool is closed');
     let slot = this.slots.find((s) => !s.busy);
+    if (!slot && this.waiting.length >= this.maxWaiting) {
+      throw new AppError('QUEUE_FULL', `${this.waiting.length} tasks are already waiting for a worker; retry shortly`);
+    }
     while (!slot) {
       await new Promise<void>((r) => this.waiting.push(r));
       slot = this.slots.find((s) => !s.busy);
