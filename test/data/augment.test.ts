@@ -1,15 +1,7 @@
 import { augmentInto, copyInto, AUGMENT_DEFAULTS } from '../../src/data/augment';
 import { loadMnist, PIXELS } from '../../src/data/mnist';
 import { createRng } from '../../src/data/rng';
-
-function correlation(a: Float32Array, b: Float32Array): number {
-  const n = a.length;
-  const ma = a.reduce((s, v) => s + v, 0) / n;
-  const mb = b.reduce((s, v) => s + v, 0) / n;
-  let num = 0, da = 0, db = 0;
-  for (let i = 0; i < n; i++) { num += (a[i] - ma) * (b[i] - mb); da += (a[i] - ma) ** 2; db += (b[i] - mb) ** 2; }
-  return num / Math.sqrt(da * db);
-}
+import { correlation } from '../helpers/images';
 
 describe('augmentation', () => {
   let images: Uint8Array;
