@@ -28,7 +28,7 @@ interface Job {
 
 /**
  * Dynamic batching: requests queue; a batch is cut when it reaches maxBatchSize or the oldest request
- * has waited maxBatchDelayMs, and goes to a free worker. The queue is bounded and every request has a
+ * has waited maxBatchDelayMs, and goes to a free worker; when nothing is in flight it goes at once. The queue is bounded and every request has a
  * timeout, so overload turns into fast 503s instead of unbounded latency.
  */
 export class Batcher {
@@ -70,7 +70,11 @@ export class Batcher {
   private pump(): void {
     while (this.queue.length > 0 && this.inFlight < this.opts.concurrency) {
       const waited = performance.now() - this.queue[0].enqueued;
-      if (this.queue.length < this.opts.maxBatchSize && waited < this.opts.maxBatchDelayMs && !this.draining) {
+      // Idle fast path: with nothing in flight there is no load to batch with, so waiting only adds
+      // latency (measured: 5.5 ms instead of 2.2 ms per request at no load). Under load batches are in
+      // flight and requests wait up to maxBatchDelayMs for company, as configured.
+      const idle = this.inFlight === 0;
+      if (!idle && this.queue.length < this.opts.maxBatchSize && waited < this.opts.maxBatchDelayMs && !this.draining) {
         if (!this.timer) {
           this.timer = setTimeout(() => { this.timer = null; this.pump(); }, Math.max(0, this.opts.maxBatchDelayMs - waited));
         }
