@@ -39,7 +39,10 @@ export async function startServer(partial: Partial<ServeConfig> = {}, logger?: L
     modelInfo: { ...card, served: config.model, input: { ...(card.input ?? {}), ...INPUT_CONTRACT } },
   });
   const server = createServer(app);
-  server.keepAliveTimeout = 5_000;
+  // Longer than clients' and load balancers' idle timeouts (often 60 s): with Node's default of 5 s, a
+  // client reusing a connection the server is just closing gets ECONNRESET (seen in the integration test).
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());

@@ -69,8 +69,11 @@ describe('HTTP server on 127.0.0.1 with the real model', () => {
       encode(mnistBitmap(test.images, i, { invert: true, scale: 6 }), 'image/jpeg'),
       encode(canvasBitmap(test.images, i), 'image/png'),
     ]));
-    const digits: number[] = await Promise.all(variants.map(async (v) => (await json(await post(v))).digit));
-    const original: number[] = await Promise.all(indices.map(async (i) => (await json(await post(pngs[i]))).digit));
+    // One at a time: this checks answers, not load (larger images also share one decoding worker).
+    const digits: number[] = [];
+    for (const v of variants) digits.push((await json(await post(v))).digit);
+    const original: number[] = [];
+    for (const i of indices) original.push((await json(await post(pngs[i]))).digit);
     const same = digits.filter((d, k) => d === original[Math.floor(k / 5)]).length;
     expect(same).toBeGreaterThanOrEqual(variants.length - 1); // at most one of 50 may flip
   });
