@@ -100,7 +100,7 @@ export class GraphBuilder {
       if (!info) throw new AppError('ONNX_GRAPH_INVALID', `node '${name}' (${opType}) reads '${i}', which no node, input or initializer produces`);
       return info;
     });
-    const inferred = inferShapes(opType, name, ins, attrs, this.inits, inputs);
+    const inferred = inferShapes(opType, name, ins, attrs);
     if (inferred.length < outputs.length) throw new AppError('ONNX_GRAPH_INVALID', `node '${name}' (${opType}) has ${outputs.length} outputs, expected ${inferred.length}`);
     outputs.forEach((o, k) => this.define(o, inferred[k], `output of node '${name}'`));
     this.nodes.push({ opType, name, inputs, outputs, attrs });
@@ -187,8 +187,7 @@ function broadcast(name: string, op: string, a: Dim[], b: Dim[]): Dim[] {
 }
 
 /** Output types and shapes for the operators this project writes. */
-function inferShapes(op: string, name: string, ins: Array<TensorInfo | undefined>, attrs: Record<string, AttrValue>,
-  inits: Map<string, { data: TypedData }>, inputNames: string[]): TensorInfo[] {
+function inferShapes(op: string, name: string, ins: Array<TensorInfo | undefined>, attrs: Record<string, AttrValue>): TensorInfo[] {
   const x = ins[0];
   if (!x) fail(name, op, 'first input missing');
   const f32 = (shape: Dim[]): TensorInfo => ({ dtype: 'float32', shape });
@@ -265,8 +264,6 @@ function inferShapes(op: string, name: string, ins: Array<TensorInfo | undefined
       if (x.dtype !== 'float32') fail(name, op, 'input must be float32');
       return [{ dtype: 'uint8', shape: x.shape }, { dtype: 'float32', shape: [] }, { dtype: 'uint8', shape: [] }];
     default:
-      void inits;
-      void inputNames;
       return fail(name, op, 'operator not supported by this exporter');
   }
 }
