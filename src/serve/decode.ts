@@ -166,6 +166,13 @@ function applyExifOrientation(img: InstanceType<typeof Jimp>, orientation: numbe
   if (orientation === 5 || orientation === 8) img.rotate(90);
 }
 
+/** Refuses an image whose header promises more than `maxPixels` pixels, before anything is decoded. */
+export function checkPixelLimit(header: ImageHeader, maxPixels: number): void {
+  if (header.width * header.height > maxPixels) {
+    throw new AppError('IMAGE_TOO_MANY_PIXELS', `the image is ${header.width}×${header.height} = ${header.width * header.height} pixels, above the limit of ${maxPixels}`);
+  }
+}
+
 /**
  * Checks the header (format, pixel count against `maxPixels`, completeness), then decodes to RGBA.
  * The pixel limit is enforced before any decoding, which stops decompression bombs.
@@ -173,9 +180,7 @@ function applyExifOrientation(img: InstanceType<typeof Jimp>, orientation: numbe
 export async function decodeImage(bytes: Uint8Array, maxPixels: number): Promise<{ bitmap: Bitmap; header: ImageHeader }> {
   if (bytes.length === 0) throw new AppError('REQUEST_EMPTY', 'the image is empty (0 bytes)');
   const header = readHeader(bytes);
-  if (header.width * header.height > maxPixels) {
-    throw new AppError('IMAGE_TOO_MANY_PIXELS', `the image is ${header.width}×${header.height} = ${header.width * header.height} pixels, above the limit of ${maxPixels}`);
-  }
+  checkPixelLimit(header, maxPixels);
   checkComplete(bytes, header.format);
   let decoded: { width: number; height: number; data: Buffer | Uint8Array };
   try {

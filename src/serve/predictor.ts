@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { AppError } from '../errors';
-import { decodeImage, readHeader } from './decode';
+import { checkPixelLimit, decodeImage, readHeader } from './decode';
 import { preprocess, PreprocessInfo } from './preprocess';
 import { Batcher, BatcherEvents } from './batcher';
 import { toPrediction, Prediction } from './postprocess';
@@ -55,7 +55,7 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, event
       const { bitmap } = await decodeImage(bytes, opts.maxPixels);
       return preprocess(bitmap);
     }
-    if (header.width * header.height > opts.maxPixels) await decodeImage(bytes, opts.maxPixels); // throws the coded error
+    checkPixelLimit(header, opts.maxPixels); // before copying the bytes to the decoding worker
     const copy = Uint8Array.from(bytes);
     const reply = await decoders.run({ type: 'decode', bytes: copy, maxPixels: opts.maxPixels }, [copy.buffer]);
     return { input: reply.input as Float32Array, info: reply.info as PreprocessInfo };

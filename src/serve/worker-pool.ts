@@ -1,5 +1,4 @@
 import { Worker } from 'node:worker_threads';
-import { join } from 'node:path';
 import { AppError } from '../errors';
 
 /** A task sent to a pool worker: `id` is filled in by the pool. */
@@ -8,11 +7,7 @@ export interface WorkerReply { id: number; ok: boolean; error?: { code?: string;
 
 interface Slot { worker: Worker; busy: boolean; pending: Map<number, { resolve: (r: WorkerReply) => void; reject: (e: Error) => void }> }
 
-/** Resolves a sibling worker script, also when running from TypeScript sources (tests, ts-node). */
-export function workerScript(dir: string, base: string): { path: string; execArgv: string[] } {
-  const ts = __filename.endsWith('.ts');
-  return { path: join(dir, `${base}.${ts ? 'ts' : 'js'}`), execArgv: ts ? ['-r', 'ts-node/register/transpile-only'] : [] };
-}
+export { workerScript } from '../worker-script';
 
 /**
  * A fixed set of worker threads, one task at a time each. `run` picks an idle worker or waits for one.

@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { join } from 'node:path';
+import { workerScript } from '../worker-script';
 import { AppError } from '../errors';
 import type { FromWorker, InitMessage, ToWorker } from './protocol';
 
@@ -12,10 +12,8 @@ export class Replica {
   private dead: Error | null = null;
 
   constructor() {
-    const ts = __filename.endsWith('.ts');
-    this.worker = new Worker(join(__dirname, `replica-worker.${ts ? 'ts' : 'js'}`), {
-      execArgv: ts ? ['-r', 'ts-node/register/transpile-only'] : [],
-    });
+    const script = workerScript(__dirname, 'replica-worker');
+    this.worker = new Worker(script.path, { execArgv: script.execArgv });
     this.worker.on('message', (msg: FromWorker) => {
       const w = this.waiters.shift();
       if (!w) return;
