@@ -1,6 +1,7 @@
 import { Jimp, defaultFormats } from 'jimp';
 import { AppError } from '../errors';
 import type { Bitmap } from './preprocess';
+import { decodePng } from './png';
 
 export type ImageFormat = 'png' | 'jpeg' | 'bmp' | 'gif' | 'tiff';
 
@@ -173,6 +174,15 @@ export function checkPixelLimit(header: ImageHeader, maxPixels: number): void {
   }
 }
 
+/** Our PNG decoder when it handles the file; undefined sends it to jimp, which also judges files ours rejects. */
+function decodePngOrUndefined(bytes: Uint8Array): Bitmap | undefined {
+  try {
+    return decodePng(bytes);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Checks the header (format, pixel count against `maxPixels`, completeness), then decodes to RGBA.
  * The pixel limit is enforced before any decoding, which stops decompression bombs.
@@ -182,6 +192,10 @@ export async function decodeImage(bytes: Uint8Array, maxPixels: number): Promise
   const header = readHeader(bytes);
   checkPixelLimit(header, maxPixels);
   checkComplete(bytes, header.format);
+  if (header.format === 'png') {
+    const fast = decodePngOrUndefined(bytes);
+    if (fast) return { bitmap: fast, header };
+  }
   let decoded: { width: number; height: number; data: Buffer | Uint8Array };
   try {
     const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

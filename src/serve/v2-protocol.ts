@@ -3,6 +3,7 @@ import { AppError, isAppError } from '../errors';
 import { PIXELS, IMAGE_SIZE } from '../data/mnist';
 import type { Predictor } from './predictor';
 import type { Prediction } from './postprocess';
+import { requestRecord } from './respond';
 
 /** The model name under /v2/models/. */
 export const V2_MODEL_NAME = 'mnist';
@@ -101,7 +102,8 @@ export function v2Router(predictor: Predictor, opts: { version: string; maxBodyB
   r.use('/v2', (err: unknown, _req: Request, res: Response, next: NextFunction) => {
     if (!isAppError(err) && (err as { type?: string }).type !== 'entity.parse.failed') return next(err);
     const e = isAppError(err) ? err : new AppError('REQUEST_BAD_TENSOR', 'the body is not valid JSON');
-    res.locals.errorCode = e.code;
+    const record = requestRecord(res);
+    if (record) record.errorCode = e.code;
     // The protocol's error body is {"error": "<message>"}; bad requests are 400.
     const status = e.status >= 500 ? e.status : 400;
     if (e.code === 'QUEUE_FULL' || e.code === 'SERVER_DRAINING') res.setHeader('Retry-After', '1');

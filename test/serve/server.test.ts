@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { loadMnist, Dataset, PIXELS } from '../../src/data/mnist';
 import { startServer, RunningServer } from '../../src/serve/server';
 import { evaluateOnnxLogits } from '../../src/onnx/evaluate-onnx';
@@ -86,6 +87,12 @@ describe('HTTP server on 127.0.0.1 with the real model', () => {
     expect((await post(pngs[0])).headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  it('answers /predict/ (through Express) as /predict (the direct path)', async () => {
+    const direct = await json(await post(pngs[1]));
+    const viaExpress = await json(await post(pngs[1], 'image/png', '/predict/'));
+    expect(viaExpress).toEqual(direct);
+  });
+
   it('returns the 28×28 input with ?debug=1', async () => {
     const body = await json(await post(pngs[1], 'image/png', '/predict?debug=1'));
     expect(body.input28).toHaveLength(784);
@@ -122,6 +129,24 @@ describe('HTTP server on 127.0.0.1 with the real model', () => {
       const form = new FormData();
       form.append('image', new Blob([Buffer.alloc(400_000, 1)]), 'big.png');
       await expectError(await fetch(`${server.url}/predict`, { method: 'POST', body: form }), 413, 'IMAGE_TOO_LARGE');
+    });
+    it('413 IMAGE_TOO_LARGE for a chunked body (no Content-Length) once it passes the limit', async () => {
+      const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        let answered = false;
+        const req = request(`${server.url}/predict`, { method: 'POST', headers: { 'content-type': 'image/png' } }, (res) => {
+          answered = true;
+          let text = '';
+          res.on('data', (c) => { text += c; });
+          res.on('end', () => { resolve({ status: res.statusCode!, body: text }); req.destroy(); });
+        });
+        req.on('error', (e) => { if (!answered) reject(e); });
+        // Keep sending until the server answers: it must not wait for the end of an over-limit body.
+        const chunk = Buffer.alloc(64_000, 1);
+        const pump = () => { if (!answered && !req.destroyed) req.write(chunk, () => setImmediate(pump)); };
+        pump();
+      });
+      expect(status).toBe(413);
+      expect(JSON.parse(body).error.code).toBe('IMAGE_TOO_LARGE');
     });
     it('422 IMAGE_UNDECODABLE for a truncated JPEG', async () => {
       const jpeg = await encode(mnistBitmap(test.images, 0, { scale: 4 }), 'image/jpeg');

@@ -1,0 +1,101 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { AppError, isAppError } from '../errors';
+import type { Metrics } from './metrics';
+
+/**
+ * What every request shares, whichever path answers it (Express, or the raw /predict path that skips
+ * Express): request id, access log, metrics, JSON bodies and the error catalogue.
+ */
+
+export interface RequestRecord {
+  id: string;
+  /** The route label for metrics, set by whoever answers; Express's matched route otherwise. */
+  route?: string;
+  /** The error code answered, for the access log. */
+  errorCode?: string;
+}
+
+const records = new WeakMap<ServerResponse, RequestRecord>();
+
+/** The record trackRequest made for this response (undefined for a response it never saw). */
+export function requestRecord(res: ServerResponse): RequestRecord | undefined {
+  return records.get(res);
+}
+
+const PROBE_ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/v2/health/live', '/v2/health/ready']);
+
+export interface TrackDeps { logger: Logger; metrics: Metrics; isDraining: () => boolean }
+
+/**
+ * Gives the request an id (X-Request-Id when the client sent one, echoed back), and when the response
+ * finishes, counts it, observes its latency and writes the access log line.
+ */
+export function trackRequest(req: IncomingMessage, res: ServerResponse, deps: TrackDeps): RequestRecord {
+  const start = performance.now();
+  const header = req.headers['x-request-id'];
+  const id = (typeof header === 'string' ? header.slice(0, 128) : '') || randomUUID();
+  const record: RequestRecord = { id };
+  records.set(res, record);
+  res.setHeader('X-Request-Id', id);
+  if (deps.isDraining()) res.setHeader('Connection', 'close');
+  res.on('finish', () => {
+    const expressRoute = (req as { route?: { path?: string } }).route?.path;
+    const route = record.route ?? expressRoute ?? (res.statusCode < 400 && req.method === 'GET' ? 'static' : 'unmatched');
+    const ms = performance.now() - start;
+    deps.metrics.requests.inc({ route, status: String(res.statusCode) });
+    deps.metrics.latency.observe({ route }, ms / 1000);
+    const { logger } = deps;
+    // Probes and scrapes at debug; expected overload answers (503) at warn; other 5xx at error; the rest at info.
+    const level = PROBE_ROUTES.has(route) ? 'debug' : res.statusCode === 503 ? 'warn' : res.statusCode >= 500 ? 'error' : 'info';
+    if (!logger.isLevelEnabled(level)) return;
+    logger[level]({ reqId: id, method: req.method, url: req.url, status: res.statusCode, ms: Number(ms.toFixed(2)), code: record.errorCode }, 'request');
+  });
+  return record;
+}
+
+/** Answers `body` as JSON in one write (headers and body together). */
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const json = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(json) });
+  res.end(json);
+}
+
+export function errorBody(err: AppError): { error: { code: string; message: string } } {
+  return { error: { code: err.code, message: err.message } };
+}
+
+/** Maps errors thrown by body parsers and multer to our catalogue. */
+export function normalizeError(err: unknown, maxBodyBytes: number): AppError {
+  if (isAppError(err)) return err;
+  const e = err as { type?: string; code?: string; field?: string; message?: string };
+  if (e.type === 'entity.too.large' || e.code === 'LIMIT_FILE_SIZE') {
+    return new AppError('IMAGE_TOO_LARGE', `the upload is larger than the limit of ${maxBodyBytes} bytes`);
+  }
+  if (e.code === 'LIMIT_UNEXPECTED_FILE') return new AppError('REQUEST_NO_IMAGE_FIELD', `unexpected file field '${e.field}': send files in the field 'image'`);
+  if (e.code === 'LIMIT_FILE_COUNT') return new AppError('REQUEST_NO_IMAGE_FIELD', 'too many files in one request');
+  if (e.code?.startsWith('LIMIT_') || e.message === 'Multipart: Boundary not found' || e.type === 'request.aborted') {
+    return new AppError('REQUEST_EMPTY', `malformed request: ${e.message}`);
+  }
+  return new AppError('INFERENCE_FAILED', 'internal error');
+}
+
+/**
+ * Answers an error as {error: {code, message}} with its status, never a stack trace. Unexpected errors
+ * (not AppErrors) are logged with their stack; overload and draining answers carry Retry-After.
+ */
+export function sendError(res: ServerResponse, err: unknown, opts: { maxBodyBytes: number; logger: Logger }): void {
+  const e = normalizeError(err, opts.maxBodyBytes);
+  const record = requestRecord(res);
+  if (e.status >= 500 && !isAppError(err)) opts.logger.error({ reqId: record?.id, err }, 'unexpected error');
+  if (record) record.errorCode = e.code;
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (e.code === 'QUEUE_FULL' || e.code === 'SERVER_DRAINING') res.setHeader('Retry-After', '1');
+  // After a refused body the rest of it may still be arriving: close rather than read it.
+  if (e.code === 'SERVER_DRAINING' || e.code === 'IMAGE_TOO_LARGE') res.setHeader('Connection', 'close');
+  sendJson(res, e.status, errorBody(e));
+}
