@@ -1,4 +1,7 @@
-import { spawn, ChildProcess } from 'node:child_process';
+import { spawn, execFile, ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { Jimp } from 'jimp';
@@ -9,18 +12,26 @@ export interface BenchOptions {
   model: string;
   durationS: number; // seconds of each load phase
   connections: number; // concurrent HTTP connections under load
+  rounds: number; // load phases with batching, each between two engine measurements
   intraOpNumThreads: number; // onnxruntime threads for the raw-engine numbers
   port: number; // first port for the servers started by the benchmark
+  loadGenerator: 'auto' | 'wrk' | 'autocannon'; // auto: wrk when it is on PATH
 }
 
 export const BENCH_DEFAULTS: Readonly<BenchOptions> = Object.freeze({
-  model: 'artifacts/mnist-cnn.int8.onnx', durationS: 10, connections: 64, intraOpNumThreads: 2, port: 18080,
+  model: 'artifacts/mnist-cnn.int8.onnx', durationS: 10, connections: 64, rounds: 3, intraOpNumThreads: 2, port: 18080, loadGenerator: 'auto',
 });
 
+/** Seconds of each engine measurement between load phases. */
+const ENGINE_SECONDS = 3;
+
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+const median = (xs: number[]) => pct([...xs].sort((a, b) => a - b), 50);
+
+interface EngineResult { batch: number; imagesPerSecond: number; p50Ms: number }
 
 /** Raw onnxruntime throughput of the model at a batch size (images/s) and per-run latency (ms). */
-async function engine(model: string, batch: number, threads: number, seconds: number): Promise<{ batch: number; imagesPerSecond: number; p50Ms: number }> {
+async function engine(model: string, batch: number, threads: number, seconds: number): Promise<EngineResult> {
   const session = await openSession(model, { intraOpNumThreads: threads });
   const x = new Float32Array(batch * PIXELS).fill(0.1);
   for (let i = 0; i < 5; i++) await session.run(x, batch);
@@ -56,82 +67,169 @@ async function stopServerProcess(child: ChildProcess): Promise<void> {
   await exited;
 }
 
-/** Sequential requests at no load: end-to-end latency percentiles in ms. */
-async function unloaded(url: string, png: Buffer, n: number): Promise<{ p50Ms: number; p99Ms: number }> {
-  const times: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    const res = await fetch(url, { method: 'POST', body: new Uint8Array(png), headers: { 'content-type': 'image/png' } });
-    await res.arrayBuffer();
-    times.push(performance.now() - t0);
-  }
-  times.sort((a, b) => a - b);
-  return { p50Ms: pct(times, 50), p99Ms: pct(times, 99) };
-}
-
-interface LoadResult { requestsPerSecond: number; p50Ms: number; p99Ms: number; errors: number; non2xx: number; healthzP99Ms: number; healthzSamples: number }
-
-/** `connections` clients posting the PNG for `seconds`, while /healthz is probed every 20 ms. */
-async function load(base: string, png: Buffer, connections: number, seconds: number): Promise<LoadResult> {
-  const health: number[] = [];
-  let probing = true;
-  const probe = (async () => {
-    await new Promise((r) => setTimeout(r, 500));
-    while (probing) {
-      const t0 = performance.now();
-      try { await (await fetch(`${base}/healthz`)).arrayBuffer(); health.push(performance.now() - t0); } catch { /* counted as missing */ }
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  })();
-  const result = await autocannon({
-    url: `${base}/predict`, method: 'POST', body: png, headers: { 'content-type': 'image/png' }, connections, duration: seconds,
-  });
-  probing = false;
-  await probe;
-  health.sort((a, b) => a - b);
-  return {
-    requestsPerSecond: result.requests.average, p50Ms: result.latency.p50, p99Ms: result.latency.p99,
-    errors: result.errors + result.timeouts, non2xx: result.non2xx, healthzP99Ms: pct(health, 99), healthzSamples: health.length,
-  };
+export interface LoadResult {
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number; // connection errors and timeouts
+  non2xx: number;
 }
 
 /**
- * The serving benchmark: raw engine throughput at batch 1 and 32, then the server (a separate process)
- * unloaded and under load, with dynamic batching and with batching off (maxBatchSize 1).
+ * wrk's Lua hook: POSTs the file named by BENCH_BODY and prints one JSON line of results at the end
+ * (wrk's own text rounds latencies; this keeps microseconds).
+ */
+const WRK_SCRIPT = `
+local f = assert(io.open(os.getenv("BENCH_BODY"), "rb"))
+wrk.method = "POST"
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = os.getenv("BENCH_TYPE")
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('BENCH_JSON {"requests":%d,"durationUs":%d,"errors":%d,"non2xx":%d,"p50Us":%d,"p99Us":%d}\\n',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
+    latency:percentile(50), latency:percentile(99)))
+end
+`;
+
+/** Reads the line WRK_SCRIPT prints. */
+export function parseWrkOutput(stdout: string): LoadResult {
+  const line = stdout.split('\n').find((l) => l.startsWith('BENCH_JSON '));
+  if (!line) throw new Error(`wrk printed no result line:\n${stdout.slice(0, 500)}`);
+  const r = JSON.parse(line.slice('BENCH_JSON '.length)) as { requests: number; durationUs: number; errors: number; non2xx: number; p50Us: number; p99Us: number };
+  return { requestsPerSecond: r.requests / (r.durationUs / 1e6), p50Ms: r.p50Us / 1000, p99Ms: r.p99Us / 1000, errors: r.errors, non2xx: r.non2xx };
+}
+
+/** Is wrk (the C load generator) on PATH? */
+function hasWrk(): Promise<boolean> {
+  return new Promise((resolve) => execFile('wrk', ['--version'], (err) => resolve(!err || (err as { code?: unknown }).code !== 'ENOENT')));
+}
+
+type LoadGenerator = (url: string, connections: number, seconds: number) => Promise<LoadResult>;
+
+function wrkGenerator(bodyFile: string, scriptFile: string): LoadGenerator {
+  return (url, connections, seconds) => new Promise((resolve, reject) => {
+    execFile('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', scriptFile, url],
+      { env: { ...process.env, BENCH_BODY: bodyFile, BENCH_TYPE: 'image/png' }, maxBuffer: 1 << 20 },
+      (err, stdout) => (err ? reject(err) : resolve(parseWrkOutput(stdout))));
+  });
+}
+
+function autocannonGenerator(body: Buffer): LoadGenerator {
+  return async (url, connections, seconds) => {
+    const r = await autocannon({ url, method: 'POST', body, headers: { 'content-type': 'image/png' }, connections, duration: seconds });
+    return { requestsPerSecond: r.requests.average, p50Ms: r.latency.p50, p99Ms: r.latency.p99, errors: r.errors + r.timeouts, non2xx: r.non2xx };
+  };
+}
+
+/** GET /healthz every 20 ms over one kept-alive connection until stopped; latencies in ms. */
+function probeHealth(base: string): { stop: () => Promise<number[]> } {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const times: number[] = [];
+  let running = true;
+  const once = () => new Promise<void>((resolve) => {
+    const t0 = performance.now();
+    const req = request(`${base}/healthz`, { agent }, (res) => {
+      res.resume();
+      res.on('end', () => { times.push(performance.now() - t0); resolve(); });
+    });
+    req.on('error', () => resolve());
+    req.end();
+  });
+  const loop = (async () => {
+    await new Promise((r) => setTimeout(r, 500)); // let the load ramp up
+    while (running) {
+      await once();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  return { stop: async () => { running = false; await loop; agent.destroy(); return times; } };
+}
+
+interface PhaseResult extends LoadResult { healthzP99Ms: number; healthzSamples: number }
+
+async function loadPhase(generate: LoadGenerator, base: string, connections: number, seconds: number): Promise<PhaseResult> {
+  const probe = probeHealth(base);
+  const result = await generate(`${base}/predict`, connections, seconds);
+  const health = (await probe.stop()).sort((a, b) => a - b);
+  return { ...result, healthzP99Ms: pct(health, 99), healthzSamples: health.length };
+}
+
+/**
+ * The serving benchmark. The machine's speed drifts by ±20% from minute to minute (measured: the same
+ * engine run gave 2,764 and 4,701 img/s a minute apart), so the load phases alternate with engine
+ * measurements and each load phase is compared with the engine measured just before and after it; the
+ * reported ratio is the median over rounds. Also: batch 1 latency, the server unloaded (one connection),
+ * and with batching off (maxBatchSize 1) as the naive baseline. The load generator is wrk when
+ * installed (a C program: less of the 2 cores goes to the client), else autocannon.
  */
 export async function runBench(opts: BenchOptions, log: (line: string) => void = console.log): Promise<Record<string, unknown>> {
   const { test } = await loadMnist();
   const digit = new Jimp({ width: IMAGE_SIZE, height: IMAGE_SIZE });
   for (let i = 0; i < PIXELS; i++) { const v = test.images[i]; digit.bitmap.data.set([v, v, v, 255], i * 4); }
   const png = await digit.getBuffer('image/png');
+  const dir = mkdtempSync(join(tmpdir(), 'mnist-bench-'));
+  const bodyFile = join(dir, 'digit.png');
+  const scriptFile = join(dir, 'post.lua');
+  writeFileSync(bodyFile, png);
+  writeFileSync(scriptFile, WRK_SCRIPT);
+  const useWrk = opts.loadGenerator === 'wrk' || (opts.loadGenerator === 'auto' && await hasWrk());
+  const generate = useWrk ? wrkGenerator(bodyFile, scriptFile) : autocannonGenerator(png);
+  log(`load generator: ${useWrk ? 'wrk' : 'autocannon'}`);
 
-  const engine1 = await engine(opts.model, 1, opts.intraOpNumThreads, Math.min(5, opts.durationS));
+  const engineSeconds = Math.min(ENGINE_SECONDS, opts.durationS);
+  const engine1 = await engine(opts.model, 1, opts.intraOpNumThreads, engineSeconds);
   log(`engine batch 1: ${engine1.imagesPerSecond.toFixed(0)} img/s, p50 ${engine1.p50Ms.toFixed(2)} ms`);
-  const engine32 = await engine(opts.model, 32, opts.intraOpNumThreads, Math.min(5, opts.durationS));
-  log(`engine batch 32: ${engine32.imagesPerSecond.toFixed(0)} img/s, p50 ${engine32.p50Ms.toFixed(2)} ms per batch`);
+  const engine32: EngineResult[] = [await engine(opts.model, 32, opts.intraOpNumThreads, engineSeconds)];
+  log(`engine batch 32: ${engine32[0].imagesPerSecond.toFixed(0)} img/s, p50 ${engine32[0].p50Ms.toFixed(2)} ms per batch`);
 
-  const runs: Record<string, unknown> = {};
-  const variants: Array<[string, string[]]> = [['batching', []], ['noBatching', ['--max-batch-size', '1']]];
   let port = opts.port;
-  for (const [name, extra] of variants) {
-    const child = await startServerProcess(opts.model, port, extra);
-    const base = `http://127.0.0.1:${port++}`;
-    try {
-      const idle = name === 'batching' ? await unloaded(`${base}/predict`, png, 300) : undefined;
-      if (idle) log(`server unloaded: p50 ${idle.p50Ms.toFixed(2)} ms, p99 ${idle.p99Ms.toFixed(2)} ms`);
-      const loaded = await load(base, png, opts.connections, opts.durationS);
-      log(`server ${name}, ${opts.connections} connections: ${loaded.requestsPerSecond.toFixed(0)} req/s, p50 ${loaded.p50Ms} ms, p99 ${loaded.p99Ms} ms, ` +
-        `errors ${loaded.errors}, non-2xx ${loaded.non2xx}, /healthz p99 ${loaded.healthzP99Ms?.toFixed(2)} ms`);
-      runs[name] = { ...(idle ? { unloaded: idle } : {}), load: loaded };
-    } finally {
-      await stopServerProcess(child);
+  const rounds: Array<PhaseResult & { engineImagesPerSecond: number; ratio: number }> = [];
+  let unloaded: LoadResult;
+  let child = await startServerProcess(opts.model, port, []);
+  let base = `http://127.0.0.1:${port++}`;
+  try {
+    unloaded = await generate(`${base}/predict`, 1, Math.min(5, opts.durationS));
+    log(`server unloaded (1 connection): p50 ${unloaded.p50Ms.toFixed(2)} ms, p99 ${unloaded.p99Ms.toFixed(2)} ms`);
+    for (let r = 0; r < opts.rounds; r++) {
+      const phase = await loadPhase(generate, base, opts.connections, opts.durationS);
+      engine32.push(await engine(opts.model, 32, opts.intraOpNumThreads, engineSeconds));
+      const around = (engine32[r].imagesPerSecond + engine32[r + 1].imagesPerSecond) / 2;
+      rounds.push({ ...phase, engineImagesPerSecond: around, ratio: phase.requestsPerSecond / around });
+      log(`round ${r + 1}: server ${phase.requestsPerSecond.toFixed(0)} req/s, p50 ${phase.p50Ms.toFixed(1)} ms, p99 ${phase.p99Ms.toFixed(1)} ms, ` +
+        `errors ${phase.errors}, non-2xx ${phase.non2xx}, /healthz p99 ${phase.healthzP99Ms?.toFixed(2)} ms; engine around it ${around.toFixed(0)} img/s → ratio ${(phase.requestsPerSecond / around).toFixed(2)}`);
     }
+  } finally {
+    await stopServerProcess(child);
   }
-  const batching = (runs.batching as { load: LoadResult }).load;
+  child = await startServerProcess(opts.model, port, ['--max-batch-size', '1']);
+  base = `http://127.0.0.1:${port++}`;
+  let noBatching: PhaseResult;
+  try {
+    noBatching = await loadPhase(generate, base, opts.connections, opts.durationS);
+    log(`server with batching off: ${noBatching.requestsPerSecond.toFixed(0)} req/s, p50 ${noBatching.p50Ms.toFixed(1)} ms, p99 ${noBatching.p99Ms.toFixed(1)} ms`);
+  } finally {
+    await stopServerProcess(child);
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  const summary = {
+    serverRequestsPerSecond: median(rounds.map((r) => r.requestsPerSecond)),
+    engineBatch32ImagesPerSecond: median(engine32.map((e) => e.imagesPerSecond)),
+    serverOverEngineBatch32: median(rounds.map((r) => r.ratio)),
+    loadP50Ms: median(rounds.map((r) => r.p50Ms)),
+    loadP99Ms: median(rounds.map((r) => r.p99Ms)),
+    healthzP99Ms: median(rounds.map((r) => r.healthzP99Ms)),
+    errors: rounds.reduce((a, r) => a + r.errors + r.non2xx, 0),
+    unloadedP50Ms: unloaded.p50Ms,
+    noBatchingRequestsPerSecond: noBatching.requestsPerSecond,
+  };
+  log(`summary (medians over ${opts.rounds} rounds): ${JSON.stringify(summary)}`);
   return {
-    date: new Date().toISOString(), model: opts.model, machine: 'this machine (2 cores)', options: opts,
+    date: new Date().toISOString(), model: opts.model, machine: 'this machine (2 cores)', loadGenerator: useWrk ? 'wrk' : 'autocannon', options: opts,
+    summary,
     engine: { batch1: engine1, batch32: engine32 },
-    server: runs,
-    ratios: { serverOverEngineBatch32: batching.requestsPerSecond / engine32.imagesPerSecond },
+    server: { unloaded, batching: rounds, noBatching },
   };
 }

@@ -14,7 +14,9 @@ const serveOptions = {
   model: { type: 'string', describe: `ONNX model (env MODEL, default ${SERVE_DEFAULTS.model})` },
   card: { type: 'string', describe: `model card JSON (default ${SERVE_DEFAULTS.card})` },
   workers: { type: 'number', describe: `inference worker threads (default ${SERVE_DEFAULTS.workers})` },
-  'intra-op-threads': { type: 'number', describe: `onnxruntime threads per worker (default ${SERVE_DEFAULTS.intraOpNumThreads})` },
+  'intra-op-threads': { type: 'number', describe: `onnxruntime threads per worker while other batches run too (default ${SERVE_DEFAULTS.intraOpNumThreads})` },
+  'idle-intra-op-threads': { type: 'number', describe: `threads for a batch that runs alone; 0: one session per worker (default ${SERVE_DEFAULTS.idleIntraOpNumThreads})` },
+  'worker-nice': { type: 'number', describe: `nice steps the inference/decoding threads run below the HTTP thread, Linux (default ${SERVE_DEFAULTS.workerNice})` },
   'max-batch-size': { type: 'number', describe: `images per batch (default ${SERVE_DEFAULTS.maxBatchSize})` },
   'max-batch-delay-ms': { type: 'number', describe: `ms a request waits for its batch to fill (default ${SERVE_DEFAULTS.maxBatchDelayMs})` },
   'max-queue': { type: 'number', describe: `queued images before 503 (default ${SERVE_DEFAULTS.maxQueue})` },
@@ -24,7 +26,7 @@ const serveOptions = {
   'log-level': { choices: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'], describe: `log level (default ${SERVE_DEFAULTS.logLevel})` },
 } as const;
 
-type ServeArgs = { port?: number; host?: string; model?: string; card?: string; workers?: number; 'intra-op-threads'?: number;
+type ServeArgs = { port?: number; host?: string; model?: string; card?: string; workers?: number; 'intra-op-threads'?: number; 'idle-intra-op-threads'?: number; 'worker-nice'?: number;
   'max-batch-size'?: number; 'max-batch-delay-ms'?: number; 'max-queue'?: number; 'request-timeout-ms'?: number;
   'max-body-bytes'?: number; 'max-pixels'?: number; 'log-level'?: string };
 
@@ -35,7 +37,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
   handler: async (argv) => {
     const running = await startServer({
       port: argv.port ?? num(process.env.PORT), host: argv.host ?? process.env.HOST, model: argv.model ?? process.env.MODEL,
-      card: argv.card, workers: argv.workers, intraOpNumThreads: argv['intra-op-threads'], maxBatchSize: argv['max-batch-size'],
+      card: argv.card, workers: argv.workers, intraOpNumThreads: argv['intra-op-threads'], idleIntraOpNumThreads: argv['idle-intra-op-threads'], workerNice: argv['worker-nice'], maxBatchSize: argv['max-batch-size'],
       maxBatchDelayMs: argv['max-batch-delay-ms'], maxQueue: argv['max-queue'], requestTimeoutMs: argv['request-timeout-ms'],
       maxBodyBytes: argv['max-body-bytes'], maxPixels: argv['max-pixels'], logLevel: argv['log-level'] as never,
     });
@@ -88,18 +90,23 @@ export const predictCommand: CommandModule<object, { paths: string[]; json: bool
   },
 };
 
-export const benchCommand: CommandModule<object, { model?: string; duration: number; connections: number; out: string }> = {
+export const benchCommand: CommandModule<object, { model?: string; duration: number; connections: number; rounds: number; 'load-generator': string; out: string }> = {
   command: 'bench',
   describe: 'benchmark the engine and the server (writes artifacts/bench.json)',
   builder: (y) => y.options({
     model: { type: 'string', describe: `ONNX model (default ${SERVE_DEFAULTS.model})` },
     duration: { type: 'number', default: 10, describe: 'seconds per load phase' },
     connections: { type: 'number', default: 64, describe: 'concurrent connections under load' },
+    rounds: { type: 'number', default: 3, describe: 'load phases with batching, each between two engine measurements' },
+    'load-generator': { choices: ['auto', 'wrk', 'autocannon'], default: 'auto', describe: 'auto: wrk when it is installed' },
     out: { type: 'string', default: 'artifacts/bench.json', describe: 'result file' },
   }),
   handler: async (argv) => {
     const { runBench, BENCH_DEFAULTS } = await import('../bench/run-bench');
-    const result = await runBench({ ...BENCH_DEFAULTS, model: argv.model ?? BENCH_DEFAULTS.model, durationS: argv.duration, connections: argv.connections });
+    const result = await runBench({
+      ...BENCH_DEFAULTS, model: argv.model ?? BENCH_DEFAULTS.model, durationS: argv.duration, connections: argv.connections,
+      rounds: argv.rounds, loadGenerator: argv['load-generator'] as never,
+    });
     writeFileSync(argv.out, `${JSON.stringify(result, null, 2)}\n`);
     console.log(`wrote ${argv.out}`);
   },

@@ -14,11 +14,15 @@ export interface OnnxSession {
 export interface SessionOptions {
   intraOpNumThreads: number; // threads inside one operator
   graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Whether idle intra-op threads busy-wait for work. Off by default: the server runs several sessions
+   * and an HTTP thread on few cores, where spinning threads take CPU the others need. */
+  allowSpinning: boolean;
 }
 
 export const SESSION_DEFAULTS: Readonly<SessionOptions> = Object.freeze({
   intraOpNumThreads: 1,
   graphOptimizationLevel: 'all',
+  allowSpinning: false,
 });
 
 /** Opens an ONNX model file (or bytes) in onnxruntime's CPU execution provider. */
@@ -29,6 +33,7 @@ export async function openSession(model: string | Uint8Array, options: Partial<S
     intraOpNumThreads: opts.intraOpNumThreads,
     interOpNumThreads: 1,
     graphOptimizationLevel: opts.graphOptimizationLevel,
+    extra: { session: { intra_op: { allow_spinning: opts.allowSpinning ? '1' : '0' } } },
   };
   const session = typeof model === 'string'
     ? await ort.InferenceSession.create(model, sessionOptions)

@@ -1,8 +1,11 @@
 import { AppError } from '../errors';
 import { NUM_CLASSES, PIXELS } from '../data/mnist';
 
-/** Runs a batch of n preprocessed images; resolves with n × 10 probabilities. */
-export type RunBatch = (images: Float32Array, n: number) => Promise<Float32Array>;
+/**
+ * Runs a batch of n preprocessed images; resolves with n × 10 probabilities. `alone`: no other batch is
+ * running and no request waits, so this one may use more threads.
+ */
+export type RunBatch = (images: Float32Array, n: number, alone: boolean) => Promise<Float32Array>;
 
 export interface BatcherOptions {
   maxBatchSize: number; // images in one session.run
@@ -90,8 +93,10 @@ export class Batcher {
     const now = performance.now();
     jobs.forEach((j, i) => { images.set(j.input, i * PIXELS); this.events.onQueueWait?.(now - j.enqueued); });
     this.events.onBatch?.(n);
+    // Alone: nothing else running and nothing left waiting, so the next batch will not need the cores.
+    const alone = this.inFlight === 0 && this.queue.length === 0;
     this.inFlight++;
-    this.run(images, n).then(
+    this.run(images, n, alone).then(
       (probs) => jobs.forEach((j, i) => this.settle(j, () => j.resolve(probs.slice(i * NUM_CLASSES, (i + 1) * NUM_CLASSES)))),
       (err: Error) => jobs.forEach((j) => this.settle(j, () => j.reject(err))),
     ).finally(() => {

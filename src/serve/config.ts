@@ -7,7 +7,9 @@ export interface ServeConfig {
   model: string; // ONNX file served
   card: string; // model card JSON returned by /v1/model
   workers: number; // inference worker threads, one onnxruntime session each
-  intraOpNumThreads: number; // onnxruntime threads per session
+  intraOpNumThreads: number; // onnxruntime threads per worker's session while other batches run too
+  idleIntraOpNumThreads: number; // threads for a batch that runs alone (no other in flight): a second session per worker; 0 = no second session
+  workerNice: number; // nice steps the inference and decoding threads drop below the HTTP thread (Linux; 0 = same priority)
   maxBatchSize: number; // images per session.run
   maxBatchDelayMs: number; // ms the oldest queued request waits for a batch to fill
   maxQueue: number; // queued images before 503 QUEUE_FULL
@@ -29,6 +31,8 @@ export const SERVE_DEFAULTS: Readonly<ServeConfig> = Object.freeze({
   card: 'artifacts/model-card.json',
   workers: Math.max(1, Math.min(2, cpus().length)),
   intraOpNumThreads: 1,
+  idleIntraOpNumThreads: 2,
+  workerNice: 10,
   maxBatchSize: 32,
   maxBatchDelayMs: 2,
   maxQueue: 1024,
@@ -43,7 +47,7 @@ export const SERVE_DEFAULTS: Readonly<ServeConfig> = Object.freeze({
   logLevel: 'info',
 });
 
-const INTEGER_KEYS = ['port', 'workers', 'intraOpNumThreads', 'maxBatchSize', 'maxQueue', 'requestTimeoutMs', 'maxBodyBytes',
+const INTEGER_KEYS = ['port', 'workers', 'intraOpNumThreads', 'idleIntraOpNumThreads', 'workerNice', 'maxBatchSize', 'maxQueue', 'requestTimeoutMs', 'maxBodyBytes',
   'maxPixels', 'maxFiles', 'inlineDecodeMaxPixels', 'decodeWorkers', 'maxDecodeQueue', 'drainTimeoutMs'] as const;
 
 /** Merges, validates (unknown keys rejected) and freezes the server configuration. */
@@ -54,7 +58,7 @@ export function resolveServeConfig(partial: Partial<ServeConfig> = {}): ServeCon
   const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
   const c = { ...SERVE_DEFAULTS, ...defined } as ServeConfig;
   for (const key of INTEGER_KEYS) {
-    const min = key === 'port' || key === 'inlineDecodeMaxPixels' ? 0 : 1;
+    const min = (['port', 'inlineDecodeMaxPixels', 'workerNice', 'idleIntraOpNumThreads'] as string[]).includes(key) ? 0 : 1;
     if (!Number.isInteger(c[key]) || c[key] < min) throw new AppError('CONFIG_INVALID', `server option '${key}' must be an integer ≥ ${min}, got ${c[key]}`);
   }
   if (!(c.maxBatchDelayMs >= 0)) throw new AppError('CONFIG_INVALID', `server option 'maxBatchDelayMs' must be ≥ 0, got ${c.maxBatchDelayMs}`);

@@ -1,6 +1,9 @@
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { decodeImage } from './decode';
 import { preprocess } from './preprocess';
+import { lowerThreadPriority } from './thread-priority';
+
+lowerThreadPriority((workerData as { nice: number }).nice);
 
 /** Decodes and preprocesses large images off the HTTP thread. */
 parentPort!.on('message', async (msg: { id: number; bytes: Uint8Array; maxPixels: number }) => {

@@ -23,7 +23,7 @@ export interface Predictor {
   close(): Promise<void>;
 }
 
-type PredictorOptions = Pick<ServeConfig, 'workers' | 'intraOpNumThreads' | 'maxBatchSize' | 'maxBatchDelayMs' | 'maxQueue'
+type PredictorOptions = Pick<ServeConfig, 'workers' | 'intraOpNumThreads' | 'idleIntraOpNumThreads' | 'workerNice' | 'maxBatchSize' | 'maxBatchDelayMs' | 'maxQueue'
   | 'requestTimeoutMs' | 'maxPixels' | 'inlineDecodeMaxPixels' | 'decodeWorkers' | 'maxDecodeQueue'>;
 
 /**
@@ -33,19 +33,19 @@ type PredictorOptions = Pick<ServeConfig, 'workers' | 'intraOpNumThreads' | 'max
 export function createPredictor(modelPath: string, opts: PredictorOptions, events: BatcherEvents = {}): Predictor {
   if (!existsSync(modelPath)) throw new AppError('MODEL_INVALID', `model file ${modelPath} does not exist (run make export-onnx, or pass --model)`);
   const inference = new WorkerPool(workerScript(__dirname, 'inference-worker'), opts.workers, {
-    modelPath: resolve(modelPath), intraOpNumThreads: opts.intraOpNumThreads, warmupBatch: opts.maxBatchSize,
+    modelPath: resolve(modelPath), intraOpNumThreads: opts.intraOpNumThreads, idleIntraOpNumThreads: opts.idleIntraOpNumThreads, warmupBatch: opts.maxBatchSize, nice: opts.workerNice,
   });
   // Large photos take seconds to decode (12 MP JPEG: ~3.4 s in jimp): bound how many may wait, so a
   // flood of them turns into 503s instead of memory growth. Small images never come here.
-  const decoders = new WorkerPool(workerScript(__dirname, 'decode-worker'), opts.decodeWorkers, {}, opts.maxDecodeQueue);
+  const decoders = new WorkerPool(workerScript(__dirname, 'decode-worker'), opts.decodeWorkers, { nice: opts.workerNice }, opts.maxDecodeQueue);
   let readyFlag = false;
   const ready = inference.broadcast({ type: 'init' }).then((replies) => {
     const bad = replies.find((r) => !r.ok);
     if (bad) throw new AppError('MODEL_INVALID', `a worker could not load ${modelPath}: ${bad.error?.message}`);
     readyFlag = true;
   });
-  const batcher = new Batcher(async (images, n) => {
-    const reply = await inference.run({ type: 'run', images, n }, [images.buffer as ArrayBuffer]);
+  const batcher = new Batcher(async (images, n, alone) => {
+    const reply = await inference.run({ type: 'run', images, n, alone }, [images.buffer as ArrayBuffer]);
     return reply.probabilities as Float32Array;
   }, { ...opts, concurrency: opts.workers }, events);
 

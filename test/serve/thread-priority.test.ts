@@ -1,0 +1,34 @@
+import { Worker } from 'node:worker_threads';
+import { getPriority } from 'node:os';
+import { join } from 'node:path';
+import { lowerThreadPriority } from '../../src/serve/thread-priority';
+
+const linux = process.platform === 'linux';
+
+describe('lowerThreadPriority', () => {
+  (linux ? it : it.skip)('lowers only the calling thread (a worker), not the process', async () => {
+    const before = getPriority();
+    // A plain-JS worker calling the compiled helper (jest cannot run a TypeScript worker).
+    const helper = join(__dirname, '..', '..', 'dist', 'src', 'serve', 'thread-priority.js');
+    const code = `
+      const { parentPort } = require('node:worker_threads');
+      const { readlinkSync } = require('node:fs');
+      const { getPriority } = require('node:os');
+      const { lowerThreadPriority } = require(${JSON.stringify(helper)});
+      const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+      const ok = lowerThreadPriority(5);
+      parentPort.postMessage({ ok, nice: getPriority(tid) });`;
+    const reply = await new Promise<{ ok: boolean; nice: number }>((resolve, reject) => {
+      const w = new Worker(code, { eval: true });
+      w.once('message', (m) => { resolve(m); void w.terminate(); });
+      w.once('error', reject);
+    });
+    expect(reply.ok).toBe(true);
+    expect(reply.nice).toBe(Math.min(19, before + 5));
+    expect(getPriority()).toBe(before); // the main thread keeps its priority
+  });
+
+  it('does nothing for 0', () => {
+    expect(lowerThreadPriority(0)).toBe(false);
+  });
+});
