@@ -36,16 +36,18 @@ export function toLuminance(img: Bitmap): { lum: Float32Array; hadAlpha: boolean
   let opaque = 0;
   for (let i = 0; i < n; i++) {
     const a = d[i * 4 + 3];
+    const l = luma(d[i * 4], d[i * 4 + 1], d[i * 4 + 2]);
+    lum[i] = l;
     if (a < 250) transparent++;
-    if (a > 128) { opaqueLum += luma(d[i * 4], d[i * 4 + 1], d[i * 4 + 2]); opaque++; }
+    if (a > 128) { opaqueLum += l; opaque++; }
   }
   const hadAlpha = transparent > 0;
+  if (!hadAlpha) return { lum, hadAlpha }; // opaque (most uploads): one pass
   // Strokes dark (or no opaque pixels) → white background; light strokes → black background.
-  const bg = hadAlpha && opaque > 0 && opaqueLum / opaque >= 128 ? 0 : 255;
+  const bg = opaque > 0 && opaqueLum / opaque >= 128 ? 0 : 255;
   for (let i = 0; i < n; i++) {
     const a = d[i * 4 + 3] / 255;
-    const l = luma(d[i * 4], d[i * 4 + 1], d[i * 4 + 2]);
-    lum[i] = hadAlpha ? a * l + (1 - a) * bg : l;
+    lum[i] = a * lum[i] + (1 - a) * bg;
   }
   return { lum, hadAlpha };
 }
@@ -175,6 +177,13 @@ function centreOfMass(v: Float32Array, w: number, h: number): [number, number] {
 /** Where MNIST puts the centre of mass (pixel-index coordinates; measured mean over the test set: 14.01, 13.99). */
 const MNIST_CENTRE = 14;
 
+/** `v.map(f)` as a plain loop: Float32Array.prototype.map was a quarter of preprocess's time per request. */
+function mapValues(v: Float32Array, f: (x: number) => number): Float32Array {
+  const out = new Float32Array(v.length);
+  for (let i = 0; i < v.length; i++) out[i] = f(v[i]);
+  return out;
+}
+
 /** Does a 28×28 ink image (light on dark) already look like an MNIST digit: dark field, small box, centred? */
 function looksLikeMnist(ink: Float32Array): boolean {
   let minX = IMAGE_SIZE, minY = IMAGE_SIZE, maxX = -1, maxY = -1, dark = 0;
@@ -202,15 +211,15 @@ export function preprocess(img: Bitmap): { input: Float32Array; info: Preprocess
   const { w, h } = small;
   const band = Math.max(1, Math.round(Math.min(w, h) * 0.05));
   const inverted = median(borderValues(v, w, h, band)) > 127;
-  if (inverted) v = v.map((x) => 255 - x);
+  if (inverted) v = mapValues(v, (x) => 255 - x);
 
   if (img.width === IMAGE_SIZE && img.height === IMAGE_SIZE && looksLikeMnist(v)) {
-    return { input: v.map((x) => x / 255), info: { path: 'passthrough', inverted, hadAlpha, empty: false } };
+    return { input: mapValues(v, (x) => x / 255), info: { path: 'passthrough', inverted, hadAlpha, empty: false } };
   }
 
   // Background to zero: subtract the border's level, then drop what is faint next to the ink (Otsu).
   const bg = median(borderValues(v, w, h, band));
-  const ink = v.map((x) => Math.max(0, x - bg));
+  const ink = mapValues(v, (x) => Math.max(0, x - bg));
   const t = otsu(ink);
   const strong = quantile(ink, 0.9, (x) => x > t);
   const empty = strong < 20; // nothing stands out from the background by more than ~8% of the range
