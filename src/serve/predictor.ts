@@ -66,6 +66,9 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, event
     isReady: () => readyFlag,
     get queueDepth() { return batcher.depth; },
     async predictBytes(bytes) {
+      // Decode in the event loop's check phase, after the I/O callbacks that are ready now: under load a
+      // burst of uploads would otherwise decode back to back before a /healthz in the same burst is read.
+      await new Promise<void>((r) => setImmediate(r));
       const { input, info } = await toInput(bytes);
       const probs = await batcher.submit(input);
       return { prediction: toPrediction(probs), input28: input, info };
