@@ -5,9 +5,10 @@ const config: Config = {
   testEnvironment: '<rootDir>/test/jest-environment.js',
   roots: ['<rootDir>/test'],
   transform: { '^.+\\.ts$': ['ts-jest', {}] },
-  collectCoverageFrom: ['src/**/*.ts', '!src/cli/**', '!src/index.ts', '!src/**/*-worker.ts'],
+  // The CLI and the serving benchmark are command-line tools (the benchmark spawns servers and wrk): they are run, not unit-tested.
+  collectCoverageFrom: ['src/**/*.ts', '!src/cli/**', '!src/bench/**', '!src/index.ts', '!src/**/*-worker.ts'],
   coverageReporters: ['text-summary', 'lcov'],
-  // What the suite reached on 2026-11-28 (lines 92.1%, statements 88.4%, functions 94.5%, branches 70.7%).
+  // What the suite reached on 2026-11-28, second session (lines 92.3%, statements 88.7%, functions 94.4%, branches 73.5%).
   coverageThreshold: { global: { lines: 90, statements: 86, functions: 92, branches: 68 } },
   testTimeout: 120_000,
   maxWorkers: 1,

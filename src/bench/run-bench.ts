@@ -20,7 +20,7 @@ export interface BenchOptions {
 }
 
 export const BENCH_DEFAULTS: Readonly<BenchOptions> = Object.freeze({
-  model: 'artifacts/mnist-cnn.int8.onnx', durationS: 10, connections: 64, rounds: 3, intraOpNumThreads: 2, port: 18080, loadGenerator: 'auto',
+  model: 'artifacts/mnist-cnn.int8.onnx', durationS: 10, connections: 64, rounds: 5, intraOpNumThreads: 2, port: 18080, loadGenerator: 'auto',
 });
 
 /** Seconds of each engine measurement between load phases. */

@@ -97,7 +97,7 @@ export const benchCommand: CommandModule<object, { model?: string; duration: num
     model: { type: 'string', describe: `ONNX model (default ${SERVE_DEFAULTS.model})` },
     duration: { type: 'number', default: 10, describe: 'seconds per load phase' },
     connections: { type: 'number', default: 64, describe: 'concurrent connections under load' },
-    rounds: { type: 'number', default: 3, describe: 'load phases with batching, each between two engine measurements' },
+    rounds: { type: 'number', default: 5, describe: 'load phases with batching, each between two engine measurements' },
     'load-generator': { choices: ['auto', 'wrk', 'autocannon'], default: 'auto', describe: 'auto: wrk when it is installed' },
     out: { type: 'string', default: 'artifacts/bench.json', describe: 'result file' },
   }),
