@@ -229,7 +229,7 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void =
   logEngine(engines[0]);
 
   let port = opts.port;
-  const rounds: Array<PhaseResult & { engineImagesPerSecond: number; ratio: number }> = [];
+  const rounds: Array<PhaseResult & { engineImagesPerSecond: number; ratio: number; ratioToOneSession: number }> = [];
   let unloaded: LoadResult;
   let child = await startServerProcess(opts.model, port, []);
   let base = `http://127.0.0.1:${port++}`;
@@ -241,7 +241,8 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void =
       engines.push(await engine32(opts.model, opts.intraOpNumThreads, engineSeconds));
       logEngine(engines[r + 1]);
       const around = (engines[r].imagesPerSecond + engines[r + 1].imagesPerSecond) / 2;
-      rounds.push({ ...phase, engineImagesPerSecond: around, ratio: phase.requestsPerSecond / around });
+      const oneSession = (engines[r].oneSession + engines[r + 1].oneSession) / 2;
+      rounds.push({ ...phase, engineImagesPerSecond: around, ratio: phase.requestsPerSecond / around, ratioToOneSession: phase.requestsPerSecond / oneSession });
       log(`round ${r + 1}: server ${phase.requestsPerSecond.toFixed(0)} req/s, p50 ${phase.p50Ms.toFixed(1)} ms, p99 ${phase.p99Ms.toFixed(1)} ms, ` +
         `errors ${phase.errors}, non-2xx ${phase.non2xx}, /healthz p99 ${phase.healthzP99Ms?.toFixed(2)} ms; engine around it ${around.toFixed(0)} img/s → ratio ${(phase.requestsPerSecond / around).toFixed(2)}`);
     }
@@ -263,6 +264,8 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void =
     serverRequestsPerSecond: median(rounds.map((r) => r.requestsPerSecond)),
     engineBatch32ImagesPerSecond: median(engines.map((e) => e.imagesPerSecond)),
     serverOverEngineBatch32: median(rounds.map((r) => r.ratio)),
+    // The same against one many-thread session only (the first benchmark's definition of the engine).
+    serverOverOneSessionBatch32: median(rounds.map((r) => r.ratioToOneSession)),
     loadP50Ms: median(rounds.map((r) => r.p50Ms)),
     loadP99Ms: median(rounds.map((r) => r.p99Ms)),
     healthzP99Ms: median(rounds.map((r) => r.healthzP99Ms)),
