@@ -34,6 +34,7 @@ export interface TrackDeps { logger: Logger; metrics: Metrics; isDraining: () =>
  */
 export function trackRequest(req: IncomingMessage, res: ServerResponse, deps: TrackDeps): RequestRecord {
   const start = performance.now();
+  const url = req.url; // now: Express rewrites req.url inside mounted routers
   const header = req.headers['x-request-id'];
   const id = (typeof header === 'string' ? header.slice(0, 128) : '') || randomUUID();
   const record: RequestRecord = { id };
@@ -50,7 +51,7 @@ export function trackRequest(req: IncomingMessage, res: ServerResponse, deps: Tr
     // Probes and scrapes at debug; expected overload answers (503) at warn; other 5xx at error; the rest at info.
     const level = PROBE_ROUTES.has(route) ? 'debug' : res.statusCode === 503 ? 'warn' : res.statusCode >= 500 ? 'error' : 'info';
     if (!logger.isLevelEnabled(level)) return;
-    logger[level]({ reqId: id, method: req.method, url: req.url, status: res.statusCode, ms: Number(ms.toFixed(2)), code: record.errorCode }, 'request');
+    logger[level]({ reqId: id, method: req.method, url, status: res.statusCode, ms: Number(ms.toFixed(2)), code: record.errorCode }, 'request');
   });
   return record;
 }

@@ -1,4 +1,6 @@
 import { request } from 'node:http';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { loadMnist, Dataset, PIXELS } from '../../src/data/mnist';
 import { startServer, RunningServer } from '../../src/serve/server';
 import { evaluateOnnxLogits } from '../../src/onnx/evaluate-onnx';
@@ -233,6 +235,27 @@ describe('Open Inference Protocol (KServe v2) on the same server', () => {
     const res = await fetch(`${server.url}/v2/models/mnist/infer`, { method: 'POST', body: '{nope', headers: { 'content-type': 'application/json' } });
     expect(res.status).toBe(400);
     expect(typeof (await json(res)).error).toBe('string');
+  });
+});
+
+describe('access log', () => {
+  it('writes one JSON line per request with its id, the URL as sent, status, latency and error code', async () => {
+    const lines: Json[] = [];
+    const sink = new Writable({ write(chunk, _enc, done) { lines.push(JSON.parse(String(chunk))); done(); } });
+    const logged = await startServer({ port: 0, host: '127.0.0.1', model: MODEL, workers: 1 }, pino({ level: 'info' }, sink));
+    try {
+      await logged.predictor.ready;
+      await (await fetch(`${logged.url}/predict`, { method: 'POST', body: new Uint8Array(pngs[0]), headers: { 'x-request-id': 'req-raw' } })).arrayBuffer();
+      await (await fetch(`${logged.url}/v2/models/mnist/infer`, { method: 'POST', body: '{nope', headers: { 'x-request-id': 'req-v2' } })).arrayBuffer();
+      await new Promise((r) => setImmediate(r));
+      const byId = (id: string) => lines.find((l) => l.msg === 'request' && l.reqId === id);
+      expect(byId('req-raw')).toMatchObject({ method: 'POST', url: '/predict', status: 200 });
+      expect(typeof byId('req-raw').ms).toBe('number');
+      // Express rewrites req.url inside the /v2 router; the log keeps what the client sent.
+      expect(byId('req-v2')).toMatchObject({ url: '/v2/models/mnist/infer', status: 400, code: 'REQUEST_BAD_TENSOR' });
+    } finally {
+      await logged.shutdown();
+    }
   });
 });
 
