@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { AppError } from '../errors';
 import type { Predictor, PredictResult } from './predictor';
 import type { Metrics } from './metrics';
-import { requestRecord, sendError, sendJson } from './respond';
+import { requestRecord, sendError, sendJson, tooLarge } from './respond';
 
 /**
  * POST /predict with the image as the whole body, on Node's own request and response objects. The
@@ -32,8 +32,6 @@ export function wantsDebug(url: string | undefined): boolean {
 export function resultBody(r: PredictResult, debug: boolean): Record<string, unknown> {
   return debug ? { ...r.prediction, input28: Array.from(r.input28, (v) => Number(v.toFixed(4))) } : { ...r.prediction };
 }
-
-const tooLarge = (limit: number) => new AppError('IMAGE_TOO_LARGE', `the upload is larger than the limit of ${limit} bytes`);
 
 /**
  * The whole request body, refused with IMAGE_TOO_LARGE as soon as it (or its declared Content-Length)

@@ -67,13 +67,16 @@ export function errorBody(err: AppError): { error: { code: string; message: stri
   return { error: { code: err.code, message: err.message } };
 }
 
+/** IMAGE_TOO_LARGE for a body or file over `limit` bytes, however it was found out. */
+export function tooLarge(limit: number): AppError {
+  return new AppError('IMAGE_TOO_LARGE', `the upload is larger than the limit of ${limit} bytes`);
+}
+
 /** Maps errors thrown by body parsers and multer to our catalogue. */
 export function normalizeError(err: unknown, maxBodyBytes: number): AppError {
   if (isAppError(err)) return err;
   const e = err as { type?: string; code?: string; field?: string; message?: string };
-  if (e.type === 'entity.too.large' || e.code === 'LIMIT_FILE_SIZE') {
-    return new AppError('IMAGE_TOO_LARGE', `the upload is larger than the limit of ${maxBodyBytes} bytes`);
-  }
+  if (e.type === 'entity.too.large' || e.code === 'LIMIT_FILE_SIZE') return tooLarge(maxBodyBytes);
   if (e.code === 'LIMIT_UNEXPECTED_FILE') return new AppError('REQUEST_NO_IMAGE_FIELD', `unexpected file field '${e.field}': send files in the field 'image'`);
   if (e.code === 'LIMIT_FILE_COUNT') return new AppError('REQUEST_NO_IMAGE_FIELD', 'too many files in one request');
   if (e.code?.startsWith('LIMIT_') || e.message === 'Multipart: Boundary not found' || e.type === 'request.aborted') {
