@@ -9,8 +9,9 @@ lowerThreadPriority((workerData as { nice: number }).nice);
 parentPort!.on('message', async (msg: { id: number; bytes: Uint8Array; maxPixels: number }) => {
   try {
     const { bitmap } = await decodeImage(msg.bytes, msg.maxPixels);
-    const { input, info } = preprocess(bitmap);
-    parentPort!.postMessage({ id: msg.id, ok: true, input, info }, [input.buffer as ArrayBuffer]);
+    const result = preprocess(bitmap);
+    const input = Float32Array.from(result.input); // its own buffer: preprocess's inputs share theirs
+    parentPort!.postMessage({ id: msg.id, ok: true, input, info: result.info }, [input.buffer]);
   } catch (err) {
     const e = err as Error & { code?: string };
     parentPort!.postMessage({ id: msg.id, ok: false, error: { code: e.code ?? 'IMAGE_UNDECODABLE', message: e.message } });

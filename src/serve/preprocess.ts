@@ -24,19 +24,51 @@ export interface PreprocessInfo {
 const luma = (r: number, g: number, b: number) => 0.299 * r + 0.587 * g + 0.114 * b;
 
 /**
+ * Allocation on the request path. A new typed array of a few KB costs ~2.5 µs here (its memory lives
+ * outside the JS heap), as much as a pass over a 28×28 image, and each one is more work for the garbage
+ * collector on the HTTP thread. So working buffers are reused (preprocess is synchronous: one set per
+ * thread serves every call), up to SCRATCH_MAX values so a large photo does not stay pinned in memory,
+ * and model inputs are views of shared slabs (~0.3 µs each).
+ */
+const SCRATCH_MAX = 128 * 128;
+let scratchLum = new Float32Array(IMAGE_SIZE * IMAGE_SIZE);
+const histogram = new Uint32Array(256);
+
+function workBuffer(n: number): Float32Array {
+  if (n > SCRATCH_MAX) return new Float32Array(n);
+  if (scratchLum.length < n) scratchLum = new Float32Array(n);
+  return scratchLum.subarray(0, n);
+}
+
+const SLAB_INPUTS = 64;
+let slab = new Float32Array(0);
+let slabUsed = SLAB_INPUTS;
+
+/**
+ * A zeroed 784-value model input. Inputs share ArrayBuffers (64 to a slab): copy one before transferring
+ * it to another thread, or the transfer takes its neighbours too.
+ */
+export function newInput(): Float32Array {
+  if (slabUsed === SLAB_INPUTS) {
+    slab = new Float32Array(SLAB_INPUTS * PIXELS);
+    slabUsed = 0;
+  }
+  return slab.subarray(slabUsed * PIXELS, ++slabUsed * PIXELS);
+}
+
+/**
  * Luminance in [0,255] after compositing transparency onto the background the strokes are not: a canvas
  * export has a transparent background and dark or coloured strokes, so the opaque pixels decide.
  */
-export function toLuminance(img: Bitmap): { lum: Float32Array; hadAlpha: boolean } {
+export function toLuminance(img: Bitmap, lum: Float32Array = new Float32Array(img.width * img.height)): { lum: Float32Array; hadAlpha: boolean } {
   const n = img.width * img.height;
   const d = img.data;
-  const lum = new Float32Array(n);
   let transparent = 0;
   let opaqueLum = 0;
   let opaque = 0;
-  for (let i = 0; i < n; i++) {
-    const a = d[i * 4 + 3];
-    const l = luma(d[i * 4], d[i * 4 + 1], d[i * 4 + 2]);
+  for (let i = 0, j = 0; i < n; i++, j += 4) {
+    const a = d[j + 3];
+    const l = luma(d[j], d[j + 1], d[j + 2]);
     lum[i] = l;
     if (a < 250) transparent++;
     if (a > 128) { opaqueLum += l; opaque++; }
@@ -52,40 +84,51 @@ export function toLuminance(img: Bitmap): { lum: Float32Array; hadAlpha: boolean
   return { lum, hadAlpha };
 }
 
-/** The q-quantile of values in [0,255], from a 256-bin histogram: O(n), no sort (this runs per request). */
-function quantile(values: ArrayLike<number>, q: number, where: (v: number) => boolean = () => true): number {
-  const hist = new Uint32Array(256);
-  let n = 0;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (!where(v)) continue;
-    hist[Math.max(0, Math.min(255, Math.round(v)))]++;
-    n++;
-  }
+/** The q-quantile of the histogram's n values. */
+function histogramQuantile(n: number, q: number): number {
   if (n === 0) return 0;
   const target = Math.floor(n * q);
   let acc = 0;
   for (let b = 0; b < 256; b++) {
-    acc += hist[b];
+    acc += histogram[b];
     if (acc > target) return b;
   }
   return 255;
 }
 
-const median = (values: ArrayLike<number>) => quantile(values, 0.5);
+/** The q-quantile of the values in [0,255] above `above`, from a 256-bin histogram: O(n), no sort (this runs per request). */
+function quantile(values: Float32Array, q: number, above = -Infinity): number {
+  histogram.fill(0);
+  let n = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v <= above) continue;
+    histogram[Math.max(0, Math.min(255, Math.round(v)))]++;
+    n++;
+  }
+  return histogramQuantile(n, q);
+}
 
-/** The values of a band along the border, `band` pixels wide. */
-function borderValues(v: Float32Array, w: number, h: number, band: number): number[] {
-  const out: number[] = [];
-  const step = Math.max(1, Math.floor((w * h) / 40_000)); // sample large images
+/** The median of a band along the border, `band` pixels wide (sampled on large images). */
+function borderMedian(v: Float32Array, w: number, h: number, band: number): number {
+  histogram.fill(0);
+  const step = Math.max(1, Math.floor((w * h) / 40_000));
   let k = 0;
+  let n = 0;
   for (let y = 0; y < h; y++) {
+    const inner = y >= band && y < h - band;
     for (let x = 0; x < w; x++) {
-      if (y >= band && y < h - band && x >= band && x < w - band) continue;
-      if (k++ % step === 0) out.push(v[y * w + x]);
+      if (inner && x === band && w - band > band) {
+        x = w - band - 1; // skip the interior of this row
+        continue;
+      }
+      if (k++ % step === 0) {
+        histogram[Math.max(0, Math.min(255, Math.round(v[y * w + x])))]++;
+        n++;
+      }
     }
   }
-  return out;
+  return histogramQuantile(n, 0.5);
 }
 
 /** Box-averages by an integer factor so the longer side is at most `max`. */
@@ -110,8 +153,9 @@ function shrink(v: Float32Array, w: number, h: number, max: number): { v: Float3
 
 /** Otsu's threshold of values in [0,255]. */
 export function otsu(v: Float32Array): number {
-  const hist = new Float64Array(256);
-  for (const x of v) hist[Math.max(0, Math.min(255, Math.round(x)))]++;
+  histogram.fill(0);
+  for (let i = 0; i < v.length; i++) histogram[Math.max(0, Math.min(255, Math.round(v[i])))]++;
+  const hist = histogram;
   const total = v.length;
   let sum = 0;
   for (let i = 0; i < 256; i++) sum += i * hist[i];
@@ -177,18 +221,12 @@ function centreOfMass(v: Float32Array, w: number, h: number): [number, number] {
 /** Where MNIST puts the centre of mass (pixel-index coordinates; measured mean over the test set: 14.01, 13.99). */
 const MNIST_CENTRE = 14;
 
-/** `v.map(f)` as a plain loop: Float32Array.prototype.map was a quarter of preprocess's time per request. */
-function mapValues(v: Float32Array, f: (x: number) => number): Float32Array {
-  const out = new Float32Array(v.length);
-  for (let i = 0; i < v.length; i++) out[i] = f(v[i]);
-  return out;
-}
-
 /** Does a 28×28 ink image (light on dark) already look like an MNIST digit: dark field, small box, centred? */
 function looksLikeMnist(ink: Float32Array): boolean {
-  let minX = IMAGE_SIZE, minY = IMAGE_SIZE, maxX = -1, maxY = -1, dark = 0;
-  for (let y = 0; y < IMAGE_SIZE; y++) for (let x = 0; x < IMAGE_SIZE; x++) {
-    const v = ink[y * IMAGE_SIZE + x];
+  const size = IMAGE_SIZE; // a local: the compiled module reads imports as properties, once per use
+  let minX = size, minY = size, maxX = -1, maxY = -1, dark = 0;
+  for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) {
+    const v = ink[y * size + x];
     if (v <= 25) dark++;
     else { minX = Math.min(minX, x); maxX = Math.max(maxX, x); minY = Math.min(minY, y); maxY = Math.max(maxY, y); }
   }
@@ -205,25 +243,26 @@ function looksLikeMnist(ink: Float32Array): boolean {
  * @example preprocess(bitmap).input // Float32Array(784), values in [0,1]
  */
 export function preprocess(img: Bitmap): { input: Float32Array; info: PreprocessInfo } {
-  const { lum, hadAlpha } = toLuminance(img);
-  const small = shrink(lum, img.width, img.height, WORK_SIZE);
-  let { v } = small;
-  const { w, h } = small;
+  // `v` is ours to change in place from here: a reused buffer, or shrink's fresh one.
+  const { lum, hadAlpha } = toLuminance(img, workBuffer(img.width * img.height));
+  const { v, w, h } = shrink(lum, img.width, img.height, WORK_SIZE);
   const band = Math.max(1, Math.round(Math.min(w, h) * 0.05));
-  const inverted = median(borderValues(v, w, h, band)) > 127;
-  if (inverted) v = mapValues(v, (x) => 255 - x);
+  const inverted = borderMedian(v, w, h, band) > 127;
+  if (inverted) for (let i = 0; i < v.length; i++) v[i] = 255 - v[i];
 
+  const out = newInput();
   if (img.width === IMAGE_SIZE && img.height === IMAGE_SIZE && looksLikeMnist(v)) {
-    return { input: mapValues(v, (x) => x / 255), info: { path: 'passthrough', inverted, hadAlpha, empty: false } };
+    for (let i = 0; i < out.length; i++) out[i] = v[i] / 255;
+    return { input: out, info: { path: 'passthrough', inverted, hadAlpha, empty: false } };
   }
 
   // Background to zero: subtract the border's level, then drop what is faint next to the ink (Otsu).
-  const bg = median(borderValues(v, w, h, band));
-  const ink = mapValues(v, (x) => Math.max(0, x - bg));
+  const bg = borderMedian(v, w, h, band);
+  const ink = v;
+  for (let i = 0; i < ink.length; i++) ink[i] = Math.max(0, ink[i] - bg);
   const t = otsu(ink);
-  const strong = quantile(ink, 0.9, (x) => x > t);
+  const strong = quantile(ink, 0.9, t);
   const empty = strong < 20; // nothing stands out from the background by more than ~8% of the range
-  const out = new Float32Array(PIXELS);
   if (empty) return { input: out, info: { path: 'normalized', inverted, hadAlpha, empty } };
   const floor = t * 0.25;
   for (let i = 0; i < ink.length; i++) ink[i] = ink[i] <= floor ? 0 : Math.min(1, (ink[i] - floor) / (strong - floor));

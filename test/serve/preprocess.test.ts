@@ -1,5 +1,5 @@
 import { loadMnist, PIXELS, Dataset } from '../../src/data/mnist';
-import { preprocess, otsu, resample } from '../../src/serve/preprocess';
+import { preprocess, otsu, resample, newInput, toLuminance } from '../../src/serve/preprocess';
 import { decodeImage } from '../../src/serve/decode';
 import { canvasBitmap, correlation, encode, mnistBitmap } from '../helpers/images';
 
@@ -63,6 +63,40 @@ describe('preprocess', () => {
     const { input, info } = preprocess(blank);
     expect(info.empty).toBe(true);
     expect(Math.max(...input)).toBe(0);
+  });
+
+  it('reuses its working buffers without touching earlier results', () => {
+    // Every path: passthrough, normalized, inverted, and a photo-sized image that gets its own buffers.
+    const bitmaps = [mnistBitmap(test.images, 0), mnistBitmap(test.images, 1, { invert: true }), mnistBitmap(test.images, 2, { scale: 4 }),
+      mnistBitmap(test.images, 3, { scale: 25 })];
+    const first = bitmaps.map((b) => preprocess(b).input);
+    const copies = first.map((a) => Float32Array.from(a));
+    for (let round = 0; round < 3; round++) for (const b of bitmaps) preprocess(b);
+    first.forEach((a, k) => expect(a).toEqual(copies[k]));
+    bitmaps.forEach((b, k) => expect(preprocess(b).input).toEqual(copies[k]));
+    // The bitmap itself is never written to.
+    const bitmap = mnistBitmap(test.images, 4);
+    const before = Uint8Array.from(bitmap.data);
+    preprocess(bitmap);
+    expect(bitmap.data).toEqual(before);
+  });
+
+  it('hands out model inputs that are zeroed and never overlap, across slabs', () => {
+    const inputs = Array.from({ length: 150 }, () => newInput());
+    inputs.forEach((a, k) => {
+      expect(a.length).toBe(PIXELS);
+      expect(a.every((v) => v === 0)).toBe(true);
+      a.fill(k + 1);
+    });
+    inputs.forEach((a, k) => expect(a.every((v) => v === k + 1)).toBe(true));
+  });
+
+  it('toLuminance writes into a given buffer or a new one', () => {
+    const img = { width: 2, height: 1, data: Uint8Array.of(255, 255, 255, 255, 0, 0, 0, 255) };
+    const out = new Float32Array(2);
+    expect(toLuminance(img, out).lum).toBe(out);
+    expect(Array.from(out)).toEqual([255, 0]);
+    expect(Array.from(toLuminance(img).lum)).toEqual([255, 0]);
   });
 
   it('otsu splits a bimodal histogram; resample preserves mean intensity', () => {
