@@ -175,12 +175,24 @@ export function checkPixelLimit(header: ImageHeader, maxPixels: number): void {
 }
 
 /** Our PNG decoder when it handles the file; undefined sends it to jimp, which also judges files ours rejects. */
-function decodePngOrUndefined(bytes: Uint8Array): Bitmap | undefined {
+function decodePngOrUndefined(bytes: Uint8Array, reuse = false): Bitmap | undefined {
   try {
-    return decodePng(bytes);
+    return decodePng(bytes, reuse);
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The fast path for a small PNG on the HTTP thread: decodeImage's checks, then our decoder, synchronously,
+ * into buffers the next call overwrites, so use the pixels before decoding anything else. Undefined when
+ * it is not a PNG our decoder takes (or it rejects it): decodeImage then decides, with jimp.
+ */
+export function decodeSmallPng(bytes: Uint8Array, header: ImageHeader, maxPixels: number): Bitmap | undefined {
+  if (header.format !== 'png') return undefined;
+  checkPixelLimit(header, maxPixels);
+  checkComplete(bytes, header.format);
+  return decodePngOrUndefined(bytes, true);
 }
 
 /**

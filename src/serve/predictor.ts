@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { AppError } from '../errors';
-import { checkPixelLimit, decodeImage, readHeader } from './decode';
+import { checkPixelLimit, decodeImage, decodeSmallPng, readHeader } from './decode';
 import { preprocess, PreprocessInfo } from './preprocess';
 import { Batcher, BatcherEvents } from './batcher';
 import { toPrediction, Prediction } from './postprocess';
@@ -52,7 +52,8 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, event
   async function toInput(bytes: Uint8Array): Promise<{ input: Float32Array; info: PreprocessInfo }> {
     const header = readHeader(bytes);
     if (header.width * header.height <= opts.inlineDecodeMaxPixels) {
-      const { bitmap } = await decodeImage(bytes, opts.maxPixels);
+      // decodeSmallPng's pixels live in a reused buffer: preprocessed at once, with no await in between.
+      const bitmap = decodeSmallPng(bytes, header, opts.maxPixels) ?? (await decodeImage(bytes, opts.maxPixels)).bitmap;
       return preprocess(bitmap);
     }
     checkPixelLimit(header, opts.maxPixels); // before copying the bytes to the decoding worker
