@@ -2,13 +2,9 @@ import { execSync } from 'node:child_process';
 import { readFileSync, writeFileSync, statSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
-import { selectBackend, BackendChoice } from '../backend/select-backend';
-import { loadModel } from '../model/io';
-import { logitsModel } from '../model/create-model';
+import type { BackendChoice } from '../backend/select-backend';
 import { loadMnist, PIXELS, toFloat } from '../data/mnist';
 import { exportOnnx, INT8_LAYERS } from '../onnx/export-model';
-import { compareWithTfjs } from '../onnx/parity';
-import { evaluateOnnxLogits } from '../onnx/evaluate-onnx';
 import { evaluateLogits } from '../train/metrics';
 import { fileSha256, ModelCard, modelCardMarkdown } from '../onnx/model-card';
 import { AppError } from '../errors';
@@ -38,6 +34,9 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
     'parity-images': { type: 'number', default: 256, describe: 'test images compared between tfjs and onnxruntime' },
   }),
   handler: async (argv) => {
+    // TensorFlow.js and onnxruntime load here, not when the CLI starts (the serve command needs neither).
+    const [{ selectBackend }, { loadModel }, { logitsModel }, { compareWithTfjs }, { evaluateOnnxLogits }] = await Promise.all([
+      import('../backend/select-backend'), import('../model/io'), import('../model/create-model'), import('../onnx/parity'), import('../onnx/evaluate-onnx')]);
     const version = JSON.parse(readFileSync(join(__dirname, '../../../package.json'), 'utf8')).version as string;
     await selectBackend(argv.backend as BackendChoice, (m) => console.log(m));
     const model = await loadModel(argv.model);

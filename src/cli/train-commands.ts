@@ -2,14 +2,12 @@ import { writeFileSync, readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { CommandModule } from 'yargs';
-import * as tf from '@tensorflow/tfjs';
+import type { Tensor } from '@tensorflow/tfjs';
 import { loadMnist, IMAGE_SIZE, toFloat } from '../data/mnist';
 import { MNIST_KEYS, resolveMnistFile } from '../data/sources';
-import { selectBackend, BackendChoice } from '../backend/select-backend';
-import { loadModel } from '../model/io';
-import { logitsModel } from '../model/create-model';
+import type { BackendChoice } from '../backend/select-backend';
 import { resolveTrainConfig, TRAIN_DEFAULTS } from '../train/config';
-import { train, TrainingReport } from '../train/trainer';
+import type { TrainingReport } from '../train/trainer';
 import { evaluateLogits, expectedCalibrationError } from '../train/metrics';
 import { confusionMatrixSvg, trainingCurvesSvg } from '../train/report-plots';
 import { createProgress } from './progress';
@@ -90,6 +88,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
+    const { train } = await import('../train/trainer'); // TensorFlow.js loads here, not when the CLI starts
     const report = await train(config, { log, progress: createProgress(), signal: controller.signal, data: dataFrom(argv) });
     writeReport(report, config.outDir);
     log(`test accuracy ${(report.test.accuracy * 100).toFixed(2)}% (${report.test.count} images); report in ${join(config.outDir, 'training-report.json')}`);
@@ -126,13 +125,15 @@ export const evaluateCommand: CommandModule<object, { model: string; backend: st
       logits = out.logits;
       calibratedEce = expectedCalibrationError(out.probabilities, labels);
     } else {
+      const [tf, { selectBackend }, { loadModel }, { logitsModel }] = await Promise.all([
+        import('@tensorflow/tfjs'), import('../backend/select-backend'), import('../model/io'), import('../model/create-model')]);
       await selectBackend(argv.backend as BackendChoice, (m) => console.log(m));
       const model = logitsModel(await loadModel(argv.model));
       const parts: Float32Array[] = [];
       for (let i = 0; i < test.count; i += 500) {
         const n = Math.min(500, test.count - i);
         const x = tf.tensor4d(toFloat(test.images.subarray(i * 784, (i + n) * 784)), [n, IMAGE_SIZE, IMAGE_SIZE, 1]);
-        const y = model.predict(x) as tf.Tensor;
+        const y = model.predict(x) as Tensor;
         parts.push(y.dataSync() as Float32Array);
         tf.dispose([x, y]);
       }
@@ -164,6 +165,7 @@ export const benchTrainCommand: CommandModule<object, { steps: number; 'batch-si
       epochs: 1, batchSize: argv['batch-size'], workers: argv.workers, backend: argv.backend as BackendChoice, maxSteps: argv.steps,
       outDir: join(tmpdir(), 'mnist-bench-train'), checkpointDir: join(tmpdir(), 'mnist-bench-train', 'checkpoints'), testLimit: 500, valCount: 500, warmupSteps: 1,
     });
+    const { train } = await import('../train/trainer');
     const report = await train(config, { log: (l) => console.log(l) });
     const result = { batchSize: config.batchSize, workers: report.workers, backend: report.backend, steps: argv.steps, imagesPerSecond: report.imagesPerSecond };
     console.log(JSON.stringify(result));

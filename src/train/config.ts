@@ -1,7 +1,7 @@
 import { AppError } from '../errors';
 import { AUGMENT_DEFAULTS } from '../data/augment';
 import type { BackendChoice } from '../backend/select-backend';
-import { MODEL_DEFAULTS, ModelConfig, resolveModelConfig } from '../model/create-model';
+import { MODEL_DEFAULTS, ModelConfig, resolveModelConfig } from '../model/config';
 
 export interface TrainConfig {
   epochs: number;

@@ -1,5 +1,5 @@
 import type { BackendChoice, BackendName } from '../backend/select-backend';
-import type { ModelConfig } from '../model/create-model';
+import type { ModelConfig } from '../model/config';
 import type { AugmentConfig } from '../data/augment';
 
 /** Shared memory of a training run: one gradient slot per worker, the weights and Adam's moments. */
