@@ -96,17 +96,25 @@ function histogramQuantile(n: number, q: number): number {
   return 255;
 }
 
-/** The q-quantile of the values in [0,255] above `above`, from a 256-bin histogram: O(n), no sort (this runs per request). */
-function quantile(values: Float32Array, q: number, above = -Infinity): number {
+/** The histogram bin of a value in [0,255]. */
+const bin = (v: number) => Math.max(0, Math.min(255, Math.round(v)));
+
+/** Fills the shared 256-bin histogram with the values above `above`; returns how many it counted. */
+function fillHistogram(values: Float32Array, above = -Infinity): number {
   histogram.fill(0);
   let n = 0;
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (v <= above) continue;
-    histogram[Math.max(0, Math.min(255, Math.round(v)))]++;
+    histogram[bin(v)]++;
     n++;
   }
-  return histogramQuantile(n, q);
+  return n;
+}
+
+/** The q-quantile of the values in [0,255] above `above`: O(n), no sort (this runs per request). */
+function quantile(values: Float32Array, q: number, above = -Infinity): number {
+  return histogramQuantile(fillHistogram(values, above), q);
 }
 
 /** The median of a band along the border, `band` pixels wide (sampled on large images). */
@@ -123,7 +131,7 @@ function borderMedian(v: Float32Array, w: number, h: number, band: number): numb
         continue;
       }
       if (k++ % step === 0) {
-        histogram[Math.max(0, Math.min(255, Math.round(v[y * w + x])))]++;
+        histogram[bin(v[y * w + x])]++;
         n++;
       }
     }
@@ -153,8 +161,7 @@ function shrink(v: Float32Array, w: number, h: number, max: number): { v: Float3
 
 /** Otsu's threshold of values in [0,255]. */
 export function otsu(v: Float32Array): number {
-  histogram.fill(0);
-  for (let i = 0; i < v.length; i++) histogram[Math.max(0, Math.min(255, Math.round(v[i])))]++;
+  fillHistogram(v);
   const hist = histogram;
   const total = v.length;
   let sum = 0;
