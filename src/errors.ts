@@ -23,10 +23,12 @@ export const ERROR_CODES = {
   IMAGE_TOO_LARGE: 413,
   IMAGE_UNDECODABLE: 422,
   IMAGE_TOO_MANY_PIXELS: 422,
+  IMAGE_NO_DIGIT: 422,
   QUEUE_FULL: 503,
   SERVER_DRAINING: 503,
   REQUEST_TIMEOUT: 504,
   INFERENCE_FAILED: 500,
+  INTERNAL_ERROR: 500,
   NOT_FOUND: 404,
 } as const;
 
@@ -43,6 +45,11 @@ export class AppError extends Error {
     this.code = code;
     this.status = ERROR_CODES[code];
   }
+}
+
+/** True when `code` is in the catalogue: codes that cross a thread boundary are checked with this. */
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.prototype.hasOwnProperty.call(ERROR_CODES, code);
 }
 
 /** True when `err` is an AppError with the given code (or any code when none is given). */

@@ -7,7 +7,7 @@ import autocannon from 'autocannon';
 import { Jimp } from 'jimp';
 import { loadMnist, PIXELS, IMAGE_SIZE } from '../data/mnist';
 import { openSession } from '../onnx/ort-session';
-import { WorkerPool, workerScript } from '../serve/worker-pool';
+import { createInferencePool } from '../serve/inference-pool';
 
 export interface BenchOptions {
   model: string;
@@ -57,9 +57,7 @@ async function engine(model: string, batch: number, threads: number, seconds: nu
  * runs under load). Whichever of this and one many-thread session is faster is the engine's number.
  */
 async function engineParallel(model: string, batch: number, sessions: number, seconds: number): Promise<EngineResult> {
-  const pool = new WorkerPool(workerScript(join(__dirname, '..', 'serve'), 'inference-worker'), sessions, {
-    modelPath: model, intraOpNumThreads: 1, idleIntraOpNumThreads: 0, warmupBatch: batch, nice: 0,
-  });
+  const pool = createInferencePool(sessions, { modelPath: model, intraOpNumThreads: 1, idleIntraOpNumThreads: 0, warmupBatch: batch, nice: 0 });
   try {
     await pool.broadcast({ type: 'init' });
     const end = performance.now() + seconds * 1000;

@@ -2,6 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { openSession, OnnxSession } from '../onnx/ort-session';
 import { PIXELS } from '../data/mnist';
 import { lowerThreadPriority } from './thread-priority';
+import type { InferenceWorkerData } from './inference-pool';
 
 /**
  * One worker thread: `session.run` blocks its thread, never the HTTP one. Two sessions of the same model
@@ -10,9 +11,7 @@ import { lowerThreadPriority } from './thread-priority';
  * under load every worker is busy and takes its one-thread session, the most images per core-second
  * (two 1-thread sessions in parallel did 4,025–4,450 img/s at batch 32, one 2-thread session 3,358–3,936).
  */
-const { modelPath, intraOpNumThreads, idleIntraOpNumThreads, warmupBatch, nice } = workerData as {
-  modelPath: string; intraOpNumThreads: number; idleIntraOpNumThreads: number; warmupBatch: number; nice: number;
-};
+const { modelPath, intraOpNumThreads, idleIntraOpNumThreads, warmupBatch, nice } = workerData as InferenceWorkerData;
 lowerThreadPriority(nice);
 let busy: OnnxSession;
 let idle: OnnxSession | undefined;

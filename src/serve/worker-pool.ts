@@ -1,35 +1,54 @@
 import { Worker } from 'node:worker_threads';
-import { AppError } from '../errors';
+import { AppError, isErrorCode } from '../errors';
 
 /** A task sent to a pool worker: `id` is filled in by the pool. */
 export interface WorkerRequest { type: string; [key: string]: unknown }
 export interface WorkerReply { id: number; ok: boolean; error?: { code?: string; message: string }; [key: string]: unknown }
 
-interface Slot { worker: Worker; busy: boolean; pending: Map<number, { resolve: (r: WorkerReply) => void; reject: (e: Error) => void }> }
+interface Pending { resolve: (r: WorkerReply) => void; reject: (e: Error) => void }
+interface Slot { worker: Worker; busy: boolean; pending: Map<number, Pending> }
 
 export { workerScript } from '../worker-script';
 
+export interface WorkerPoolOptions {
+  size: number; // worker threads
+  workerData: unknown; // passed to every worker, replacements included
+  maxWaiting?: number; // tasks that may wait for a worker before run() refuses with QUEUE_FULL (default: no bound)
+  /** The error a task gets when its worker dies under it (the worker is replaced either way). */
+  crashError: (message: string) => AppError;
+}
+
+export interface RunOptions {
+  /** ms the task may run; past it the worker is terminated and replaced and the task gets `timeoutError`. */
+  deadlineMs?: number;
+  timeoutError?: () => AppError;
+}
+
 /**
  * A fixed set of worker threads, one task at a time each. `run` picks an idle worker or waits for one.
- * A worker that dies fails its task and is replaced, so one bad task cannot take the pool down.
+ * A worker that dies, or overruns a task's deadline, fails its task and is replaced, so one bad task
+ * cannot take the pool down or shrink it.
  */
 export class WorkerPool {
   private readonly slots: Slot[] = [];
   private readonly waiting: Array<() => void> = [];
   private nextId = 1;
   private closed = false;
+  private readonly maxWaiting: number;
 
-  /** `maxWaiting`: tasks that may wait for a worker before run() refuses with QUEUE_FULL. */
-  constructor(private readonly script: { path: string; execArgv: string[] }, size: number, private readonly workerData: unknown,
-    private readonly maxWaiting = Infinity) {
-    for (let i = 0; i < size; i++) this.slots.push(this.spawn());
+  constructor(private readonly script: { path: string; execArgv: string[] }, private readonly opts: WorkerPoolOptions) {
+    this.maxWaiting = opts.maxWaiting ?? Infinity;
+    for (let i = 0; i < opts.size; i++) this.slots.push(this.spawn());
   }
 
   get size(): number { return this.slots.length; }
   get idle(): number { return this.slots.filter((s) => !s.busy).length; }
+  /** Workers started in all, replacements included: a test sees a crash's replacement here. */
+  spawned = 0;
 
   private spawn(): Slot {
-    const worker = new Worker(this.script.path, { execArgv: this.script.execArgv, workerData: this.workerData });
+    const worker = new Worker(this.script.path, { execArgv: this.script.execArgv, workerData: this.opts.workerData });
+    this.spawned++;
     const slot: Slot = { worker, busy: false, pending: new Map() };
     worker.on('message', (reply: WorkerReply) => {
       const p = slot.pending.get(reply.id);
@@ -40,16 +59,19 @@ export class WorkerPool {
     const fail = (err: Error) => {
       for (const p of slot.pending.values()) p.reject(err);
       slot.pending.clear();
-      if (this.closed) return;
-      const i = this.slots.indexOf(slot);
-      if (i >= 0) {
-        this.slots[i] = this.spawn();
-        this.release();
-      }
+      this.replace(slot);
     };
-    worker.on('error', fail);
-    worker.on('exit', (code) => fail(new AppError('INFERENCE_FAILED', `worker exited with code ${code}`)));
+    worker.on('error', (err) => fail(this.opts.crashError(`worker failed: ${err.message}`)));
+    worker.on('exit', (code) => fail(this.opts.crashError(`worker exited with code ${code}`)));
     return slot;
+  }
+
+  /** Puts a new worker in `slot`'s place (once: 'error' is followed by 'exit', a deadline by 'exit'). */
+  private replace(slot: Slot): void {
+    const i = this.slots.indexOf(slot);
+    if (i < 0 || this.closed) return;
+    this.slots[i] = this.spawn();
+    this.release();
   }
 
   private release(): void {
@@ -62,31 +84,48 @@ export class WorkerPool {
     return Promise.all(this.slots.map((s) => this.send(s, req)));
   }
 
-  private send(slot: Slot, req: WorkerRequest, transfer: ArrayBuffer[] = []): Promise<WorkerReply> {
+  private send(slot: Slot, req: WorkerRequest, transfer: ArrayBuffer[] = [], run: RunOptions = {}): Promise<WorkerReply> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      slot.pending.set(id, { resolve, reject });
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => { if (timer) clearTimeout(timer); };
+      slot.pending.set(id, { resolve: (r) => { done(); resolve(r); }, reject: (e) => { done(); reject(e); } });
+      if (run.deadlineMs !== undefined) {
+        timer = setTimeout(() => {
+          const p = slot.pending.get(id);
+          if (!p) return;
+          slot.pending.delete(id);
+          p.reject(run.timeoutError?.() ?? this.opts.crashError(`no answer within ${run.deadlineMs} ms`));
+          // The replacement starts now: termination stops a worker stuck in JavaScript at once, but one
+          // inside a native call (libvips) exits only when that call returns, which may be never.
+          this.replace(slot);
+          void slot.worker.terminate();
+        }, run.deadlineMs);
+      }
       slot.worker.postMessage({ ...req, id }, transfer);
     });
   }
 
   /** Runs one request on an idle worker, waiting for one if all are busy. */
-  async run(req: WorkerRequest, transfer: ArrayBuffer[] = []): Promise<WorkerReply> {
-    if (this.closed) throw new AppError('SERVER_DRAINING', 'the worker pool is closed');
+  async run(req: WorkerRequest, transfer: ArrayBuffer[] = [], opts: RunOptions = {}): Promise<WorkerReply> {
+    if (this.closed) throw new AppError('SERVER_DRAINING', 'the server is shutting down');
     let slot = this.slots.find((s) => !s.busy);
     if (!slot && this.waiting.length >= this.maxWaiting) {
       throw new AppError('QUEUE_FULL', `${this.waiting.length} tasks are already waiting for a worker; retry shortly`);
     }
     while (!slot) {
       await new Promise<void>((r) => this.waiting.push(r));
+      if (this.closed) throw new AppError('SERVER_DRAINING', 'the server is shutting down');
       slot = this.slots.find((s) => !s.busy);
     }
     slot.busy = true;
     try {
-      const reply = await this.send(slot, req, transfer);
+      const reply = await this.send(slot, req, transfer, opts);
       if (!reply.ok) {
-        const code = (reply.error?.code ?? 'INFERENCE_FAILED') as ConstructorParameters<typeof AppError>[0];
-        throw new AppError(code, reply.error?.message ?? 'worker task failed');
+        const code = reply.error?.code;
+        // A code from another thread is only trusted if the catalogue has it.
+        throw isErrorCode(code) ? new AppError(code, reply.error?.message ?? 'worker task failed')
+          : new AppError('INTERNAL_ERROR', `a worker answered with an unknown error: ${String(code)}: ${reply.error?.message ?? ''}`.slice(0, 300));
       }
       return reply;
     } finally {
@@ -97,6 +136,7 @@ export class WorkerPool {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const w of this.waiting.splice(0)) w();
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 }

@@ -1,0 +1,50 @@
+import { join } from 'node:path';
+import { AppError } from '../../src/errors';
+import { WorkerPool } from '../../src/serve/worker-pool';
+
+const script = { path: join(__dirname, '..', 'fixtures', 'workers', 'misbehaving-worker.js'), execArgv: [] };
+const crashError = (m: string) => new AppError('IMAGE_UNDECODABLE', `crashed: ${m}`);
+
+describe('WorkerPool', () => {
+  let pool: WorkerPool;
+  beforeEach(() => { pool = new WorkerPool(script, { size: 2, workerData: {}, crashError }); });
+  afterEach(() => pool.close());
+
+  it('stops a task past its deadline with the given error, replaces the worker, and stays at full size', async () => {
+    const t0 = performance.now();
+    await expect(pool.run({ type: 'loop' }, [], { deadlineMs: 200, timeoutError: () => new AppError('IMAGE_UNDECODABLE', 'took too long') }))
+      .rejects.toMatchObject({ code: 'IMAGE_UNDECODABLE', message: expect.stringMatching(/too long/) });
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(pool.size).toBe(2);
+    expect(pool.spawned).toBe(3);
+    // Both workers answer afterwards (the replacement included).
+    const replies = await Promise.all([1, 2, 3, 4].map((value) => pool.run({ type: 'echo', value })));
+    expect(replies.map((r) => r.echo)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('answers a crash with the pool\'s crash error and respawns the worker', async () => {
+    await expect(pool.run({ type: 'exit' })).rejects.toMatchObject({ code: 'IMAGE_UNDECODABLE', message: expect.stringMatching(/exited with code 3/) });
+    expect(pool.size).toBe(2);
+    expect((await pool.run({ type: 'echo', value: 'after' })).echo).toBe('after');
+    expect(pool.spawned).toBe(3);
+  });
+
+  it('keeps catalogued error codes from a worker and maps unknown ones to INTERNAL_ERROR', async () => {
+    await expect(pool.run({ type: 'known-code' })).rejects.toMatchObject({ code: 'IMAGE_UNDECODABLE', status: 422 });
+    await expect(pool.run({ type: 'unknown-code' })).rejects.toMatchObject({ code: 'INTERNAL_ERROR', status: 500, message: expect.stringMatching(/NOT_IN_THE_CATALOGUE/) });
+  });
+
+  it('refuses with QUEUE_FULL past maxWaiting, and with SERVER_DRAINING once closed', async () => {
+    const small = new WorkerPool(script, { size: 1, workerData: {}, crashError, maxWaiting: 1 });
+    try {
+      const running = small.run({ type: 'loop' }, [], { deadlineMs: 300 }).catch((e: AppError) => e.code);
+      const waiting = small.run({ type: 'echo', value: 1 });
+      await expect(small.run({ type: 'echo', value: 2 })).rejects.toMatchObject({ code: 'QUEUE_FULL' });
+      expect(await running).toBe('IMAGE_UNDECODABLE');
+      expect((await waiting).echo).toBe(1);
+    } finally {
+      await small.close();
+    }
+    await expect(small.run({ type: 'echo' })).rejects.toMatchObject({ code: 'SERVER_DRAINING' });
+  });
+});
