@@ -20,7 +20,12 @@ export interface ServeConfig {
   inlineDecodeMaxPixels: number; // images up to this size (128×128) decode on the HTTP thread (< 1 ms); larger in a worker
   decodeWorkers: number; // threads decoding large images
   maxDecodeQueue: number; // large images waiting for a decoding thread before 503 QUEUE_FULL
+  decodeTimeoutMs: number; // ms one decode may take before its worker is replaced and the image refused (422)
+  decoder: 'auto' | 'sharp' | 'jimp'; // photos: auto = sharp where its binary loads, else jimp
   drainTimeoutMs: number; // ms to finish in-flight requests on SIGTERM before exiting anyway
+  headersTimeoutMs: number; // ms a client may take to send a request's headers (408 past it)
+  uploadTimeoutMs: number; // ms a client may take to send a whole request, body included (408 past it)
+  watchdogMs: number; // ms the HTTP thread may be blocked before the process kills itself (a supervisor restarts it); 0 = off
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'silent';
 }
 
@@ -43,12 +48,17 @@ export const SERVE_DEFAULTS: Readonly<ServeConfig> = Object.freeze({
   inlineDecodeMaxPixels: 16_384,
   decodeWorkers: 1,
   maxDecodeQueue: 16,
+  decodeTimeoutMs: 2_000,
+  decoder: 'auto',
   drainTimeoutMs: 10_000,
+  headersTimeoutMs: 20_000,
+  uploadTimeoutMs: 60_000,
+  watchdogMs: 15_000,
   logLevel: 'info',
 });
 
 const INTEGER_KEYS = ['port', 'workers', 'intraOpNumThreads', 'idleIntraOpNumThreads', 'workerNice', 'maxBatchSize', 'maxQueue', 'requestTimeoutMs', 'maxBodyBytes',
-  'maxPixels', 'maxFiles', 'inlineDecodeMaxPixels', 'decodeWorkers', 'maxDecodeQueue', 'drainTimeoutMs'] as const;
+  'maxPixels', 'maxFiles', 'inlineDecodeMaxPixels', 'decodeWorkers', 'maxDecodeQueue', 'decodeTimeoutMs', 'drainTimeoutMs', 'headersTimeoutMs', 'uploadTimeoutMs', 'watchdogMs'] as const;
 
 /** Merges, validates (unknown keys rejected) and freezes the server configuration. */
 export function resolveServeConfig(partial: Partial<ServeConfig> = {}): ServeConfig {
@@ -58,9 +68,10 @@ export function resolveServeConfig(partial: Partial<ServeConfig> = {}): ServeCon
   const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
   const c = { ...SERVE_DEFAULTS, ...defined } as ServeConfig;
   for (const key of INTEGER_KEYS) {
-    const min = (['port', 'inlineDecodeMaxPixels', 'workerNice', 'idleIntraOpNumThreads'] as string[]).includes(key) ? 0 : 1;
+    const min = (['port', 'inlineDecodeMaxPixels', 'workerNice', 'idleIntraOpNumThreads', 'watchdogMs'] as string[]).includes(key) ? 0 : 1;
     if (!Number.isInteger(c[key]) || c[key] < min) throw new AppError('CONFIG_INVALID', `server option '${key}' must be an integer ≥ ${min}, got ${c[key]}`);
   }
+  if (!['auto', 'sharp', 'jimp'].includes(c.decoder)) throw new AppError('CONFIG_INVALID', `server option 'decoder' must be auto, sharp or jimp, got ${c.decoder}`);
   if (!(c.maxBatchDelayMs >= 0)) throw new AppError('CONFIG_INVALID', `server option 'maxBatchDelayMs' must be ≥ 0, got ${c.maxBatchDelayMs}`);
   return Object.freeze(c);
 }

@@ -1,14 +1,15 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { decodeImage } from './decode';
+import { decodeImage, Decoder } from './decode';
 import { preprocess } from './preprocess';
 import { lowerThreadPriority } from './thread-priority';
 
-lowerThreadPriority((workerData as { nice: number }).nice);
+const { nice, decoder } = workerData as { nice: number; decoder: Decoder };
+lowerThreadPriority(nice);
 
-/** Decodes and preprocesses large images off the HTTP thread. */
+/** Decodes and preprocesses every image our own PNG decoder does not take, off the HTTP thread. */
 parentPort!.on('message', async (msg: { id: number; bytes: Uint8Array; maxPixels: number }) => {
   try {
-    const { bitmap } = await decodeImage(msg.bytes, msg.maxPixels);
+    const { bitmap } = await decodeImage(msg.bytes, msg.maxPixels, decoder);
     const result = preprocess(bitmap);
     const input = Float32Array.from(result.input); // its own buffer: preprocess's inputs share theirs
     parentPort!.postMessage({ id: msg.id, ok: true, input, info: result.info }, [input.buffer]);

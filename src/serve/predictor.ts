@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { AppError } from '../errors';
-import { checkPixelLimit, decodeImage, decodeSmallPng, readHeader } from './decode';
+import { checkPixelLimit, Decoder, decodeSmallPng, defaultDecoder, loadSharp, readHeader } from './decode';
+import { createInferencePool } from './inference-pool';
 import { preprocess, PreprocessInfo } from './preprocess';
 import { Batcher, BatcherEvents } from './batcher';
 import { toPrediction, Prediction } from './postprocess';
@@ -23,42 +24,62 @@ export interface Predictor {
   close(): Promise<void>;
 }
 
+/** The answer for a picture in which nothing stands out as a stroke. */
+function noDigit(): AppError {
+  return new AppError('IMAGE_NO_DIGIT', 'no digit found: nothing in the image stands out from the background as a pen or pencil stroke (blank page, flat colour, paper texture or an empty canvas?)');
+}
+
 type PredictorOptions = Pick<ServeConfig, 'workers' | 'intraOpNumThreads' | 'idleIntraOpNumThreads' | 'workerNice' | 'maxBatchSize' | 'maxBatchDelayMs' | 'maxQueue'
-  | 'requestTimeoutMs' | 'maxPixels' | 'inlineDecodeMaxPixels' | 'decodeWorkers' | 'maxDecodeQueue'>;
+  | 'requestTimeoutMs' | 'maxPixels' | 'inlineDecodeMaxPixels' | 'decodeWorkers' | 'maxDecodeQueue' | 'decodeTimeoutMs' | 'decoder'>;
 
 /**
- * Starts the worker pools for `modelPath`.
+ * Starts the worker pools for `modelPath`. Requests may come at once: they wait in the queue (bounded by
+ * the request timeout) until every worker has loaded the model.
  * @example const p = createPredictor('artifacts/mnist-cnn.int8.onnx', config); await p.ready;
  */
-export function createPredictor(modelPath: string, opts: PredictorOptions, events: BatcherEvents = {}): Predictor {
+export function createPredictor(modelPath: string, opts: PredictorOptions, events: BatcherEvents = {}, log: (msg: string) => void = () => {}): Predictor {
   if (!existsSync(modelPath)) throw new AppError('MODEL_INVALID', `model file ${modelPath} does not exist (run make export-onnx, or pass --model)`);
-  const inference = new WorkerPool(workerScript(__dirname, 'inference-worker'), opts.workers, {
+  const inference = createInferencePool(opts.workers, {
     modelPath: resolve(modelPath), intraOpNumThreads: opts.intraOpNumThreads, idleIntraOpNumThreads: opts.idleIntraOpNumThreads, warmupBatch: opts.maxBatchSize, nice: opts.workerNice,
   });
-  // Large photos take seconds to decode (12 MP JPEG: ~3.4 s in jimp): bound how many may wait, so a
-  // flood of them turns into 503s instead of memory growth. Small images never come here.
-  const decoders = new WorkerPool(workerScript(__dirname, 'decode-worker'), opts.decodeWorkers, { nice: opts.workerNice }, opts.maxDecodeQueue);
+  let decoder: Decoder = opts.decoder === 'auto' ? defaultDecoder() : opts.decoder;
+  if (decoder === 'sharp' && !loadSharp()) decoder = 'jimp';
+  if (decoder === 'jimp') log(`decoding photos with jimp${opts.decoder === 'auto' || opts.decoder === 'sharp' ? ': sharp\'s native binary does not load on this platform' : ''} (slower: ~1 s for a 12 MP JPEG)`);
+  // Every decoder but our own PNG one runs here, with a deadline: a hostile file can make a decoder loop
+  // forever, and the worker is then replaced. A 12 MP photo takes ~50 ms in sharp: bound how many may
+  // wait, so a flood of them turns into 503s instead of memory growth.
+  const decoders = new WorkerPool(workerScript(__dirname, 'decode-worker'), {
+    size: opts.decodeWorkers, workerData: { nice: opts.workerNice, decoder }, maxWaiting: opts.maxDecodeQueue,
+    crashError: (m) => new AppError('IMAGE_UNDECODABLE', `the image could not be decoded: the decoding ${m}`),
+  });
+  const decodeDeadline = {
+    deadlineMs: opts.decodeTimeoutMs,
+    timeoutError: () => new AppError('IMAGE_UNDECODABLE', `the image could not be decoded: the decoder took longer than ${opts.decodeTimeoutMs} ms and was stopped`),
+  };
   let readyFlag = false;
   const ready = inference.broadcast({ type: 'init' }).then((replies) => {
     const bad = replies.find((r) => !r.ok);
     if (bad) throw new AppError('MODEL_INVALID', `a worker could not load ${modelPath}: ${bad.error?.message}`);
     readyFlag = true;
   });
+  ready.catch(() => {}); // the server logs it; requests waiting on it get the error
   const batcher = new Batcher(async (images, n, alone) => {
+    await ready; // a batch cut before the model has loaded waits for it
     const reply = await inference.run({ type: 'run', images, n, alone }, [images.buffer as ArrayBuffer]);
     return reply.probabilities as Float32Array;
   }, { ...opts, concurrency: opts.workers }, events);
 
   async function toInput(bytes: Uint8Array): Promise<{ input: Float32Array; info: PreprocessInfo }> {
     const header = readHeader(bytes);
-    if (header.width * header.height <= opts.inlineDecodeMaxPixels) {
-      // decodeSmallPng's pixels live in a reused buffer: preprocessed at once, with no await in between.
-      const bitmap = decodeSmallPng(bytes, header, opts.maxPixels) ?? (await decodeImage(bytes, opts.maxPixels)).bitmap;
-      return preprocess(bitmap);
-    }
     checkPixelLimit(header, opts.maxPixels); // before copying the bytes to the decoding worker
+    if (header.width * header.height <= opts.inlineDecodeMaxPixels) {
+      // Our own PNG decoder only (bounded by the header's size); its pixels live in a reused buffer, so
+      // they are preprocessed at once, with no await in between.
+      const bitmap = decodeSmallPng(bytes, header, opts.maxPixels);
+      if (bitmap) return preprocess(bitmap);
+    }
     const copy = Uint8Array.from(bytes);
-    const reply = await decoders.run({ type: 'decode', bytes: copy, maxPixels: opts.maxPixels }, [copy.buffer]);
+    const reply = await decoders.run({ type: 'decode', bytes: copy, maxPixels: opts.maxPixels }, [copy.buffer], decodeDeadline);
     return { input: reply.input as Float32Array, info: reply.info as PreprocessInfo };
   }
 
@@ -71,6 +92,7 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, event
       // burst of uploads would otherwise decode back to back before a /healthz in the same burst is read.
       await new Promise<void>((r) => setImmediate(r));
       const { input, info } = await toInput(bytes);
+      if (info.empty) throw noDigit();
       const probs = await batcher.submit(input);
       return { prediction: toPrediction(probs), input28: input, info };
     },

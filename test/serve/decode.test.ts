@@ -1,0 +1,102 @@
+import sharp from 'sharp';
+import { decodeImage, defaultDecoder } from '../../src/serve/decode';
+import { correlation } from '../helpers/images';
+import type { Bitmap } from '../../src/serve/preprocess';
+
+const SIZE = 48;
+
+/** An upright test picture no rotation or mirror maps onto itself: dark top-left block, grey top-right bar. */
+function upright(x: number, y: number): number {
+  if (x < 16 && y < 16) return 20;
+  if (x >= 32 && y < 8) return 120;
+  if (y >= 40 && x < 8) return 180;
+  return 240;
+}
+
+/**
+ * The pixels a camera stores for EXIF orientation `o`: the upright picture with the inverse of the turn
+ * the viewer applies (o = 6: the viewer turns 90° clockwise, so the camera stored it 90° anticlockwise).
+ */
+const STORED: Record<number, (x: number, y: number) => [number, number]> = {
+  1: (x, y) => [x, y],
+  2: (x, y) => [SIZE - 1 - x, y],
+  3: (x, y) => [SIZE - 1 - x, SIZE - 1 - y],
+  4: (x, y) => [x, SIZE - 1 - y],
+  5: (x, y) => [y, x],
+  6: (x, y) => [SIZE - 1 - y, x],
+  7: (x, y) => [SIZE - 1 - y, SIZE - 1 - x],
+  8: (x, y) => [y, SIZE - 1 - x],
+};
+
+async function jpegWithOrientation(o: number): Promise<Uint8Array> {
+  const px = Buffer.alloc(SIZE * SIZE);
+  for (let y = 0; y < SIZE; y++) for (let x = 0; x < SIZE; x++) px[y * SIZE + x] = upright(...STORED[o](x, y));
+  const jpeg = await sharp(px, { raw: { width: SIZE, height: SIZE, channels: 1 } }).jpeg({ quality: 95 }).withMetadata({ orientation: o }).toBuffer();
+  return new Uint8Array(jpeg);
+}
+
+const grey = (b: Bitmap) => Float32Array.from({ length: b.width * b.height }, (_, i) => b.data[i * 4]);
+const expected = Float32Array.from({ length: SIZE * SIZE }, (_, i) => upright(i % SIZE, Math.floor(i / SIZE)));
+
+describe('decodeImage', () => {
+  it('uses sharp where its binary loads (it does on this platform)', () => {
+    expect(defaultDecoder()).toBe('sharp');
+  });
+
+  it('falls back to jimp where sharp\'s native binary cannot load', async () => {
+    const jpeg = await jpegWithOrientation(6);
+    await jest.isolateModulesAsync(async () => {
+      jest.doMock('sharp', () => { throw new Error('Could not load the "sharp" module using the linux-x64 runtime'); });
+      const decode = await import('../../src/serve/decode');
+      expect(decode.loadSharp()).toBeUndefined();
+      expect(decode.defaultDecoder()).toBe('jimp');
+      const { bitmap } = await decode.decodeImage(jpeg, 1e6);
+      expect(correlation(grey(bitmap), expected)).toBeGreaterThan(0.97);
+    });
+    jest.dontMock('sharp');
+  });
+
+  it.each([1, 2, 3, 4, 5, 6, 7, 8])('turns a JPEG with EXIF orientation %i upright, with sharp and with jimp', async (o) => {
+    const bytes = await jpegWithOrientation(o);
+    expect((await sharp(bytes).metadata()).orientation).toBe(o);
+    for (const decoder of ['sharp', 'jimp'] as const) {
+      const { bitmap } = await decodeImage(bytes, 1e6, decoder);
+      expect([bitmap.width, bitmap.height]).toEqual([SIZE, SIZE]);
+      expect(correlation(grey(bitmap), expected)).toBeGreaterThan(0.97);
+    }
+  });
+
+  it('gives the same pixels from sharp and jimp for JPEG and for a PNG our decoder leaves to them (16-bit)', async () => {
+    // Photo-like content: smooth colour gradients and one dark stroke (decoders differ most on noise).
+    const px = Buffer.alloc(64 * 40 * 3);
+    for (let y = 0; y < 40; y++) for (let x = 0; x < 64; x++) {
+      const stroke = Math.abs(x - 20 - y / 2) < 2 ? 0.2 : 1;
+      px.set([(200 + x / 2) * stroke, (150 + y * 2) * stroke, (100 + x + y) * stroke].map(Math.round), (y * 64 + x) * 3);
+    }
+    const img = () => sharp(px, { raw: { width: 64, height: 40, channels: 3 } });
+    const files = [await img().jpeg({ quality: 90 }).toBuffer(), await img().jpeg({ quality: 80, progressive: true }).toBuffer(), await img().toColourspace('rgb16').png().toBuffer()];
+    for (const file of files) {
+      const a = (await decodeImage(new Uint8Array(file), 1e6, 'sharp')).bitmap;
+      const b = (await decodeImage(new Uint8Array(file), 1e6, 'jimp')).bitmap;
+      expect([a.width, a.height]).toEqual([b.width, b.height]);
+      let diff = 0;
+      for (let i = 0; i < a.data.length; i++) diff += Math.abs(a.data[i] - b.data[i]);
+      expect(diff / a.data.length).toBeLessThan(2); // JPEG decoders differ by rounding and chroma upsampling
+    }
+  });
+
+  it('shrinks a large JPEG to the working size while decoding (sharp), keeping the aspect ratio', async () => {
+    const big = await sharp({ create: { width: 3000, height: 2000, channels: 3, background: '#eeeeee' } }).jpeg().toBuffer();
+    const { bitmap, header } = await decodeImage(new Uint8Array(big), 40e6, 'sharp');
+    expect([header.width, header.height]).toEqual([3000, 2000]);
+    expect([bitmap.width, bitmap.height]).toEqual([512, 341]);
+  });
+
+  it('refuses truncated files and pixel bombs with catalogued codes, with either decoder', async () => {
+    const jpeg = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#808080' } }).jpeg().toBuffer();
+    for (const decoder of ['sharp', 'jimp'] as const) {
+      await expect(decodeImage(new Uint8Array(jpeg.subarray(0, jpeg.length - 100)), 1e6, decoder)).rejects.toMatchObject({ code: 'IMAGE_UNDECODABLE' });
+      await expect(decodeImage(new Uint8Array(jpeg), 300 * 200 - 1, decoder)).rejects.toMatchObject({ code: 'IMAGE_TOO_MANY_PIXELS' });
+    }
+  });
+});
