@@ -1,4 +1,5 @@
 import { IMAGE_SIZE, PIXELS } from '../data/mnist';
+import { findDigit } from './find-digit';
 
 /** An RGBA bitmap as decoders return it: width × height × 4 bytes, row-major. */
 export interface Bitmap {
@@ -112,11 +113,6 @@ function fillHistogram(values: Float32Array, above = -Infinity): number {
   return n;
 }
 
-/** The q-quantile of the values in [0,255] above `above`: O(n), no sort (this runs per request). */
-function quantile(values: Float32Array, q: number, above = -Infinity): number {
-  return histogramQuantile(fillHistogram(values, above), q);
-}
-
 /** The median of a band along the border, `band` pixels wide (sampled on large images). */
 function borderMedian(v: Float32Array, w: number, h: number, band: number): number {
   histogram.fill(0);
@@ -228,9 +224,13 @@ function centreOfMass(v: Float32Array, w: number, h: number): [number, number] {
 /** Where MNIST puts the centre of mass (pixel-index coordinates; measured mean over the test set: 14.01, 13.99). */
 const MNIST_CENTRE = 14;
 
-/** Does a 28×28 ink image (light on dark) already look like an MNIST digit: dark field, small box, centred? */
-function looksLikeMnist(ink: Float32Array): boolean {
+/**
+ * Does a 28×28 luminance image already look like an MNIST digit: dark field (after flipping the polarity
+ * when `inverted`), small box, centred?
+ */
+function looksLikeMnist(lum: Float32Array, inverted: boolean): boolean {
   const size = IMAGE_SIZE; // a local: the compiled module reads imports as properties, once per use
+  const ink = inverted ? lum.map((v) => 255 - v) : lum;
   let minX = size, minY = size, maxX = -1, maxY = -1, dark = 0;
   for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) {
     const v = ink[y * size + x];
@@ -244,40 +244,29 @@ function looksLikeMnist(ink: Float32Array): boolean {
 
 /**
  * Turns any decoded image into what an MNIST digit looks like, the way MNIST itself was made:
- * composite transparency, luminance, polarity (light ink on dark), background and faint noise to zero,
- * crop to the ink, longer side to 20 px with anti-aliasing, centre of mass at the centre of 28×28,
- * [0,1]. A 28×28 image that already looks like MNIST passes through unchanged (pixel / 255).
+ * composite transparency, luminance, then find the digit on the page (findDigit: illumination flattened,
+ * rules, specks, shadows and page edges dropped, polarity to light ink on dark), crop to it, longer side
+ * to 20 px with anti-aliasing, centre of mass at the centre of 28×28, [0,1]. A 28×28 image that already
+ * looks like MNIST passes through unchanged (pixel / 255). `info.empty`: no digit was found, the input
+ * is all zeros.
  * @example preprocess(bitmap).input // Float32Array(784), values in [0,1]
  */
 export function preprocess(img: Bitmap): { input: Float32Array; info: PreprocessInfo } {
-  // `v` is ours to change in place from here: a reused buffer, or shrink's fresh one.
   const { lum, hadAlpha } = toLuminance(img, workBuffer(img.width * img.height));
-  const { v, w, h } = shrink(lum, img.width, img.height, WORK_SIZE);
-  const band = Math.max(1, Math.round(Math.min(w, h) * 0.05));
-  const inverted = borderMedian(v, w, h, band) > 127;
-  if (inverted) for (let i = 0; i < v.length; i++) v[i] = 255 - v[i];
-
   const out = newInput();
-  if (img.width === IMAGE_SIZE && img.height === IMAGE_SIZE && looksLikeMnist(v)) {
-    for (let i = 0; i < out.length; i++) out[i] = v[i] / 255;
-    return { input: out, info: { path: 'passthrough', inverted, hadAlpha, empty: false } };
+  if (img.width === IMAGE_SIZE && img.height === IMAGE_SIZE) {
+    const band = Math.max(1, Math.round(IMAGE_SIZE * 0.05));
+    const inverted = borderMedian(lum, IMAGE_SIZE, IMAGE_SIZE, band) > 127;
+    if (looksLikeMnist(lum, inverted)) {
+      for (let i = 0; i < out.length; i++) out[i] = (inverted ? 255 - lum[i] : lum[i]) / 255;
+      return { input: out, info: { path: 'passthrough', inverted, hadAlpha, empty: false } };
+    }
   }
-
-  // Background to zero: subtract the border's level, then drop what is faint next to the ink (Otsu).
-  const bg = borderMedian(v, w, h, band);
-  const ink = v;
-  for (let i = 0; i < ink.length; i++) ink[i] = Math.max(0, ink[i] - bg);
-  const t = otsu(ink);
-  const strong = quantile(ink, 0.9, t);
-  const empty = strong < 20; // nothing stands out from the background by more than ~8% of the range
-  if (empty) return { input: out, info: { path: 'normalized', inverted, hadAlpha, empty } };
-  const floor = t * 0.25;
-  for (let i = 0; i < ink.length; i++) ink[i] = ink[i] <= floor ? 0 : Math.min(1, (ink[i] - floor) / (strong - floor));
-
-  let minX = w, minY = h, maxX = -1, maxY = -1;
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    if (ink[y * w + x] > 0) { minX = Math.min(minX, x); maxX = Math.max(maxX, x); minY = Math.min(minY, y); maxY = Math.max(maxY, y); }
-  }
+  const { v, w, h } = shrink(lum, img.width, img.height, WORK_SIZE);
+  const found = findDigit(v, w, h);
+  if (!found) return { input: out, info: { path: 'normalized', inverted: false, hadAlpha, empty: true } };
+  const { ink, inverted } = found;
+  const { x0: minX, y0: minY, x1: maxX, y1: maxY } = found.box;
   const cw = maxX - minX + 1;
   const ch = maxY - minY + 1;
   const crop = new Float32Array(cw * ch);
@@ -303,5 +292,5 @@ export function preprocess(img: Bitmap): { input: Float32Array; info: Preprocess
       out[y * IMAGE_SIZE + x] = Math.min(1, Math.max(0, v));
     }
   }
-  return { input: out, info: { path: 'normalized', inverted, hadAlpha, empty } };
+  return { input: out, info: { path: 'normalized', inverted, hadAlpha, empty: false } };
 }

@@ -56,13 +56,23 @@ export function parseV2Inputs(body: unknown): { kind: 'tensor'; images: Float32A
   return { kind: 'tensor', images: Array.from({ length: n }, (_, i) => flat.slice(i * PIXELS, (i + 1) * PIXELS)) };
 }
 
-/** The response body for a batch of predictions, keeping only the requested outputs. */
-export function v2Response(predictions: Prediction[], version: string, req: V2Request): Record<string, unknown> {
+const NO_ANSWER: Prediction = { digit: -1, probability: 0, probabilities: new Array(10).fill(0) };
+
+/**
+ * The response body for a batch of predictions, keeping only the requested outputs. An image that got
+ * an error instead (IMAGE_NO_DIGIT, IMAGE_UNDECODABLE, ...) has digit -1, zero probabilities and its
+ * `CODE: message` in the BYTES output `error`, which is present only when some image failed.
+ */
+export function v2Response(predictions: Array<Prediction | AppError>, version: string, req: V2Request): Record<string, unknown> {
   const n = predictions.length;
+  const answers = predictions.map((p) => (p instanceof AppError ? NO_ANSWER : p));
   const outputs = [
-    { name: 'probabilities', shape: [n, 10], datatype: 'FP32', data: predictions.flatMap((p) => p.probabilities) },
-    { name: 'digit', shape: [n], datatype: 'INT64', data: predictions.map((p) => p.digit) },
+    { name: 'probabilities', shape: [n, 10], datatype: 'FP32', data: answers.flatMap((p) => p.probabilities) },
+    { name: 'digit', shape: [n], datatype: 'INT64', data: answers.map((p) => p.digit) },
   ];
+  if (predictions.some((p) => p instanceof AppError)) {
+    outputs.push({ name: 'error', shape: [n], datatype: 'BYTES', data: predictions.map((p) => (p instanceof AppError ? `${p.code}: ${p.message}` : '')) as never });
+  }
   const wanted = req.outputs?.map((o) => o.name);
   return {
     model_name: V2_MODEL_NAME, model_version: version, ...(req.id !== undefined ? { id: req.id } : {}),
@@ -89,11 +99,16 @@ export function v2Router(predictor: Predictor, opts: { version: string; maxBodyB
   r.get(`/v2/models/${V2_MODEL_NAME}/ready`, (_req, res) => { res.status(ready() ? 200 : 400).json({ name: V2_MODEL_NAME, ready: ready() }); });
   r.post(`/v2/models/${V2_MODEL_NAME}/infer`, express.json({ limit: opts.maxBodyBytes, type: () => true }), async (req: Request, res: Response, next: NextFunction) => {
     try {
-      if (opts.isDraining()) throw new AppError('SERVER_DRAINING', 'the server is shutting down');
       const parsed = parseV2Inputs(req.body);
-      const predictions = parsed.kind === 'tensor'
-        ? await predictor.predictInputs(parsed.images)
-        : await Promise.all(parsed.files.map(async (f) => (await predictor.predictBytes(f)).prediction));
+      let predictions: Array<Prediction | AppError>;
+      if (parsed.kind === 'tensor') predictions = await predictor.predictInputs(parsed.images);
+      else {
+        // Each image stands alone: one that has no digit or cannot be decoded gets its own error entry.
+        const settled = await Promise.allSettled(parsed.files.map(async (f) => (await predictor.predictBytes(f)).prediction));
+        const failed = settled.filter((s) => s.status === 'rejected').map((s) => (s as PromiseRejectedResult).reason);
+        if (failed.length === settled.length || failed.some((e) => !isAppError(e))) throw failed.find((e) => !isAppError(e)) ?? failed[0];
+        predictions = settled.map((s) => (s.status === 'fulfilled' ? s.value : s.reason as AppError));
+      }
       res.json(v2Response(predictions, opts.version, req.body as V2Request));
     } catch (err) {
       next(err);

@@ -31,6 +31,19 @@ function showError(message: string | null): void {
   errorEl.textContent = message ?? '';
 }
 
+/** Nothing on the page (an empty or cleared canvas, a blank photo): no guess, no bars. */
+function showNoDigit(): void {
+  showError(null);
+  digitEl.textContent = '–';
+  probEl.textContent = 'no digit found';
+  Array.from(bars.children).forEach((li) => {
+    (li.querySelector('.bar span') as HTMLElement).style.width = '0%';
+    li.querySelector('.pct')!.textContent = '0%';
+    li.classList.remove('top');
+  });
+  seen.clearRect(0, 0, 28, 28);
+}
+
 function show(a: Answer): void {
   showError(null);
   digitEl.textContent = String(a.digit);
@@ -52,7 +65,8 @@ async function predict(body: Blob): Promise<void> {
     const res = await fetch('/predict?debug=1', { method: 'POST', body, headers: { 'content-type': body.type || 'application/octet-stream' } });
     const json = (await res.json()) as Answer & ErrorBody;
     if (mine !== requestNo) return; // a newer drawing is on its way
-    if (!res.ok) showError(json.error ? `${json.error.message} (${json.error.code})` : `The server answered ${res.status}.`);
+    if (json.error?.code === 'IMAGE_NO_DIGIT') showNoDigit();
+    else if (!res.ok) showError(json.error ? `${json.error.message} (${json.error.code})` : `The server answered ${res.status}.`);
     else show(json);
   } catch {
     if (mine === requestNo) showError('The server cannot be reached. Is it running?');

@@ -93,6 +93,14 @@ describe('drawing page in headless Chromium', () => {
     expect(await page.textContent('#error')).toMatch(/not a PNG, JPEG.*IMAGE_UNSUPPORTED_FORMAT/);
   });
 
+  it('says "no digit found" for a blank picture instead of guessing', async () => {
+    const blank = await encode({ width: 280, height: 280, data: new Uint8Array(280 * 280 * 4).fill(255) }, 'image/png');
+    await page.setInputFiles('#file', { name: 'blank.png', mimeType: 'image/png', buffer: blank });
+    await page.waitForFunction(() => document.getElementById('prob')?.textContent === 'no digit found', undefined, { timeout: 10_000 });
+    expect(await page.textContent('#digit')).toBe('–');
+    expect(await page.isHidden('#error')).toBe(true);
+  });
+
   it('fits a phone-width screen', async () => {
     await page.setViewportSize({ width: 375, height: 800 });
     const width = await page.evaluate(() => document.documentElement.scrollWidth);

@@ -1,0 +1,51 @@
+import { writeFileSync } from 'node:fs';
+import type { CommandModule } from 'yargs';
+import { loadMnist } from '../data/mnist';
+import { resolveServeConfig, SERVE_DEFAULTS } from '../serve/config';
+import { createPredictor } from '../serve/predictor';
+import { evaluateUploads, UploadExample, UPLOADS_DEFAULTS } from '../uploads/evaluate-uploads';
+import { examplesPicture } from '../uploads/examples-picture';
+
+interface Args { model?: string; seed: number; 'per-condition': number; 'per-empty': number; out: string; picture: string; decoder: string }
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+export const evaluateUploadsCommand: CommandModule<object, Args> = {
+  command: 'evaluate-uploads',
+  describe: 'accuracy on realistic uploads (photos, scans, canvas exports) made from MNIST test digits',
+  builder: (y) => y.options({
+    model: { type: 'string', describe: `ONNX model (default ${SERVE_DEFAULTS.model})` },
+    seed: { type: 'number', default: UPLOADS_DEFAULTS.seed, describe: 'seed of the generated set (2 is the held-out set the README reports; tune on 1)' },
+    'per-condition': { type: 'number', default: UPLOADS_DEFAULTS.perCondition, describe: 'uploads per condition' },
+    'per-empty': { type: 'number', default: UPLOADS_DEFAULTS.perEmptyCondition, describe: 'pictures with no digit, per kind' },
+    decoder: { choices: ['auto', 'sharp', 'jimp'], default: 'auto', describe: 'photo decoder' },
+    out: { type: 'string', default: 'artifacts/uploads-report.json', describe: 'report file' },
+    picture: { type: 'string', default: 'artifacts/uploads-examples.png', describe: 'picture of a few uploads and what the model saw' },
+  }),
+  handler: async (argv) => {
+    const { test } = await loadMnist();
+    const config = resolveServeConfig({ model: argv.model ?? process.env.MODEL, workers: 1, decodeWorkers: 2, decoder: argv.decoder as never, maxBatchDelayMs: 1 });
+    const predictor = createPredictor(config.model, config, {}, (m) => console.error(m));
+    await predictor.ready;
+    const examples: UploadExample[] = [];
+    const t0 = performance.now();
+    try {
+      const report = await evaluateUploads(predictor, test, {
+        ...UPLOADS_DEFAULTS, seed: argv.seed, perCondition: argv['per-condition'], perEmptyCondition: argv['per-empty'],
+      }, (e) => examples.push(e));
+      console.log(`seed ${report.seed}: ${report.overall.right}/${report.overall.images} right (${pct(report.overall.accuracy)})`);
+      for (const c of report.conditions) {
+        const errors = Object.entries(c.errors).map(([k, v]) => `${k} ${v}`).join(', ');
+        console.log(`  ${c.condition.padEnd(18)} ${pct(c.accuracy).padStart(6)}  wrong ${c.wrong}, no digit ${c.noDigit}${errors ? `, ${errors}` : ''}  ${c.meanMs} ms`);
+      }
+      console.log(`no-digit pictures refused: ${report.emptyRefused.refused}/${report.emptyRefused.images}`);
+      for (const c of report.empty) console.log(`  ${c.condition.padEnd(18)} ${c.noDigit}/${c.images} refused`);
+      writeFileSync(argv.out, `${JSON.stringify({ ...report, model: config.model, decoder: config.decoder, seconds: Number(((performance.now() - t0) / 1000).toFixed(1)) }, null, 2)}\n`);
+      const firsts = examples.filter((e, i) => examples.findIndex((f) => f.condition === e.condition) === i);
+      writeFileSync(argv.picture, await examplesPicture(firsts));
+      console.log(`wrote ${argv.out} and ${argv.picture}`);
+    } finally {
+      await predictor.close();
+    }
+  },
+};

@@ -1,0 +1,430 @@
+/**
+ * Finds the one handwritten digit in a picture of a page, the way document-image tools do: flatten the
+ * illumination, remove printed rules, binarise, label connected components, keep the digit's components
+ * and drop specks, page edges, shadows and lines. The grey levels of what is kept stay soft (MNIST's
+ * strokes are anti-aliased, not binary).
+ *
+ * All images here are Float32Array, row-major, w × h.
+ */
+
+export interface FoundDigit {
+  /** Ink in [0,1] (0 = paper) of the digit's components only; everything else is 0. w × h. */
+  ink: Float32Array;
+  /** The digit's bounding box in pixels, inclusive. */
+  box: { x0: number; y0: number; x1: number; y1: number };
+  /** True when the ink was lighter than the paper (white chalk on a board, an inverted screenshot). */
+  inverted: boolean;
+}
+
+export interface FindDigitOptions {
+  /** Below this contrast (ink units, 0..1) nothing counts as a stroke. */
+  minContrast: number;
+  /** The digit's longer side must be at least this share of the image's shorter side... */
+  minDigitFraction: number;
+  /** ...and at least this many pixels (or the whole short side of a tiny image, times 0.3). */
+  minDigitPixels: number;
+}
+
+export const FIND_DIGIT_DEFAULTS: Readonly<FindDigitOptions> = Object.freeze({
+  minContrast: 0.12,
+  minDigitFraction: 0.04,
+  minDigitPixels: 8,
+});
+
+/** Short side of the grid the background is estimated on: coarse enough that strokes vanish in it. */
+const BG_GRID = 32;
+/** Closing radius on that grid: the window is a quarter of the short side, wider than any stroke. */
+const BG_RADIUS = 4;
+/** Grey levels by which one residual's tail must beat the other to decide the polarity alone. */
+const POLARITY_MARGIN = 24;
+/** Images smaller than this (short side) get a flat background: a digit fills them, there is no page. */
+const FLAT_BG_BELOW = 64;
+
+/** Median of a small array, in place (quickselect). */
+function median(a: Float32Array, n: number): number {
+  let lo = 0, hi = n - 1;
+  const k = n >> 1;
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >> 1];
+    let i = lo, j = hi;
+    while (i <= j) {
+      while (a[i] < pivot) i++;
+      while (a[j] > pivot) j--;
+      if (i <= j) { const t = a[i]; a[i] = a[j]; a[j] = t; i++; j--; }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else break;
+  }
+  return a[k];
+}
+
+/** A coarse copy of the image (block means), gw × gh cells. */
+interface Grid { g: Float32Array; gw: number; gh: number }
+
+function blockMeans(v: Float32Array, w: number, h: number): Grid {
+  const f = Math.min(w, h) / BG_GRID;
+  const gw = Math.max(1, Math.round(w / f)), gh = Math.max(1, Math.round(h / f));
+  const g = new Float32Array(gw * gh);
+  for (let gy = 0; gy < gh; gy++) {
+    const y0 = Math.floor((gy * h) / gh), y1 = Math.max(y0 + 1, Math.floor(((gy + 1) * h) / gh));
+    for (let gx = 0; gx < gw; gx++) {
+      const x0 = Math.floor((gx * w) / gw), x1 = Math.max(x0 + 1, Math.floor(((gx + 1) * w) / gw));
+      let sum = 0;
+      for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) sum += v[y * w + x];
+      g[gy * gw + gx] = sum / ((y1 - y0) * (x1 - x0));
+    }
+  }
+  return { g, gw, gh };
+}
+
+/** Max (or min) over a (2r+1)² square, separably; edges clamped. */
+function extremum(src: Grid, r: number, max: boolean): Grid {
+  const { gw, gh } = src;
+  const tmp = new Float32Array(gw * gh);
+  const out = new Float32Array(gw * gh);
+  const pick = max ? Math.max : Math.min;
+  for (let y = 0; y < gh; y++) for (let x = 0; x < gw; x++) {
+    let m = src.g[y * gw + x];
+    for (let k = Math.max(0, x - r); k <= Math.min(gw - 1, x + r); k++) m = pick(m, src.g[y * gw + k]);
+    tmp[y * gw + x] = m;
+  }
+  for (let y = 0; y < gh; y++) for (let x = 0; x < gw; x++) {
+    let m = tmp[y * gw + x];
+    for (let k = Math.max(0, y - r); k <= Math.min(gh - 1, y + r); k++) m = pick(m, tmp[k * gw + x]);
+    out[y * gw + x] = m;
+  }
+  return { g: out, gw, gh };
+}
+
+/** Median over a (2r+1)² square; edges clamped. */
+function medianFilter(src: Grid, r: number): Grid {
+  const { g, gw, gh } = src;
+  const out = new Float32Array(gw * gh);
+  const window = new Float32Array((2 * r + 1) ** 2);
+  for (let y = 0; y < gh; y++) for (let x = 0; x < gw; x++) {
+    let n = 0;
+    for (let yy = Math.max(0, y - r); yy <= Math.min(gh - 1, y + r); yy++) {
+      for (let xx = Math.max(0, x - r); xx <= Math.min(gw - 1, x + r); xx++) window[n++] = g[yy * gw + xx];
+    }
+    out[y * gw + x] = median(window, n);
+  }
+  return { g: out, gw, gh };
+}
+
+/** Bilinear from grid cell centres ((g + 0.5) · w / gw) to full size, clamped at the edges. */
+function upsample({ g, gw, gh }: Grid, w: number, h: number): Float32Array {
+  const out = new Float32Array(w * h);
+  const xi = new Int32Array(w);
+  const xt = new Float32Array(w);
+  for (let x = 0; x < w; x++) {
+    const fx = Math.max(0, Math.min(gw - 1, ((x + 0.5) * gw) / w - 0.5));
+    xi[x] = Math.floor(fx);
+    xt[x] = fx - xi[x];
+  }
+  const row = new Float32Array(gw + 1);
+  for (let y = 0; y < h; y++) {
+    const fy = Math.max(0, Math.min(gh - 1, ((y + 0.5) * gh) / h - 0.5));
+    const y0 = Math.floor(fy), y1 = Math.min(gh - 1, y0 + 1), ty = fy - y0;
+    for (let gx = 0; gx < gw; gx++) row[gx] = g[y0 * gw + gx] * (1 - ty) + g[y1 * gw + gx] * ty;
+    row[gw] = row[gw - 1];
+    const o = y * w;
+    for (let x = 0; x < w; x++) out[o + x] = row[xi[x]] + (row[xi[x] + 1] - row[xi[x]]) * xt[x];
+  }
+  return out;
+}
+
+/** The grid value at a full-size pixel (nearest cell): for the polarity vote on a sample of pixels. */
+const cellAt = ({ g, gw, gh }: Grid, w: number, h: number, x: number, y: number) =>
+  g[Math.min(gh - 1, Math.floor((y * gh) / h)) * gw + Math.min(gw - 1, Math.floor((x * gw) / w))];
+
+/**
+ * The page's brightness without the ink, and which way the ink goes. On a coarse grid of block means, a
+ * morphological closing (max, then min, over a window a quarter of the short side wide) removes dark
+ * strokes however much of the window they cover, while it keeps the light's gradients and the sharp
+ * edge of a shadow; an opening does the same for light strokes on a dark ground. Polarity: whichever
+ * side of a median-filtered grid has the heavier far tail, the ink being the few pixels far from the
+ * page's level; where the two are close, the border's brightness. Small images get their border's median: a digit fills them, there is no page.
+ */
+export function estimateBackground(v: Float32Array, w: number, h: number): { bg: Float32Array; inverted: boolean } {
+  if (Math.min(w, h) < FLAT_BG_BELOW) {
+    const level = borderMedian(v, w, h);
+    return { bg: new Float32Array(w * h).fill(level), inverted: level < 128 };
+  }
+  const grid = blockMeans(v, w, h);
+  // The vote is taken against a median of the grid: it sides with neither polarity, so the ink shows
+  // as the larger deviation (a closing or an opening would each make the other side's paper look inked).
+  const med = medianFilter(grid, BG_RADIUS);
+  const step = Math.max(1, Math.floor(Math.sqrt((w * h) / 20_000)));
+  const dark: number[] = [];
+  const light: number[] = [];
+  for (let y = 0; y < h; y += step) for (let x = 0; x < w; x += step) {
+    const d = v[y * w + x] - cellAt(med, w, h, x, y);
+    dark.push(-d);
+    light.push(d);
+  }
+  const tail = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length * 0.995)];
+  const vote = tail(light) - tail(dark);
+  // A digit that fills the picture leaves both residuals saturated (the closing fills its gaps with
+  // white): then the border decides, which is paper in such pictures.
+  const inverted = Math.abs(vote) > POLARITY_MARGIN ? vote > 0 : borderMedian(v, w, h) < 128;
+  const bg = inverted ? extremum(extremum(grid, BG_RADIUS, false), BG_RADIUS, true) : extremum(extremum(grid, BG_RADIUS, true), BG_RADIUS, false);
+  return { bg: upsample(bg, w, h), inverted };
+}
+
+/** The median of a band along the border, 5% of the short side wide. */
+function borderMedian(v: Float32Array, w: number, h: number): number {
+  const band = Math.max(1, Math.round(Math.min(w, h) * 0.05));
+  const vals: number[] = [];
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    if (y < band || y >= h - band || x < band || x >= w - band) vals.push(v[y * w + x]);
+  }
+  vals.sort((a, b) => a - b);
+  return vals[vals.length >> 1];
+}
+
+/**
+ * Ink in [0,1]: how much darker (or, inverted, lighter) each pixel is than the page around it, relative
+ * to the page's own brightness, so a digit in the shadow or on a dimly lit page has the same contrast
+ * as one in full light.
+ */
+export function flatten(v: Float32Array, bg: Float32Array, inverted: boolean): Float32Array {
+  const ink = new Float32Array(v.length);
+  for (let i = 0; i < ink.length; i++) {
+    const b = bg[i];
+    const r = inverted ? (v[i] - b) / (255 - b > 32 ? 255 - b : 32) : (b - v[i]) / (b > 32 ? b : 32);
+    ink[i] = r < 0 ? 0 : r > 1 ? 1 : r;
+  }
+  return ink;
+}
+
+/**
+ * A printed rule covers its whole row: the level the row's darkest 80% reach. A digit's stroke covers at
+ * most about half of a row (the bar of a 7 filling a canvas), so it never sets this level.
+ */
+const RULE_COVER = 0.2;
+
+/**
+ * Removes printed rules: a row (column) whose ink level (RULE_COVER) stands out from the rows around it
+ * is a line across the page, so that level is taken off the whole row and only the ink darker than the
+ * line itself (a stroke crossing it) stays.
+ */
+export function removeRules(ink: Float32Array, w: number, h: number): void {
+  // Row and column levels from 64-bin histograms: exact enough to see a line, and O(1) per pixel.
+  const rowHist = new Uint32Array(h * 64);
+  const colHist = new Uint32Array(w * 64);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const b = (ink[y * w + x] * 63.99) | 0;
+      rowHist[y * 64 + b]++;
+      colHist[x * 64 + b]++;
+    }
+  }
+  const profile = (hist: Uint32Array, n: number, len: number): Float32Array => {
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      let acc = 0, b = 0;
+      while (b < 63 && (acc += hist[i * 64 + b]) <= len * RULE_COVER) b++;
+      out[i] = (b + 0.5) / 64;
+    }
+    return out;
+  };
+  const strip = (prof: Float32Array, apply: (i: number, level: number) => void) => {
+    const n = prof.length;
+    const k = Math.max(3, Math.round(n / 25));
+    const window = new Float32Array(2 * k + 1);
+    for (let i = 0; i < n; i++) {
+      let m = 0;
+      for (let j = Math.max(0, i - k); j <= Math.min(n - 1, i + k); j++) window[m++] = prof[j];
+      const level = prof[i] - median(window, m);
+      if (level > 0.03) apply(i, prof[i]);
+    }
+  };
+  const rows = profile(rowHist, h, w);
+  const cols = profile(colHist, w, h);
+  strip(rows, (y, level) => { for (let x = 0; x < w; x++) { const i = y * w + x; ink[i] = Math.max(0, ink[i] - 1.5 * level); } });
+  strip(cols, (x, level) => { for (let y = 0; y < h; y++) { const i = y * w + x; ink[i] = Math.max(0, ink[i] - 1.5 * level); } });
+}
+
+/** 3×3 box blur (edges clamped): the mask is taken from this, so single noisy pixels do not form specks. */
+function blur3(v: Float32Array, w: number, h: number): Float32Array {
+  const tmp = new Float32Array(w * h);
+  const out = new Float32Array(w * h);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    const i = y * w + x;
+    tmp[i] = (v[i - (x > 0 ? 1 : 0)] + v[i] + v[i + (x < w - 1 ? 1 : 0)]) / 3;
+  }
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+    const i = y * w + x;
+    out[i] = (tmp[i - (y > 0 ? w : 0)] + tmp[i] + tmp[i + (y < h - 1 ? w : 0)]) / 3;
+  }
+  return out;
+}
+
+/** Otsu's threshold of values in [0,1] (256 bins). */
+function otsu01(v: Float32Array): number {
+  const hist = new Uint32Array(256);
+  for (let i = 0; i < v.length; i++) hist[Math.min(255, Math.round(v[i] * 255))]++;
+  let sum = 0;
+  for (let i = 0; i < 256; i++) sum += i * hist[i];
+  let sumB = 0, wB = 0, best = 0, threshold = 0;
+  for (let t = 0; t < 256; t++) {
+    wB += hist[t];
+    if (wB === 0) continue;
+    const wF = v.length - wB;
+    if (wF === 0) break;
+    sumB += t * hist[t];
+    const between = wB * wF * (sumB / wB - (sum - sumB) / wF) ** 2;
+    if (between > best) { best = between; threshold = t; }
+  }
+  return threshold / 255;
+}
+
+interface Component { label: number; area: number; mass: number; x0: number; y0: number; x1: number; y1: number; border: boolean }
+
+/** 8-connected components of `mask`; `labels` gets 1-based labels (0 = background). */
+function components(mask: Uint8Array, weight: Float32Array, w: number, h: number, labels: Int32Array): Component[] {
+  const out: Component[] = [];
+  const stack = new Int32Array(w * h);
+  for (let start = 0; start < mask.length; start++) {
+    if (!mask[start] || labels[start]) continue;
+    const label = out.length + 1;
+    const c: Component = { label, area: 0, mass: 0, x0: w, y0: h, x1: -1, y1: -1, border: false };
+    let top = 0;
+    stack[top++] = start;
+    labels[start] = label;
+    while (top > 0) {
+      const i = stack[--top];
+      const x = i % w, y = (i - x) / w;
+      c.area++;
+      c.mass += weight[i];
+      if (x < c.x0) c.x0 = x;
+      if (x > c.x1) c.x1 = x;
+      if (y < c.y0) c.y0 = y;
+      if (y > c.y1) c.y1 = y;
+      for (let dy = -1; dy <= 1; dy++) {
+        const yy = y + dy;
+        if (yy < 0 || yy >= h) continue;
+        for (let dx = -1; dx <= 1; dx++) {
+          const xx = x + dx;
+          if (xx < 0 || xx >= w) continue;
+          const j = yy * w + xx;
+          if (mask[j] && !labels[j]) { labels[j] = label; stack[top++] = j; }
+        }
+      }
+    }
+    c.border = c.x0 === 0 || c.y0 === 0 || c.x1 === w - 1 || c.y1 === h - 1;
+    out.push(c);
+  }
+  return out;
+}
+
+/** Gap between two boxes in pixels (0 when they overlap). */
+function gap(a: { x0: number; y0: number; x1: number; y1: number }, b: { x0: number; y0: number; x1: number; y1: number }): number {
+  const dx = Math.max(0, Math.max(a.x0, b.x0) - Math.min(a.x1, b.x1));
+  const dy = Math.max(0, Math.max(a.y0, b.y0) - Math.min(a.y1, b.y1));
+  return Math.max(dx, dy);
+}
+
+/**
+ * Finds the digit in luminance `v` (0..255). Undefined when nothing survives as a stroke: a blank page,
+ * a flat colour, paper texture, an empty canvas.
+ */
+export function findDigit(v: Float32Array, w: number, h: number, opts: FindDigitOptions = FIND_DIGIT_DEFAULTS): FoundDigit | undefined {
+  const { bg, inverted } = estimateBackground(v, w, h);
+  const ink = flatten(v, bg, inverted);
+  if (Math.min(w, h) >= FLAT_BG_BELOW) removeRules(ink, w, h);
+  const smooth = blur3(ink, w, h);
+  const t = Math.max(otsu01(smooth), opts.minContrast);
+  const mask = new Uint8Array(w * h);
+  for (let i = 0; i < mask.length; i++) mask[i] = smooth[i] > t ? 1 : 0;
+  const labels = new Int32Array(w * h);
+  const all = components(mask, smooth, w, h, labels);
+
+  const short = Math.min(w, h);
+  const minArea = Math.max(3, 0.0002 * w * h);
+  // A printed line or a page edge: spans most of the image one way and is thin the other.
+  const lineLike = (c: Component) => {
+    const cw = c.x1 - c.x0 + 1, ch = c.y1 - c.y0 + 1;
+    const long = Math.max(cw / w, ch / h);
+    return long > 0.6 && c.area / Math.max(cw, ch) < 0.03 * short;
+  };
+  const candidates = all.filter((c) => c.area >= minArea && !lineLike(c));
+  const inside = candidates.filter((c) => !c.border);
+  // Components touching the border are shadows and page edges, unless nothing else is there.
+  const pool = inside.length > 0 ? inside : candidates;
+  if (pool.length === 0) return undefined;
+  const main = pool.reduce((a, b) => (b.mass > a.mass ? b : a));
+  const chosen = new Set([main.label]);
+  const box = { x0: main.x0, y0: main.y0, x1: main.x1, y1: main.y1 };
+  // The digit's other parts (a 5's flag, a broken 4): close to what is kept and not specks next to it.
+  for (let changed = true; changed;) {
+    changed = false;
+    const reach = 0.2 * Math.max(box.x1 - box.x0 + 1, box.y1 - box.y0 + 1);
+    for (const c of pool) {
+      if (chosen.has(c.label) || c.area < 0.03 * main.area || gap(c, box) > reach) continue;
+      chosen.add(c.label);
+      box.x0 = Math.min(box.x0, c.x0); box.y0 = Math.min(box.y0, c.y0);
+      box.x1 = Math.max(box.x1, c.x1); box.y1 = Math.max(box.y1, c.y1);
+      changed = true;
+    }
+  }
+  const side = Math.max(box.x1 - box.x0 + 1, box.y1 - box.y0 + 1);
+  if (side < Math.min(opts.minDigitPixels, 0.3 * short) || side < opts.minDigitFraction * short) return undefined;
+
+  // Keep the chosen strokes and the soft ink around them: grow from their pixels through everything
+  // fainter than the threshold but above the floor (hysteresis), within a margin around the digit's box,
+  // so the anti-aliased edges stay whatever the scale, and nothing unconnected comes along.
+  const isChosen = new Uint8Array(all.length + 1);
+  for (const l of chosen) isChosen[l] = 1;
+  const floor = t * 0.25;
+  const margin = Math.max(2, Math.round(0.1 * side));
+  const x0 = Math.max(0, box.x0 - margin), y0 = Math.max(0, box.y0 - margin), x1 = Math.min(w - 1, box.x1 + margin), y1 = Math.min(h - 1, box.y1 + margin);
+  const bw = x1 - x0 + 1, bh = y1 - y0 + 1;
+  const keep = new Uint8Array(bw * bh);
+  const stack = new Int32Array(bw * bh);
+  let top = 0;
+  const strokeHist = new Uint32Array(256);
+  let strokePixels = 0;
+  for (let y = box.y0; y <= box.y1; y++) for (let x = box.x0; x <= box.x1; x++) {
+    const i = y * w + x;
+    if (!isChosen[labels[i]]) continue;
+    strokeHist[(ink[i] * 255) | 0]++;
+    strokePixels++;
+    const k = (y - y0) * bw + x - x0;
+    keep[k] = 1;
+    stack[top++] = k;
+  }
+  while (top > 0) {
+    const k = stack[--top];
+    const bx = k % bw, by = (k - bx) / bw;
+    for (let dy = -1; dy <= 1; dy++) {
+      const yy = by + dy;
+      if (yy < 0 || yy >= bh) continue;
+      for (let dx = -1; dx <= 1; dx++) {
+        const xx = bx + dx;
+        if (xx < 0 || xx >= bw) continue;
+        const kk = yy * bw + xx;
+        if (!keep[kk] && ink[(yy + y0) * w + xx + x0] > floor) { keep[kk] = 1; stack[top++] = kk; }
+      }
+    }
+  }
+  // Stretch: the strongest strokes (90th percentile) to 1, so faint pencil is still a full digit.
+  let acc = 0, b90 = 255;
+  for (let b = 0; b < 256; b++) if ((acc += strokeHist[b]) > strokePixels * 0.9) { b90 = b; break; }
+  const strong = Math.max((b90 + 0.5) / 255, floor + 0.05);
+  const out = new Float32Array(w * h);
+  const inked = { x0: w, y0: h, x1: -1, y1: -1 };
+  for (let y = y0; y <= y1; y++) for (let x = x0; x <= x1; x++) {
+    if (!keep[(y - y0) * bw + x - x0]) continue;
+    const i = y * w + x;
+    const s = (ink[i] - floor) / (strong - floor);
+    if (s <= 0) continue;
+    out[i] = s >= 1 ? 1 : s;
+    if (x < inked.x0) inked.x0 = x;
+    if (x > inked.x1) inked.x1 = x;
+    if (y < inked.y0) inked.y0 = y;
+    if (y > inked.y1) inked.y1 = y;
+  }
+  return { ink: out, box: inked, inverted };
+}
