@@ -9,7 +9,7 @@ import type { Predictor, PredictResult } from './predictor';
 import type { Metrics } from './metrics';
 import type { ServeConfig } from './config';
 import { v2Router } from './v2-protocol';
-import { errorBody, normalizeError, sendError, trackRequest } from './respond';
+import { errorBody, normalizeError, sendError, tooLarge, trackRequest } from './respond';
 import { handleRawPredict, isRawPredict, resultBody, wantsDebug } from './predict-route';
 
 export interface AppDeps {
@@ -19,7 +19,7 @@ export interface AppDeps {
   metrics: Metrics;
   /** The model card plus input contract, served at /v1/model. */
   modelInfo: Record<string, unknown>;
-  /** True while shutting down: new predictions get 503 SERVER_DRAINING. */
+  /** True while shutting down: /readyz answers 503 and every answer closes its connection. */
   isDraining: () => boolean;
 }
 
@@ -55,7 +55,6 @@ export function buildApp(deps: AppDeps): RequestListener {
 
   app.post('/predict', (req, res, next) => {
     if (!req.is('multipart/form-data')) return void handleRawPredict(req, res, routeDeps);
-    if (deps.isDraining()) return next(new AppError('SERVER_DRAINING', 'the server is shutting down'));
     return upload.array('image', config.maxFiles)(req, res, next);
   }, async (req: Request, res: Response, next: NextFunction) => {
     try {
@@ -89,6 +88,10 @@ export function buildApp(deps: AppDeps): RequestListener {
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => sendError(res, err, routeDeps));
   return (req, res) => {
     trackRequest(req, res, deps);
+    if (req.headers.expect?.toLowerCase() === '100-continue' && Number(req.headers['content-length']) > config.maxBodyBytes) {
+      res.setHeader('Connection', 'close'); // the body was never asked for, so nothing is left to read
+      return sendError(res, tooLarge(config.maxBodyBytes), routeDeps);
+    }
     if (isRawPredict(req)) void handleRawPredict(req, res, routeDeps);
     else app(req, res);
   };

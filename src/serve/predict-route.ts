@@ -67,7 +67,6 @@ export async function handleRawPredict(req: IncomingMessage, res: ServerResponse
   const record = requestRecord(res);
   if (record) record.route = '/predict';
   try {
-    if (deps.isDraining()) throw new AppError('SERVER_DRAINING', 'the server is shutting down');
     const body = await readBody(req, deps.maxBodyBytes);
     if (body.length === 0) throw new AppError('REQUEST_EMPTY', 'the request body is empty: send the image bytes, or multipart with the field \'image\'');
     const result = await deps.predictor.predictBytes(new Uint8Array(body.buffer, body.byteOffset, body.length));

@@ -82,7 +82,7 @@ export function normalizeError(err: unknown, maxBodyBytes: number): AppError {
   if (e.code?.startsWith('LIMIT_') || e.message === 'Multipart: Boundary not found' || e.type === 'request.aborted') {
     return new AppError('REQUEST_EMPTY', `malformed request: ${e.message}`);
   }
-  return new AppError('INFERENCE_FAILED', 'internal error');
+  return new AppError('INTERNAL_ERROR', 'internal error');
 }
 
 /**
@@ -99,7 +99,30 @@ export function sendError(res: ServerResponse, err: unknown, opts: { maxBodyByte
     return;
   }
   if (e.code === 'QUEUE_FULL' || e.code === 'SERVER_DRAINING') res.setHeader('Retry-After', '1');
-  // After a refused body the rest of it may still be arriving: close rather than read it.
-  if (e.code === 'SERVER_DRAINING' || e.code === 'IMAGE_TOO_LARGE') res.setHeader('Connection', 'close');
+  if (e.code === 'SERVER_DRAINING') res.setHeader('Connection', 'close');
   sendJson(res, e.status, errorBody(e));
+  if (e.code === 'IMAGE_TOO_LARGE') lingerAfterRefusal(res.req);
+}
+
+export const LINGER_DEFAULTS = Object.freeze({
+  maxBytes: 64 * 1024 * 1024, // body bytes read and dropped after a 413 before the connection is cut
+  maxMs: 10_000, // ms the rest of a refused body may take to arrive
+});
+
+/**
+ * After answering a body that is too large while it is still arriving: read and drop the rest, for a
+ * bounded time and amount, then close (a lingering close, as nginx does). Closing at once would reset the
+ * connection under a client that sends the whole body before reading (Python's http.client, most SDKs),
+ * and the reset throws away the 413 it was about to read.
+ */
+export function lingerAfterRefusal(req: IncomingMessage, limits = LINGER_DEFAULTS): void {
+  const socket = req.socket;
+  if (req.complete || socket.destroyed) return;
+  let dropped = 0;
+  const cut = () => { clearTimeout(timer); socket.destroy(); };
+  const timer = setTimeout(cut, limits.maxMs).unref();
+  req.on('data', (chunk: Buffer) => { if ((dropped += chunk.length) > limits.maxBytes) cut(); });
+  req.once('end', () => { clearTimeout(timer); socket.end(); });
+  req.once('close', () => clearTimeout(timer));
+  req.resume();
 }

@@ -1,4 +1,4 @@
-import { createServer, Server } from 'node:http';
+import { createServer, RequestListener, Server } from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
 import { AddressInfo } from 'node:net';
 import pino, { Logger } from 'pino';
@@ -6,6 +6,7 @@ import { buildApp } from './app';
 import { createMetrics } from './metrics';
 import { createPredictor, Predictor } from './predictor';
 import { resolveServeConfig, ServeConfig } from './config';
+import { startWatchdog } from './watchdog';
 
 export interface RunningServer {
   server: Server;
@@ -32,17 +33,32 @@ export async function startServer(partial: Partial<ServeConfig> = {}, logger?: L
   const p = createPredictor(config.model, config, {
     onBatch: (n) => metrics.batchSize.observe(n),
     onQueueWait: (ms) => metrics.queueWait.observe(ms / 1000),
-  });
+  }, (msg) => log.warn(msg));
   holder.predictor = p;
   const app = buildApp({
     predictor: p, config, logger: log, metrics, isDraining: () => draining,
     modelInfo: { ...card, served: config.model, input: { ...(card.input ?? {}), ...INPUT_CONTRACT } },
   });
-  const server = createServer(app);
+  // Requests whose headers have arrived and that are not answered yet: a drain waits for all of them.
+  let inFlight = 0;
+  let onIdle: (() => void) | undefined;
+  const listener: RequestListener = (req, res) => {
+    inFlight++;
+    res.once('close', () => { if (--inFlight === 0) onIdle?.(); });
+    app(req, res);
+  };
+  const server = createServer(listener);
   // Longer than clients' and load balancers' idle timeouts (often 60 s): with Node's default of 5 s, a
   // client reusing a connection the server is just closing gets ECONNRESET (seen in the integration test).
   server.keepAliveTimeout = 65_000;
-  server.headersTimeout = 66_000;
+  server.headersTimeout = config.headersTimeoutMs;
+  server.requestTimeout = config.uploadTimeoutMs;
+  // Expect: 100-continue with a Content-Length over the limit: refused before the client sends the body.
+  server.on('checkContinue', (req, res) => {
+    if (!(Number(req.headers['content-length']) > config.maxBodyBytes)) res.writeContinue();
+    listener(req, res); // the app answers the too-large ones 413
+  });
+  const stopWatchdog = config.watchdogMs > 0 ? startWatchdog(config.watchdogMs) : () => {};
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.port, config.host, () => resolve());
@@ -59,15 +75,20 @@ export async function startServer(partial: Partial<ServeConfig> = {}, logger?: L
     shutdown() {
       closing ??= (async () => {
         draining = true;
-        log.info('shutting down: finishing in-flight requests');
+        log.info({ inFlight }, 'shutting down: no new connections; answering every request already accepted');
+        // No new connections; idle keep-alive ones close now, busy ones after their answer (Connection: close).
         const closed = new Promise<void>((r) => server.close(() => r()));
         server.closeIdleConnections();
         const deadline = new Promise<void>((r) => setTimeout(r, config.drainTimeoutMs).unref());
-        // Answer what is queued, then drop the keep-alive connections that are idle by now.
-        await Promise.race([p.close().then(() => server.closeIdleConnections()), deadline]);
-        await Promise.race([closed, deadline]);
+        const answered = inFlight === 0 ? Promise.resolve() : new Promise<void>((r) => { onIdle = r; });
+        // Every accepted request (still being read, decoded, queued or inferred) is answered before the
+        // workers stop under it.
+        await Promise.race([answered, deadline]);
+        await Promise.race([p.close(), deadline]);
         server.closeAllConnections();
-        log.info('stopped');
+        await Promise.race([closed, deadline]);
+        stopWatchdog();
+        log.info({ unanswered: inFlight }, 'stopped');
       })();
       return closing;
     },
