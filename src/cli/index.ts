@@ -4,6 +4,8 @@ import { hideBin } from 'yargs/helpers';
 import { trainCommand, evaluateCommand, dataCommand, benchTrainCommand, reportCommand } from './train-commands';
 import { exportCommand } from './onnx-commands';
 import { serveCommand, predictCommand, benchCommand } from './serve-commands';
+import { evaluateUploadsCommand } from './uploads-commands';
+import { fuzzCommand } from './fuzz-commands';
 import { AppError } from '../errors';
 
 /** The command-line interface: each Make target calls one subcommand. */
@@ -19,6 +21,8 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .command(serveCommand)
     .command(predictCommand)
     .command(benchCommand)
+    .command(evaluateUploadsCommand)
+    .command(fuzzCommand)
     .demandCommand(1, 'name a command')
     .strict()
     .fail((msg, err) => {
