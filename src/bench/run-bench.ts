@@ -8,6 +8,7 @@ import { Jimp } from 'jimp';
 import { loadMnist, PIXELS, IMAGE_SIZE } from '../data/mnist';
 import { openSession } from '../onnx/ort-session';
 import { createInferencePool } from '../serve/inference-pool';
+import { phonePhoto, photoLatency, photoOverload } from './photos';
 
 export interface BenchOptions {
   model: string;
@@ -229,6 +230,7 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void =
   let port = opts.port;
   const rounds: Array<PhaseResult & { engineImagesPerSecond: number; ratio: number; ratioToOneSession: number }> = [];
   let unloaded: LoadResult;
+  const photos: { latency12Mp?: Awaited<ReturnType<typeof photoLatency>>; latency1000Px?: Awaited<ReturnType<typeof photoLatency>>; overload?: Record<string, unknown> } = {};
   let child = await startServerProcess(opts.model, port, []);
   let base = `http://127.0.0.1:${port++}`;
   try {
@@ -244,6 +246,15 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void =
       log(`round ${r + 1}: server ${phase.requestsPerSecond.toFixed(0)} req/s, p50 ${phase.p50Ms.toFixed(1)} ms, p99 ${phase.p99Ms.toFixed(1)} ms, ` +
         `errors ${phase.errors}, non-2xx ${phase.non2xx}, /healthz p99 ${phase.healthzP99Ms?.toFixed(2)} ms; engine around it ${around.toFixed(0)} img/s → ratio ${(phase.requestsPerSecond / around).toFixed(2)}`);
     }
+    // Photos, after the PNG rounds so they do not disturb them: one at a time, then a flood.
+    const big = await phonePhoto(test, 4000);
+    const small = await phonePhoto(test, 1000);
+    photos.latency12Mp = await photoLatency(base, big, 10);
+    photos.latency1000Px = await photoLatency(base, small, 30);
+    log(`photo latency, nothing else running: 12 MP JPEG (${(big.length / 1e6).toFixed(1)} MB) p50 ${photos.latency12Mp.p50Ms.toFixed(0)} ms; ` +
+      `1,000 px (${(small.length / 1e3).toFixed(0)} kB) p50 ${photos.latency1000Px.p50Ms.toFixed(0)} ms`);
+    photos.overload = await photoOverload(base, child, big, opts.connections, opts.durationS);
+    log(`${opts.connections} clients posting 12 MP JPEGs for ${opts.durationS} s: ${JSON.stringify(photos.overload)}`);
   } finally {
     await stopServerProcess(child);
   }
@@ -270,6 +281,10 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void =
     errors: rounds.reduce((a, r) => a + r.errors + r.non2xx, 0),
     unloadedP50Ms: unloaded.p50Ms,
     noBatchingRequestsPerSecond: noBatching.requestsPerSecond,
+    photo12MpP50Ms: photos.latency12Mp?.p50Ms,
+    photo1000PxP50Ms: photos.latency1000Px?.p50Ms,
+    photoOverloadOther5xx: photos.overload?.other5xx,
+    photoOverloadRssPeakMb: photos.overload?.rssPeakMb,
   };
   log(`summary (medians over ${opts.rounds} rounds): ${JSON.stringify(summary)}`);
   return {
@@ -277,5 +292,6 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void =
     summary,
     engine: { batch1: engine1, batch32: engines },
     server: { unloaded, batching: rounds, noBatching },
+    photos,
   };
 }

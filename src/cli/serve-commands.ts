@@ -23,12 +23,20 @@ const serveOptions = {
   'request-timeout-ms': { type: 'number', describe: `ms before a queued image gets 504 (default ${SERVE_DEFAULTS.requestTimeoutMs})` },
   'max-body-bytes': { type: 'number', describe: `upload limit in bytes (default ${SERVE_DEFAULTS.maxBodyBytes})` },
   'max-pixels': { type: 'number', describe: `decoded size limit (default ${SERVE_DEFAULTS.maxPixels})` },
+  'decode-workers': { type: 'number', describe: `threads decoding every image but small PNGs (default ${SERVE_DEFAULTS.decodeWorkers})` },
+  'decode-timeout-ms': { type: 'number', describe: `ms one decode may take before its worker is replaced and the image refused (default ${SERVE_DEFAULTS.decodeTimeoutMs})` },
+  decoder: { choices: ['auto', 'sharp', 'jimp'], describe: `photo decoder; auto: sharp where its binary loads (default ${SERVE_DEFAULTS.decoder})` },
+  'drain-timeout-ms': { type: 'number', describe: `ms to answer accepted requests on SIGTERM/SIGINT (default ${SERVE_DEFAULTS.drainTimeoutMs})` },
+  'headers-timeout-ms': { type: 'number', describe: `ms a client may take to send its headers (default ${SERVE_DEFAULTS.headersTimeoutMs})` },
+  'upload-timeout-ms': { type: 'number', describe: `ms a client may take to send a whole request (default ${SERVE_DEFAULTS.uploadTimeoutMs})` },
+  'watchdog-ms': { type: 'number', describe: `ms the HTTP thread may be blocked before the process kills itself; 0: off (default ${SERVE_DEFAULTS.watchdogMs})` },
   'log-level': { choices: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'], describe: `log level (default ${SERVE_DEFAULTS.logLevel})` },
 } as const;
 
 type ServeArgs = { port?: number; host?: string; model?: string; card?: string; workers?: number; 'intra-op-threads'?: number; 'idle-intra-op-threads'?: number; 'worker-nice'?: number;
   'max-batch-size'?: number; 'max-batch-delay-ms'?: number; 'max-queue'?: number; 'request-timeout-ms'?: number;
-  'max-body-bytes'?: number; 'max-pixels'?: number; 'log-level'?: string };
+  'max-body-bytes'?: number; 'max-pixels'?: number; 'decode-workers'?: number; 'decode-timeout-ms'?: number; decoder?: string; 'drain-timeout-ms'?: number;
+  'headers-timeout-ms'?: number; 'upload-timeout-ms'?: number; 'watchdog-ms'?: number; 'log-level'?: string };
 
 export const serveCommand: CommandModule<object, ServeArgs> = {
   command: 'serve',
@@ -39,7 +47,9 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       port: argv.port ?? num(process.env.PORT), host: argv.host ?? process.env.HOST, model: argv.model ?? process.env.MODEL,
       card: argv.card, workers: argv.workers, intraOpNumThreads: argv['intra-op-threads'], idleIntraOpNumThreads: argv['idle-intra-op-threads'], workerNice: argv['worker-nice'], maxBatchSize: argv['max-batch-size'],
       maxBatchDelayMs: argv['max-batch-delay-ms'], maxQueue: argv['max-queue'], requestTimeoutMs: argv['request-timeout-ms'],
-      maxBodyBytes: argv['max-body-bytes'], maxPixels: argv['max-pixels'], logLevel: argv['log-level'] as never,
+      maxBodyBytes: argv['max-body-bytes'], maxPixels: argv['max-pixels'], decodeWorkers: argv['decode-workers'], decodeTimeoutMs: argv['decode-timeout-ms'],
+      decoder: argv.decoder as never, drainTimeoutMs: argv['drain-timeout-ms'], headersTimeoutMs: argv['headers-timeout-ms'], uploadTimeoutMs: argv['upload-timeout-ms'],
+      watchdogMs: argv['watchdog-ms'], logLevel: argv['log-level'] as never,
     });
     const stop = () => { running.shutdown().then(() => process.exit(0), () => process.exit(1)); };
     process.once('SIGTERM', stop);

@@ -1,12 +1,13 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { loadMnist } from '../data/mnist';
 import { resolveServeConfig, SERVE_DEFAULTS } from '../serve/config';
 import { createPredictor } from '../serve/predictor';
-import { evaluateUploads, UploadExample, UPLOADS_DEFAULTS } from '../uploads/evaluate-uploads';
+import { evaluateMnistPngs, evaluateUploads, UploadExample, UPLOADS_DEFAULTS } from '../uploads/evaluate-uploads';
 import { examplesPicture } from '../uploads/examples-picture';
 
-interface Args { model?: string; seed: number; 'per-condition': number; 'per-empty': number; out: string; picture: string; decoder: string }
+interface Args { model?: string; mnist: boolean; failures?: string; seed: number; 'per-condition': number; 'per-empty': number; out: string; picture: string; decoder: string }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
@@ -18,6 +19,8 @@ export const evaluateUploadsCommand: CommandModule<object, Args> = {
     seed: { type: 'number', default: UPLOADS_DEFAULTS.seed, describe: 'seed of the generated set (2 is the held-out set the README reports; tune on 1)' },
     'per-condition': { type: 'number', default: UPLOADS_DEFAULTS.perCondition, describe: 'uploads per condition' },
     'per-empty': { type: 'number', default: UPLOADS_DEFAULTS.perEmptyCondition, describe: 'pictures with no digit, per kind' },
+    failures: { type: 'string', describe: 'folder to write every misread upload to, with what the model saw' },
+    mnist: { type: 'boolean', default: true, describe: 'also post the 10,000 MNIST test digits as 28×28 PNGs' },
     decoder: { choices: ['auto', 'sharp', 'jimp'], default: 'auto', describe: 'photo decoder' },
     out: { type: 'string', default: 'artifacts/uploads-report.json', describe: 'report file' },
     picture: { type: 'string', default: 'artifacts/uploads-examples.png', describe: 'picture of a few uploads and what the model saw' },
@@ -40,8 +43,18 @@ export const evaluateUploadsCommand: CommandModule<object, Args> = {
       }
       console.log(`no-digit pictures refused: ${report.emptyRefused.refused}/${report.emptyRefused.images}`);
       for (const c of report.empty) console.log(`  ${c.condition.padEnd(18)} ${c.noDigit}/${c.images} refused`);
-      writeFileSync(argv.out, `${JSON.stringify({ ...report, model: config.model, decoder: config.decoder, seconds: Number(((performance.now() - t0) / 1000).toFixed(1)) }, null, 2)}\n`);
-      const firsts = examples.filter((e, i) => examples.findIndex((f) => f.condition === e.condition) === i);
+      const mnist = argv.mnist ? await evaluateMnistPngs(predictor, test) : undefined;
+      if (mnist) console.log(`MNIST test set as 28×28 PNGs: ${mnist.right}/${mnist.images} right (${pct(mnist.accuracy)}), ${mnist.noDigit} refused as no digit, ${mnist.errors} errors, ${mnist.passthrough} passed through unchanged`);
+      writeFileSync(argv.out, `${JSON.stringify({ ...report, mnistTestPngs: mnist, model: config.model, decoder: config.decoder, seconds: Number(((performance.now() - t0) / 1000).toFixed(1)) }, null, 2)}\n`);
+      const firsts = examples.filter((e) => e.index === 0);
+      if (argv.failures) {
+        mkdirSync(argv.failures, { recursive: true });
+        for (const e of examples.filter((x) => !x.right)) {
+          const name = join(argv.failures, `${e.condition}-${e.index}-label${e.label ?? 'none'}-got${e.answer}`);
+          writeFileSync(`${name}.${e.bytes[0] === 0x89 ? 'png' : 'jpg'}`, e.bytes);
+          writeFileSync(`${name}-seen.png`, await examplesPicture([e]));
+        }
+      }
       writeFileSync(argv.picture, await examplesPicture(firsts));
       console.log(`wrote ${argv.out} and ${argv.picture}`);
     } finally {

@@ -37,6 +37,10 @@ const BG_GRID = 32;
 const BG_RADIUS = 4;
 /** Grey levels by which one residual's tail must beat the other to decide the polarity alone. */
 const POLARITY_MARGIN = 24;
+/** Ink (0..1, after the stretch) that counts for the digit's bounding box. */
+const BOX_INK = 0.1;
+/** A residual tail this far from the page (grey levels) is ink, not noise or light. */
+const STRONG_TAIL = 60;
 /** Images smaller than this (short side) get a flat background: a digit fills them, there is no page. */
 const FLAT_BG_BELOW = 64;
 
@@ -144,7 +148,7 @@ const cellAt = ({ g, gw, gh }: Grid, w: number, h: number, x: number, y: number)
  * strokes however much of the window they cover, while it keeps the light's gradients and the sharp
  * edge of a shadow; an opening does the same for light strokes on a dark ground. Polarity: whichever
  * side of a median-filtered grid has the heavier far tail, the ink being the few pixels far from the
- * page's level; where the two are close, the border's brightness. Small images get their border's median: a digit fills them, there is no page.
+ * page's level; where the two are close, the sign of the brightness's skew. Small images get their border's median: a digit fills them, there is no page.
  */
 export function estimateBackground(v: Float32Array, w: number, h: number): { bg: Float32Array; inverted: boolean } {
   if (Math.min(w, h) < FLAT_BG_BELOW) {
@@ -158,16 +162,28 @@ export function estimateBackground(v: Float32Array, w: number, h: number): { bg:
   const step = Math.max(1, Math.floor(Math.sqrt((w * h) / 20_000)));
   const dark: number[] = [];
   const light: number[] = [];
+  let sum = 0;
   for (let y = 0; y < h; y += step) for (let x = 0; x < w; x += step) {
     const d = v[y * w + x] - cellAt(med, w, h, x, y);
     dark.push(-d);
     light.push(d);
+    sum += v[y * w + x];
   }
   const tail = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length * 0.995)];
-  const vote = tail(light) - tail(dark);
-  // A digit that fills the picture leaves both residuals saturated (the closing fills its gaps with
-  // white): then the border decides, which is paper in such pictures.
-  const inverted = Math.abs(vote) > POLARITY_MARGIN ? vote > 0 : borderMedian(v, w, h) < 128;
+  const tails = [tail(light), tail(dark)];
+  const vote = tails[0] - tails[1];
+  // A thick digit that fills much of the picture also fills the median's window, and both tails look
+  // alike: then the skew of the brightness decides (the ink is the minority, on the long side). Where
+  // neither tail is strong there may be no ink at all, and the usual case stands: paper is the light
+  // side unless the picture is dark.
+  let inverted = vote > 0;
+  if (Math.abs(vote) <= POLARITY_MARGIN && Math.max(...tails) < STRONG_TAIL) inverted = borderMedian(v, w, h) < 96;
+  else if (Math.abs(vote) <= POLARITY_MARGIN) {
+    const mean = sum / dark.length;
+    let m3 = 0;
+    for (let y = 0; y < h; y += step) for (let x = 0; x < w; x += step) m3 += (v[y * w + x] - mean) ** 3;
+    inverted = m3 > 0;
+  }
   const bg = inverted ? extremum(extremum(grid, BG_RADIUS, false), BG_RADIUS, true) : extremum(extremum(grid, BG_RADIUS, true), BG_RADIUS, false);
   return { bg: upsample(bg, w, h), inverted };
 }
@@ -280,7 +296,7 @@ function otsu01(v: Float32Array): number {
   return threshold / 255;
 }
 
-interface Component { label: number; area: number; mass: number; x0: number; y0: number; x1: number; y1: number; border: boolean }
+interface Component { label: number; area: number; mass: number; peak: number; x0: number; y0: number; x1: number; y1: number; border: boolean }
 
 /** 8-connected components of `mask`; `labels` gets 1-based labels (0 = background). */
 function components(mask: Uint8Array, weight: Float32Array, w: number, h: number, labels: Int32Array): Component[] {
@@ -289,7 +305,7 @@ function components(mask: Uint8Array, weight: Float32Array, w: number, h: number
   for (let start = 0; start < mask.length; start++) {
     if (!mask[start] || labels[start]) continue;
     const label = out.length + 1;
-    const c: Component = { label, area: 0, mass: 0, x0: w, y0: h, x1: -1, y1: -1, border: false };
+    const c: Component = { label, area: 0, mass: 0, peak: 0, x0: w, y0: h, x1: -1, y1: -1, border: false };
     let top = 0;
     stack[top++] = start;
     labels[start] = label;
@@ -298,6 +314,7 @@ function components(mask: Uint8Array, weight: Float32Array, w: number, h: number
       const x = i % w, y = (i - x) / w;
       c.area++;
       c.mass += weight[i];
+      if (weight[i] > c.peak) c.peak = weight[i];
       if (x < c.x0) c.x0 = x;
       if (x > c.x1) c.x1 = x;
       if (y < c.y0) c.y0 = y;
@@ -335,9 +352,12 @@ export function findDigit(v: Float32Array, w: number, h: number, opts: FindDigit
   const ink = flatten(v, bg, inverted);
   if (Math.min(w, h) >= FLAT_BG_BELOW) removeRules(ink, w, h);
   const smooth = blur3(ink, w, h);
+  // Hysteresis: components of everything above half the threshold, kept only where they reach the
+  // threshold somewhere, so a stroke that fades (pencil, a dim corner) stays whole.
   const t = Math.max(otsu01(smooth), opts.minContrast);
+  const tLow = Math.max(t * 0.6, opts.minContrast);
   const mask = new Uint8Array(w * h);
-  for (let i = 0; i < mask.length; i++) mask[i] = smooth[i] > t ? 1 : 0;
+  for (let i = 0; i < mask.length; i++) mask[i] = smooth[i] > tLow ? 1 : 0;
   const labels = new Int32Array(w * h);
   const all = components(mask, smooth, w, h, labels);
 
@@ -349,7 +369,7 @@ export function findDigit(v: Float32Array, w: number, h: number, opts: FindDigit
     const long = Math.max(cw / w, ch / h);
     return long > 0.6 && c.area / Math.max(cw, ch) < 0.03 * short;
   };
-  const candidates = all.filter((c) => c.area >= minArea && !lineLike(c));
+  const candidates = all.filter((c) => c.area >= minArea && c.peak > t && !lineLike(c));
   const inside = candidates.filter((c) => !c.border);
   // Components touching the border are shadows and page edges, unless nothing else is there.
   const pool = inside.length > 0 ? inside : candidates;
@@ -358,11 +378,15 @@ export function findDigit(v: Float32Array, w: number, h: number, opts: FindDigit
   const chosen = new Set([main.label]);
   const box = { x0: main.x0, y0: main.y0, x1: main.x1, y1: main.y1 };
   // The digit's other parts (a 5's flag, a broken 4): close to what is kept and not specks next to it.
+  // A part may touch the border (a drawing to the canvas edge) if it is no bigger than the digit so far
+  // (a page edge or a shadow next to the digit is bigger) and not a speck (noise along the edge).
+  let keptArea = main.area;
   for (let changed = true; changed;) {
     changed = false;
     const reach = 0.2 * Math.max(box.x1 - box.x0 + 1, box.y1 - box.y0 + 1);
-    for (const c of pool) {
-      if (chosen.has(c.label) || c.area < 0.03 * main.area || gap(c, box) > reach) continue;
+    for (const c of candidates) {
+      if (chosen.has(c.label) || c.area < 0.03 * main.area || gap(c, box) > reach || (c.border && (c.area > keptArea || c.area < 0.1 * main.area))) continue;
+      keptArea += c.area;
       chosen.add(c.label);
       box.x0 = Math.min(box.x0, c.x0); box.y0 = Math.min(box.y0, c.y0);
       box.x1 = Math.max(box.x1, c.x1); box.y1 = Math.max(box.y1, c.y1);
@@ -389,8 +413,10 @@ export function findDigit(v: Float32Array, w: number, h: number, opts: FindDigit
   for (let y = box.y0; y <= box.y1; y++) for (let x = box.x0; x <= box.x1; x++) {
     const i = y * w + x;
     if (!isChosen[labels[i]]) continue;
-    strokeHist[(ink[i] * 255) | 0]++;
-    strokePixels++;
+    if (smooth[i] > t) { // the stretch is set by the strokes proper, not by their faint continuations
+      strokeHist[(ink[i] * 255) | 0]++;
+      strokePixels++;
+    }
     const k = (y - y0) * bw + x - x0;
     keep[k] = 1;
     stack[top++] = k;
@@ -421,6 +447,7 @@ export function findDigit(v: Float32Array, w: number, h: number, opts: FindDigit
     const s = (ink[i] - floor) / (strong - floor);
     if (s <= 0) continue;
     out[i] = s >= 1 ? 1 : s;
+    if (s < BOX_INK) continue; // the faintest halo stays in the picture but does not widen the box
     if (x < inked.x0) inked.x0 = x;
     if (x > inked.x1) inked.x1 = x;
     if (y < inked.y0) inked.y0 = y;

@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import type { Dataset } from '../data/mnist';
+import { Dataset, IMAGE_SIZE, PIXELS } from '../data/mnist';
 import { createRng } from '../data/rng';
 import { isAppError } from '../errors';
 import type { Predictor } from '../serve/predictor';
@@ -32,7 +32,7 @@ export interface ConditionResult {
   meanMs: number; // decode + preprocess + inference, one upload at a time in flight per slot
 }
 
-export interface UploadExample { condition: string; label: number | null; answer: string; bytes: Uint8Array; input28?: Float32Array }
+export interface UploadExample { condition: string; index: number; label: number | null; answer: string; right: boolean; bytes: Uint8Array; input28?: Float32Array }
 
 export interface UploadsReport {
   seed: number;
@@ -40,6 +40,29 @@ export interface UploadsReport {
   empty: ConditionResult[];
   overall: { images: number; right: number; accuracy: number; worstCondition: string; worstAccuracy: number };
   emptyRefused: { images: number; refused: number };
+}
+
+export interface MnistPngsResult { images: number; right: number; accuracy: number; noDigit: number; errors: number; passthrough: number }
+
+/**
+ * The 10,000 MNIST test digits as 28×28 grey PNGs through the server's path (our PNG decoder,
+ * preprocessing, batching, the model): they must keep the model's offline accuracy.
+ */
+export async function evaluateMnistPngs(predictor: Predictor, test: Dataset, concurrency = 64): Promise<MnistPngsResult> {
+  const r: MnistPngsResult = { images: test.count, right: 0, accuracy: 0, noDigit: 0, errors: 0, passthrough: 0 };
+  await forEachLimited(test.count, concurrency, async (i) => {
+    const png = await sharp(test.images.subarray(i * PIXELS, (i + 1) * PIXELS), { raw: { width: IMAGE_SIZE, height: IMAGE_SIZE, channels: 1 } }).png().toBuffer();
+    try {
+      const res = await predictor.predictBytes(new Uint8Array(png));
+      if (res.prediction.digit === test.labels[i]) r.right++;
+      if (res.info.path === 'passthrough') r.passthrough++;
+    } catch (err) {
+      if (isAppError(err, 'IMAGE_NO_DIGIT')) r.noDigit++;
+      else r.errors++;
+    }
+  });
+  r.accuracy = Number((r.right / r.images).toFixed(4));
+  return r;
 }
 
 /** Encodes a rendered upload as the file a user would send (JPEG for photos, PNG for canvas exports). */
@@ -88,7 +111,8 @@ export async function evaluateUploads(predictor: Predictor, test: Dataset, opts:
         if (code === 'IMAGE_NO_DIGIT') r.noDigit++;
         else r.errors[code] = (r.errors[code] ?? 0) + 1;
       }
-      if (i < opts.examples) onExample({ condition, label, answer, bytes, input28 });
+      const right = hasDigit ? answer === String(label) : answer === 'IMAGE_NO_DIGIT';
+      if (i < opts.examples || !right) onExample({ condition, index: i, label, answer, right, bytes, input28 });
     });
     r.accuracy = (hasDigit ? r.right : r.noDigit) / n;
     r.meanMs = Number((ms / n).toFixed(1));

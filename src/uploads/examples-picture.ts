@@ -22,10 +22,9 @@ export async function examplesPicture(examples: UploadExample[]): Promise<Buffer
     if (e.input28) for (let k = 0; k < seen.length; k++) seen[k] = Math.round(e.input28[k] * 255);
     const input = await sharp(seen, { raw: { width: IMAGE_SIZE, height: IMAGE_SIZE, channels: 1 } }).resize(TILE - 4, TILE - 4, { kernel: 'nearest' }).png().toBuffer();
     layers.push({ input, left: i * TILE + 2, top: LABEL + TILE + 2 });
-    const ok = e.label === null ? e.answer === 'IMAGE_NO_DIGIT' : e.answer === String(e.label);
     const answer = e.answer === 'IMAGE_NO_DIGIT' ? 'no digit' : e.answer;
     const text = `<svg width="${TILE}" height="${LABEL}"><text x="3" y="12" font-family="sans-serif" font-size="10">${escapeXml(e.condition)}</text>`
-      + `<text x="3" y="26" font-family="sans-serif" font-size="11" fill="${ok ? '#106010' : '#b01010'}">${e.label ?? '–'} → ${escapeXml(answer)}</text></svg>`;
+      + `<text x="3" y="26" font-family="sans-serif" font-size="11" fill="${e.right ? '#106010' : '#b01010'}">${e.label ?? '–'} → ${escapeXml(answer)}</text></svg>`;
     layers.push({ input: Buffer.from(text), left: i * TILE, top: 0 });
   }
   return sharp({ create: { width, height, channels: 3, background: '#f4f4f4' } }).composite(layers).png().toBuffer();

@@ -1,0 +1,85 @@
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import sharp from 'sharp';
+import type { Dataset } from '../data/mnist';
+import { createRng } from '../data/rng';
+import { renderUpload, uploadSeed } from '../uploads/conditions';
+import { encodeUpload } from '../uploads/evaluate-uploads';
+
+/**
+ * A phone photo of `width` × 3/4 width: a rendered low-light page scaled up, with fresh sensor noise at
+ * full resolution (noise is what makes a real 12 MP JPEG slow to decode: a smooth one decodes ~4× faster).
+ */
+export async function phonePhoto(test: Dataset, width: number, seed = 1): Promise<Buffer> {
+  const rng = createRng(uploadSeed(seed, 'bench-photo', width));
+  const page = await encodeUpload(renderUpload('uneven-light', test.images, rng.int(test.count), rng));
+  const height = Math.round((width * 3) / 4);
+  const { data } = await sharp(page).resize(width, height, { fit: 'fill' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  let x = 0x9e3779b9;
+  for (let i = 0; i < data.length; i++) {
+    x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+    const v = data[i] + (((x >>> 0) & 31) - 16) * 0.6; // ±10 levels, about σ 6
+    data[i] = v < 0 ? 0 : v > 255 ? 255 : v;
+  }
+  return sharp(data, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+}
+
+function postOnce(url: string, body: Buffer): Promise<{ status: number; ms: number }> {
+  const t0 = performance.now();
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: { 'content-type': 'image/jpeg', 'content-length': body.length } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - t0 }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+
+/** One photo at a time, nothing else running: the latency a user sees for their picture. */
+export async function photoLatency(base: string, photo: Buffer, n: number): Promise<{ bytes: number; n: number; p50Ms: number; p90Ms: number; statuses: Record<number, number> }> {
+  const times: number[] = [];
+  const statuses: Record<number, number> = {};
+  for (let i = 0; i < n + 2; i++) {
+    const r = await postOnce(`${base}/predict`, photo);
+    statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+    if (i >= 2) times.push(r.ms); // the first two warm up the decoding worker's JIT and libvips
+  }
+  times.sort((a, b) => a - b);
+  return { bytes: photo.length, n, p50Ms: pct(times, 50), p90Ms: pct(times, 90), statuses };
+}
+
+/** The server's resident memory (Linux), MB. */
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/**
+ * `clients` clients posting `photo` back to back for `seconds`: how many are answered, how many refused
+ * (503 QUEUE_FULL is the intended answer to the excess), any other 5xx, and the server's peak memory.
+ */
+export async function photoOverload(base: string, server: ChildProcess, photo: Buffer, clients: number, seconds: number): Promise<Record<string, unknown>> {
+  const statuses: Record<number, number> = {};
+  let failures = 0;
+  let peak = rssMb(server.pid!);
+  const before = peak;
+  const sampler = setInterval(() => { peak = Math.max(peak, rssMb(server.pid!)); }, 100);
+  const end = performance.now() + seconds * 1000;
+  await Promise.all(Array.from({ length: clients }, async () => {
+    while (performance.now() < end) {
+      try {
+        const r = await postOnce(`${base}/predict`, photo);
+        statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+      } catch {
+        failures++;
+      }
+    }
+  }));
+  clearInterval(sampler);
+  const other5xx = Object.entries(statuses).filter(([s]) => Number(s) >= 500 && s !== '503').reduce((a, [, n]) => a + n, 0);
+  return { clients, seconds, photoBytes: photo.length, statuses, connectionFailures: failures, other5xx, rssBeforeMb: Math.round(before), rssPeakMb: Math.round(peak) };
+}
