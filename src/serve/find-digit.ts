@@ -188,15 +188,33 @@ export function estimateBackground(v: Float32Array, w: number, h: number): { bg:
   return { bg: upsample(bg, w, h), inverted };
 }
 
-/** The median of a band along the border, 5% of the short side wide. */
-function borderMedian(v: Float32Array, w: number, h: number): number {
-  const band = Math.max(1, Math.round(Math.min(w, h) * 0.05));
-  const vals: number[] = [];
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    if (y < band || y >= h - band || x < band || x >= w - band) vals.push(v[y * w + x]);
+/**
+ * The median of a band along the border, `band` pixels wide (5% of the short side when not given),
+ * sampled on large images, from a 256-bin histogram (the caller's, to reuse, or a new one).
+ */
+export function borderMedian(v: Float32Array, w: number, h: number, band = Math.max(1, Math.round(Math.min(w, h) * 0.05)),
+  histogram = new Uint32Array(256)): number {
+  histogram.fill(0);
+  const step = Math.max(1, Math.floor((w * h) / 40_000));
+  let k = 0;
+  let n = 0;
+  for (let y = 0; y < h; y++) {
+    const inner = y >= band && y < h - band;
+    for (let x = 0; x < w; x++) {
+      if (inner && x === band && w - band > band) {
+        x = w - band - 1; // skip the interior of this row
+        continue;
+      }
+      if (k++ % step === 0) {
+        const b = Math.round(v[y * w + x]);
+        histogram[b < 0 ? 0 : b > 255 ? 255 : b]++;
+        n++;
+      }
+    }
   }
-  vals.sort((a, b) => a - b);
-  return vals[vals.length >> 1];
+  let acc = 0;
+  for (let b = 0; b < 256; b++) if ((acc += histogram[b]) > n >> 1) return b;
+  return 255;
 }
 
 /**
@@ -277,8 +295,8 @@ function blur3(v: Float32Array, w: number, h: number): Float32Array {
   return out;
 }
 
-/** Otsu's threshold of values in [0,1] (256 bins). */
-function otsu01(v: Float32Array): number {
+/** Otsu's threshold of values in [0,1] (256 bins): the background is what is at or below it. */
+export function otsu(v: Float32Array): number {
   const hist = new Uint32Array(256);
   for (let i = 0; i < v.length; i++) hist[Math.min(255, Math.round(v[i] * 255))]++;
   let sum = 0;
@@ -293,7 +311,7 @@ function otsu01(v: Float32Array): number {
     const between = wB * wF * (sumB / wB - (sum - sumB) / wF) ** 2;
     if (between > best) { best = between; threshold = t; }
   }
-  return threshold / 255;
+  return (threshold + 0.5) / 255; // the top of the last background bin: values above it are foreground
 }
 
 interface Component { label: number; area: number; mass: number; peak: number; x0: number; y0: number; x1: number; y1: number; border: boolean }
@@ -354,7 +372,7 @@ export function findDigit(v: Float32Array, w: number, h: number, opts: FindDigit
   const smooth = blur3(ink, w, h);
   // Hysteresis: components of everything above half the threshold, kept only where they reach the
   // threshold somewhere, so a stroke that fades (pencil, a dim corner) stays whole.
-  const t = Math.max(otsu01(smooth), opts.minContrast);
+  const t = Math.max(otsu(smooth), opts.minContrast);
   const tLow = Math.max(t * 0.6, opts.minContrast);
   const mask = new Uint8Array(w * h);
   for (let i = 0; i < mask.length; i++) mask[i] = smooth[i] > tLow ? 1 : 0;

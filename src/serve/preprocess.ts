@@ -1,5 +1,5 @@
 import { IMAGE_SIZE, PIXELS } from '../data/mnist';
-import { findDigit } from './find-digit';
+import { borderMedian, findDigit } from './find-digit';
 
 /** An RGBA bitmap as decoders return it: width × height × 4 bytes, row-major. */
 export interface Bitmap {
@@ -85,56 +85,6 @@ export function toLuminance(img: Bitmap, lum: Float32Array = new Float32Array(im
   return { lum, hadAlpha };
 }
 
-/** The q-quantile of the histogram's n values. */
-function histogramQuantile(n: number, q: number): number {
-  if (n === 0) return 0;
-  const target = Math.floor(n * q);
-  let acc = 0;
-  for (let b = 0; b < 256; b++) {
-    acc += histogram[b];
-    if (acc > target) return b;
-  }
-  return 255;
-}
-
-/** The histogram bin of a value in [0,255]. */
-const bin = (v: number) => Math.max(0, Math.min(255, Math.round(v)));
-
-/** Fills the shared 256-bin histogram with the values above `above`; returns how many it counted. */
-function fillHistogram(values: Float32Array, above = -Infinity): number {
-  histogram.fill(0);
-  let n = 0;
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i];
-    if (v <= above) continue;
-    histogram[bin(v)]++;
-    n++;
-  }
-  return n;
-}
-
-/** The median of a band along the border, `band` pixels wide (sampled on large images). */
-function borderMedian(v: Float32Array, w: number, h: number, band: number): number {
-  histogram.fill(0);
-  const step = Math.max(1, Math.floor((w * h) / 40_000));
-  let k = 0;
-  let n = 0;
-  for (let y = 0; y < h; y++) {
-    const inner = y >= band && y < h - band;
-    for (let x = 0; x < w; x++) {
-      if (inner && x === band && w - band > band) {
-        x = w - band - 1; // skip the interior of this row
-        continue;
-      }
-      if (k++ % step === 0) {
-        histogram[bin(v[y * w + x])]++;
-        n++;
-      }
-    }
-  }
-  return histogramQuantile(n, 0.5);
-}
-
 /** Box-averages by an integer factor so the longer side is at most `max`. */
 function shrink(v: Float32Array, w: number, h: number, max: number): { v: Float32Array; w: number; h: number } {
   const f = Math.ceil(Math.max(w, h) / max);
@@ -153,28 +103,6 @@ function shrink(v: Float32Array, w: number, h: number, max: number): { v: Float3
     }
   }
   return { v: out, w: nw, h: nh };
-}
-
-/** Otsu's threshold of values in [0,255]. */
-export function otsu(v: Float32Array): number {
-  fillHistogram(v);
-  const hist = histogram;
-  const total = v.length;
-  let sum = 0;
-  for (let i = 0; i < 256; i++) sum += i * hist[i];
-  let sumB = 0, wB = 0, best = 0, threshold = 0;
-  for (let t = 0; t < 256; t++) {
-    wB += hist[t];
-    if (wB === 0) continue;
-    const wF = total - wB;
-    if (wF === 0) break;
-    sumB += t * hist[t];
-    const mB = sumB / wB;
-    const mF = (sum - sumB) / wF;
-    const between = wB * wF * (mB - mF) ** 2;
-    if (between > best) { best = between; threshold = t; }
-  }
-  return threshold;
 }
 
 /**
@@ -256,7 +184,7 @@ export function preprocess(img: Bitmap): { input: Float32Array; info: Preprocess
   const out = newInput();
   if (img.width === IMAGE_SIZE && img.height === IMAGE_SIZE) {
     const band = Math.max(1, Math.round(IMAGE_SIZE * 0.05));
-    const inverted = borderMedian(lum, IMAGE_SIZE, IMAGE_SIZE, band) > 127;
+    const inverted = borderMedian(lum, IMAGE_SIZE, IMAGE_SIZE, band, histogram) > 127;
     if (looksLikeMnist(lum, inverted)) {
       for (let i = 0; i < out.length; i++) out[i] = (inverted ? 255 - lum[i] : lum[i]) / 255;
       return { input: out, info: { path: 'passthrough', inverted, hadAlpha, empty: false } };

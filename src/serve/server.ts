@@ -19,7 +19,7 @@ export interface RunningServer {
 /** Input contract returned with the model card at /v1/model. */
 const INPUT_CONTRACT = {
   accepts: ['image/png', 'image/jpeg', 'image/bmp', 'image/gif', 'image/tiff', 'application/octet-stream', 'multipart/form-data (field image)'],
-  preprocessing: 'luminance, polarity to light-on-dark, background removal, crop, longer side to 20 px, centre of mass at the centre of 28x28, [0,1]',
+  preprocessing: 'MNIST-like 28x28 images unchanged; otherwise luminance, illumination flattened, polarity to light-on-dark, printed rules removed, the digit\'s connected components chosen (specks, lines, page edges and shadows dropped), crop, longer side to 20 px, centre of mass at the centre of 28x28, [0,1]; 422 IMAGE_NO_DIGIT when no stroke is found',
 };
 
 /** Loads the config and model, then listens. `make serve` and `npm start` call this. */
@@ -47,7 +47,8 @@ export async function startServer(partial: Partial<ServeConfig> = {}, logger?: L
     res.once('close', () => { if (--inFlight === 0) onIdle?.(); });
     app(req, res);
   };
-  const server = createServer(listener);
+  // Header and upload timeouts are checked this often (Node's default, 30 s, would let them run that late).
+  const server = createServer({ connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs) }, listener);
   // Longer than clients' and load balancers' idle timeouts (often 60 s): with Node's default of 5 s, a
   // client reusing a connection the server is just closing gets ECONNRESET (seen in the integration test).
   server.keepAliveTimeout = 65_000;

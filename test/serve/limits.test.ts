@@ -87,3 +87,28 @@ describe('overload with photos', () => {
     expect(ok.status).toBe(200);
   });
 });
+
+describe('slow clients', () => {
+  it('answers 408 to a client that stalls in its headers or its body, within the configured times', async () => {
+    const slow = await startServer({ port: 0, host: '127.0.0.1', model: MODEL, logLevel: 'silent', workers: 1, headersTimeoutMs: 400, uploadTimeoutMs: 800 });
+    try {
+      const port = Number(new URL(slow.url).port);
+      const stall = (payload: string) => new Promise<{ ms: number; text: string }>((resolve) => {
+        const t0 = performance.now();
+        const s = connect(port, '127.0.0.1');
+        let text = '';
+        s.on('data', (c) => { text += c; });
+        s.on('close', () => resolve({ ms: performance.now() - t0, text }));
+        s.write(payload);
+      });
+      const headers = await stall('POST /predict HTTP/1.1\r\nHost: x\r\n');
+      const body = await stall('POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc');
+      for (const r of [headers, body]) {
+        expect(r.text).toMatch(/^HTTP\/1\.1 408/);
+        expect(r.ms).toBeLessThan(3000);
+      }
+    } finally {
+      await slow.shutdown();
+    }
+  });
+});

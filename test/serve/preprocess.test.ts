@@ -1,5 +1,6 @@
 import { loadMnist, PIXELS, Dataset } from '../../src/data/mnist';
-import { preprocess, otsu, resample, newInput, toLuminance } from '../../src/serve/preprocess';
+import { preprocess, resample, newInput, toLuminance } from '../../src/serve/preprocess';
+import { otsu } from '../../src/serve/find-digit';
 import { decodeImage } from '../../src/serve/decode';
 import { canvasBitmap, correlation, encode, mnistBitmap } from '../helpers/images';
 
@@ -100,10 +101,10 @@ describe('preprocess', () => {
   });
 
   it('otsu splits a bimodal histogram; resample preserves mean intensity', () => {
-    const v = Float32Array.from({ length: 100 }, (_, i) => (i < 50 ? 10 : 200));
+    const v = Float32Array.from({ length: 100 }, (_, i) => (i < 50 ? 0.04 : 0.8));
     const t = otsu(v);
-    expect(t).toBeGreaterThanOrEqual(10);
-    expect(t).toBeLessThan(200);
+    expect(t).toBeGreaterThanOrEqual(0.04);
+    expect(t).toBeLessThan(0.8);
     const img = Float32Array.from({ length: 40 * 40 }, (_, i) => (i % 7) / 7);
     const mean = (a: Float32Array) => a.reduce((s, x) => s + x, 0) / a.length;
     expect(mean(resample(img, 40, 40, 20, 20))).toBeCloseTo(mean(img), 2);
