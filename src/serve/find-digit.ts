@@ -148,7 +148,8 @@ const cellAt = ({ g, gw, gh }: Grid, w: number, h: number, x: number, y: number)
  * strokes however much of the window they cover, while it keeps the light's gradients and the sharp
  * edge of a shadow; an opening does the same for light strokes on a dark ground. Polarity: whichever
  * side of a median-filtered grid has the heavier far tail, the ink being the few pixels far from the
- * page's level; where the two are close, the sign of the brightness's skew. Small images get their border's median: a digit fills them, there is no page.
+ * page's level; where the two are close, the sign of the brightness's skew. Small images get their
+ * border's median: a digit fills them, there is no page.
  */
 export function estimateBackground(v: Float32Array, w: number, h: number): { bg: Float32Array; inverted: boolean } {
   if (Math.min(w, h) < FLAT_BG_BELOW) {
@@ -160,17 +161,24 @@ export function estimateBackground(v: Float32Array, w: number, h: number): { bg:
   // as the larger deviation (a closing or an opening would each make the other side's paper look inked).
   const med = medianFilter(grid, BG_RADIUS);
   const step = Math.max(1, Math.floor(Math.sqrt((w * h) / 20_000)));
-  const dark: number[] = [];
-  const light: number[] = [];
+  // Residuals image − median, in whole grey levels: a 511-bin histogram over [-255, 255].
+  const residuals = new Uint32Array(511);
+  let n = 0;
   let sum = 0;
   for (let y = 0; y < h; y += step) for (let x = 0; x < w; x += step) {
-    const d = v[y * w + x] - cellAt(med, w, h, x, y);
-    dark.push(-d);
-    light.push(d);
+    residuals[Math.round(v[y * w + x] - cellAt(med, w, h, x, y)) + 255]++;
     sum += v[y * w + x];
+    n++;
   }
-  const tail = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor(xs.length * 0.995)];
-  const tails = [tail(light), tail(dark)];
+  const tailAbove = (fromTop: boolean) => { // how far the outermost 0.5% reach, on one side
+    let acc = 0;
+    for (let k = 0; k < 511; k++) {
+      const b = fromTop ? 510 - k : k;
+      if ((acc += residuals[b]) > n * 0.005) return fromTop ? b - 255 : 255 - b;
+    }
+    return 0;
+  };
+  const tails = [tailAbove(true), tailAbove(false)]; // light ink, dark ink
   const vote = tails[0] - tails[1];
   // A thick digit that fills much of the picture also fills the median's window, and both tails look
   // alike: then the skew of the brightness decides (the ink is the minority, on the long side). Where
@@ -179,7 +187,7 @@ export function estimateBackground(v: Float32Array, w: number, h: number): { bg:
   let inverted = vote > 0;
   if (Math.abs(vote) <= POLARITY_MARGIN && Math.max(...tails) < STRONG_TAIL) inverted = borderMedian(v, w, h) < 96;
   else if (Math.abs(vote) <= POLARITY_MARGIN) {
-    const mean = sum / dark.length;
+    const mean = sum / n;
     let m3 = 0;
     for (let y = 0; y < h; y += step) for (let x = 0; x < w; x += step) m3 += (v[y * w + x] - mean) ** 3;
     inverted = m3 > 0;
@@ -284,13 +292,15 @@ export function removeRules(ink: Float32Array, w: number, h: number): void {
 function blur3(v: Float32Array, w: number, h: number): Float32Array {
   const tmp = new Float32Array(w * h);
   const out = new Float32Array(w * h);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    const i = y * w + x;
-    tmp[i] = (v[i - (x > 0 ? 1 : 0)] + v[i] + v[i + (x < w - 1 ? 1 : 0)]) / 3;
+  for (let y = 0; y < h; y++) {
+    const o = y * w;
+    tmp[o] = (2 * v[o] + v[o + (w > 1 ? 1 : 0)]) / 3;
+    for (let x = 1; x < w - 1; x++) tmp[o + x] = (v[o + x - 1] + v[o + x] + v[o + x + 1]) / 3;
+    if (w > 1) tmp[o + w - 1] = (v[o + w - 2] + 2 * v[o + w - 1]) / 3;
   }
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    const i = y * w + x;
-    out[i] = (tmp[i - (y > 0 ? w : 0)] + tmp[i] + tmp[i + (y < h - 1 ? w : 0)]) / 3;
+  for (let y = 0; y < h; y++) {
+    const up = y > 0 ? (y - 1) * w : 0, o = y * w, down = y < h - 1 ? (y + 1) * w : o;
+    for (let x = 0; x < w; x++) out[o + x] = (tmp[up + x] + tmp[o + x] + tmp[down + x]) / 3;
   }
   return out;
 }
@@ -370,7 +380,7 @@ export function findDigit(v: Float32Array, w: number, h: number, opts: FindDigit
   const ink = flatten(v, bg, inverted);
   if (Math.min(w, h) >= FLAT_BG_BELOW) removeRules(ink, w, h);
   const smooth = blur3(ink, w, h);
-  // Hysteresis: components of everything above half the threshold, kept only where they reach the
+  // Hysteresis: components of everything above 0.6 of the threshold, kept only where they reach the
   // threshold somewhere, so a stroke that fades (pencil, a dim corner) stays whole.
   const t = Math.max(otsu(smooth), opts.minContrast);
   const tLow = Math.max(t * 0.6, opts.minContrast);
