@@ -159,6 +159,21 @@ describe('HTTP server on 127.0.0.1 with the real model', () => {
       bad.fill(7, 40, bad.length - 12);
       await expectError(await post(bad), 422, 'IMAGE_UNDECODABLE');
     });
+    it('422 IMAGE_NO_DIGIT for a blank photo, a flat colour and an empty canvas; as its own entry among several files', async () => {
+      const blankPhoto = await encode({ width: 640, height: 480, data: new Uint8Array(640 * 480 * 4).fill(236) }, 'image/jpeg');
+      const flat = await encode({ width: 90, height: 60, data: Uint8Array.from({ length: 90 * 60 * 4 }, (_, i) => [40, 120, 200, 255][i % 4]) }, 'image/png');
+      const emptyCanvas = await encode({ width: 280, height: 280, data: new Uint8Array(280 * 280 * 4) }, 'image/png');
+      for (const img of [blankPhoto, flat, emptyCanvas]) {
+        const res = await post(img);
+        await expectError(res, 422, 'IMAGE_NO_DIGIT');
+      }
+      const form = new FormData();
+      form.append('image', new Blob([pngs[6]], { type: 'image/png' }), 'six.png');
+      form.append('image', new Blob([emptyCanvas], { type: 'image/png' }), 'empty.png');
+      const res = await json(await fetch(`${server.url}/predict`, { method: 'POST', body: form }));
+      expect(res.predictions[0].digit).toBe(test.labels[6]);
+      expect(res.predictions[1]).toMatchObject({ file: 'empty.png', error: { code: 'IMAGE_NO_DIGIT', message: expect.stringMatching(/no digit found/) } });
+    });
     it('422 IMAGE_TOO_MANY_PIXELS for a PNG header claiming 60000×60000, refused before decoding', async () => {
       const bomb = Buffer.from(pngs[0]);
       bomb.writeUInt32BE(60000, 16);
@@ -214,6 +229,21 @@ describe('Open Inference Protocol (KServe v2) on the same server', () => {
     }));
     expect(res.outputs).toHaveLength(1);
     expect(res.outputs[0].data).toEqual([test.labels[7], test.labels[8]]);
+  });
+
+  it('gives a BYTES image with no digit its own entry in the output `error` (digit -1); alone, the whole answer is that error', async () => {
+    const empty = await encode({ width: 280, height: 280, data: new Uint8Array(280 * 280 * 4) }, 'image/png');
+    const res = await json(await v2('/models/mnist/infer', {
+      inputs: [{ name: 'image', shape: [2], datatype: 'BYTES', data: [pngs[7].toString('base64'), empty.toString('base64')] }],
+    }));
+    const out = Object.fromEntries(res.outputs.map((o: { name: string; data: unknown[] }) => [o.name, o.data]));
+    expect(out.digit).toEqual([test.labels[7], -1]);
+    expect(out.error[0]).toBe('');
+    expect(out.error[1]).toMatch(/^IMAGE_NO_DIGIT: no digit found/);
+    expect(out.probabilities.slice(10)).toEqual(new Array(10).fill(0));
+    const alone = await v2('/models/mnist/infer', { inputs: [{ name: 'image', shape: [1], datatype: 'BYTES', data: [empty.toString('base64')] }] });
+    expect(alone.status).toBe(400);
+    expect((await json(alone)).error).toMatch(/^IMAGE_NO_DIGIT/);
   });
 
   it.each([
