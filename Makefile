@@ -5,7 +5,7 @@ MODEL ?= artifacts/mnist-cnn.int8.onnx
 ARGS ?=
 VERSION := $(shell $(NODE) -p "require('./package.json').version")
 
-.PHONY: build data train resume evaluate evaluate-tfjs export-onnx report bench-train serve predict bench evaluate-uploads fuzz test lint ci dist clean
+.PHONY: build data train resume evaluate evaluate-tfjs export-onnx report bench-train serve predict bench evaluate-uploads evaluate-images fuzz test lint ci dist clean
 
 build:
 	npm run build
@@ -48,6 +48,10 @@ bench: build
 # Realistic uploads made from MNIST test digits; seed 2 (default) is the held-out set the README reports.
 evaluate-uploads: build
 	$(CLI) evaluate-uploads --model $(MODEL) $(ARGS)
+
+# Your own labelled images: DIR/<digit>/* or a CSV of path,label (make evaluate-images DIR=my-digits).
+evaluate-images: build
+	$(CLI) evaluate-images $(DIR) --model $(MODEL) $(ARGS)
 
 # Mutated images posted to a server on 127.0.0.1; mishandled inputs land in test/fixtures/fuzz/.
 fuzz: build

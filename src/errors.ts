@@ -30,6 +30,8 @@ export const ERROR_CODES = {
   INFERENCE_FAILED: 500,
   INTERNAL_ERROR: 500,
   NOT_FOUND: 404,
+  FILE_UNREADABLE: 400,
+  FILE_LIST_INVALID: 400,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

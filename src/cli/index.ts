@@ -3,14 +3,17 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { trainCommand, evaluateCommand, dataCommand, benchTrainCommand, reportCommand } from './train-commands';
 import { exportCommand } from './onnx-commands';
-import { serveCommand, predictCommand, benchCommand } from './serve-commands';
+import { serveCommand, benchCommand } from './serve-commands';
+import { predictCommand, evaluateImagesCommand } from './files-commands';
 import { evaluateUploadsCommand } from './uploads-commands';
 import { fuzzCommand } from './fuzz-commands';
 import { AppError } from '../errors';
+import { STDIN_PATH } from '../files/walk';
 
 /** The command-line interface: each Make target calls one subcommand. */
 export async function main(argv: string[] = hideBin(process.argv)): Promise<void> {
-  await yargs(argv)
+  // yargs drops a lone '-' (the usual name for stdin); /dev/stdin survives it and means the same here.
+  await yargs(argv.map((a) => (a === '-' ? STDIN_PATH : a)))
     .scriptName('mnist-onnx')
     .command(dataCommand)
     .command(trainCommand)
@@ -22,6 +25,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .command(predictCommand)
     .command(benchCommand)
     .command(evaluateUploadsCommand)
+    .command(evaluateImagesCommand)
     .command(fuzzCommand)
     .demandCommand(1, 'name a command')
     .strict()

@@ -1,10 +1,7 @@
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join, extname } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { startServer } from '../serve/server';
-import { resolveServeConfig, SERVE_DEFAULTS } from '../serve/config';
-import { createPredictor } from '../serve/predictor';
-import { AppError } from '../errors';
+import { SERVE_DEFAULTS } from '../serve/config';
 
 const num = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
 
@@ -54,49 +51,6 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
     const stop = () => { running.shutdown().then(() => process.exit(0), () => process.exit(1)); };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);
-  },
-};
-
-const IMAGE_EXT = new Set(['.png', '.jpg', '.jpeg', '.bmp', '.gif', '.tif', '.tiff']);
-
-function expand(paths: string[]): string[] {
-  return paths.flatMap((p) => {
-    if (!statSync(p).isDirectory()) return [p];
-    return readdirSync(p).sort().map((f) => join(p, f)).filter((f) => statSync(f).isDirectory() || IMAGE_EXT.has(extname(f).toLowerCase()))
-      .flatMap((f) => expand([f]));
-  });
-}
-
-export const predictCommand: CommandModule<object, { paths: string[]; json: boolean; model?: string }> = {
-  command: 'predict <paths..>',
-  describe: 'predict the digit in image files or folders, without a server',
-  builder: (y) => y.positional('paths', { type: 'string', array: true, demandOption: true, describe: 'image files or folders' }).options({
-    json: { type: 'boolean', default: false, describe: 'one JSON object per line' },
-    model: { type: 'string', describe: `ONNX model (default ${SERVE_DEFAULTS.model})` },
-  }),
-  handler: async (argv) => {
-    const config = resolveServeConfig({ model: argv.model ?? process.env.MODEL, workers: 1, intraOpNumThreads: 2, maxBatchDelayMs: 1 });
-    const predictor = createPredictor(config.model, config);
-    await predictor.ready;
-    let failed = 0;
-    try {
-      const files = expand(argv.paths);
-      const results = await Promise.allSettled(files.map((f) => predictor.predictBytes(new Uint8Array(readFileSync(f)))));
-      results.forEach((r, i) => {
-        if (r.status === 'fulfilled') {
-          const { digit, probability } = r.value.prediction;
-          console.log(argv.json ? JSON.stringify({ file: files[i], digit, probability, probabilities: r.value.prediction.probabilities })
-            : `${files[i]}\t${digit}\t${probability.toFixed(4)}`);
-        } else {
-          failed++;
-          const e = r.reason as AppError;
-          console.log(argv.json ? JSON.stringify({ file: files[i], error: { code: e.code, message: e.message } }) : `${files[i]}\terror\t${e.code}: ${e.message}`);
-        }
-      });
-    } finally {
-      await predictor.close();
-    }
-    if (failed > 0) process.exitCode = 1;
   },
 };
 

@@ -31,22 +31,35 @@ export function nll(logits: Float32Array, labels: ArrayLike<number>, temperature
   return sum / labels.length;
 }
 
-/** Expected calibration error with equal-width confidence bins (15 by default). */
-export function expectedCalibrationError(probs: Float32Array, labels: ArrayLike<number>, bins = 15): number {
+/**
+ * Expected calibration error accumulated one answer at a time (equal-width confidence bins), for runs
+ * over more images than should be held in memory.
+ */
+export function createEceAccumulator(bins = 15): { add(confidence: number, right: boolean): void; value(): number } {
   const conf = new Float64Array(bins);
   const acc = new Float64Array(bins);
-  const count = new Float64Array(bins);
+  let n = 0;
+  return {
+    add(c, right) {
+      const b = Math.min(bins - 1, Math.floor(c * bins));
+      conf[b] += c;
+      acc[b] += right ? 1 : 0;
+      n++;
+    },
+    value() {
+      let ece = 0;
+      for (let b = 0; b < bins; b++) ece += Math.abs(acc[b] - conf[b]);
+      return n > 0 ? ece / n : 0;
+    },
+  };
+}
+
+/** Expected calibration error with equal-width confidence bins (15 by default). */
+export function expectedCalibrationError(probs: Float32Array, labels: ArrayLike<number>, bins = 15): number {
+  const ece = createEceAccumulator(bins);
   const pred = argmaxRows(probs);
-  for (let i = 0; i < labels.length; i++) {
-    const c = probs[i * NUM_CLASSES + pred[i]];
-    const b = Math.min(bins - 1, Math.floor(c * bins));
-    conf[b] += c;
-    acc[b] += pred[i] === labels[i] ? 1 : 0;
-    count[b]++;
-  }
-  let ece = 0;
-  for (let b = 0; b < bins; b++) if (count[b] > 0) ece += Math.abs(acc[b] - conf[b]);
-  return ece / labels.length;
+  for (let i = 0; i < labels.length; i++) ece.add(probs[i * NUM_CLASSES + pred[i]], pred[i] === labels[i]);
+  return ece.value();
 }
 
 /** The temperature minimising validation NLL (golden-section search on log T in [0.05, 20]). */

@@ -1,0 +1,80 @@
+import { createReadStream } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { extname, join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { AppError } from '../errors';
+
+/** The path that stands for "read the list of paths from stdin" (as does `-`). */
+export const STDIN_PATH = '/dev/stdin';
+
+/** File endings taken when a folder is walked (files named on the command line are taken as they are). */
+export const IMAGE_EXTENSIONS: ReadonlySet<string> = new Set(['.png', '.jpg', '.jpeg', '.bmp', '.gif', '.tif', '.tiff']);
+
+const isImage = (name: string) => IMAGE_EXTENSIONS.has(extname(name).toLowerCase());
+
+async function* walkFolder(dir: string): AsyncGenerator<string> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) yield* walkFolder(path);
+    else if (isImage(e.name)) yield path;
+  }
+}
+
+/**
+ * The files to predict, lazily: each path as given, folders recursively in name order (image endings
+ * only), and for `-` the paths read from `stdin`, one a line. A path that does not exist is yielded
+ * anyway, so that it gets its own error line.
+ * @example for await (const f of walkImages(['examples'])) console.log(f) // examples/canvas-one.png, ...
+ */
+export async function* walkImages(paths: string[], stdin: NodeJS.ReadableStream = process.stdin): AsyncGenerator<string> {
+  for (const p of paths) {
+    if (p === '-' || p === STDIN_PATH) {
+      for await (const line of createInterface({ input: stdin, crlfDelay: Infinity })) if (line.trim()) yield line.trim();
+      continue;
+    }
+    const s = await stat(p).catch(() => undefined);
+    if (s?.isDirectory()) yield* walkFolder(p);
+    else yield p;
+  }
+}
+
+/** How many files walkImages would yield (without stdin), for a progress bar's ETA. */
+export async function countImages(paths: string[]): Promise<number> {
+  let n = 0;
+  for await (const _ of walkImages(paths.filter((p) => p !== '-' && p !== STDIN_PATH))) n++;
+  return n;
+}
+
+export interface LabelledFile { path: string; label: number }
+
+/**
+ * Labelled images: a folder laid out as `DIR/<digit>/*` (digit 0–9), or a CSV file of `path,label`
+ * lines (a header line is skipped; relative paths are relative to the CSV's folder).
+ */
+export async function* labelledImages(source: string): AsyncGenerator<LabelledFile> {
+  const s = await stat(source);
+  if (s.isDirectory()) {
+    for (let d = 0; d <= 9; d++) {
+      const dir = join(source, String(d));
+      if (!(await stat(dir).catch(() => undefined))?.isDirectory()) continue;
+      for await (const path of walkFolder(dir)) yield { path, label: d };
+    }
+    return;
+  }
+  const base = join(source, '..');
+  let line = 0;
+  for await (const text of createInterface({ input: createReadStream(source), crlfDelay: Infinity })) {
+    line++;
+    if (!text.trim()) continue;
+    const comma = text.lastIndexOf(',');
+    const path = text.slice(0, comma).trim().replace(/^"(.*)"$/, '$1');
+    const label = Number(text.slice(comma + 1).trim());
+    if (comma < 0 || !Number.isInteger(label) || label < 0 || label > 9) {
+      if (line === 1) continue; // a header
+      throw new AppError('FILE_LIST_INVALID', `${source}:${line}: expected 'path,label' with a label 0-9, got '${text}'`);
+    }
+    yield { path: path.startsWith('/') ? path : join(base, path), label };
+  }
+}
