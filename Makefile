@@ -5,7 +5,7 @@ MODEL ?= artifacts/mnist-cnn.int8.onnx
 ARGS ?=
 VERSION := $(shell $(NODE) -p "require('./package.json').version")
 
-.PHONY: build data train resume evaluate evaluate-tfjs export-onnx report bench-train serve predict bench evaluate-uploads evaluate-images fuzz test lint ci dist clean
+.PHONY: build data train resume evaluate evaluate-tfjs export-onnx report bench-train serve predict bench bench-files evaluate-uploads evaluate-images fuzz test lint ci dist clean
 
 build:
 	npm run build
@@ -44,6 +44,10 @@ predict: build
 
 bench: build
 	$(CLI) bench --model $(MODEL) $(ARGS)
+
+# predict over a folder of 10,000 PNGs against the engine; memory at 100,000 files; evaluate-images.
+bench-files: build
+	$(CLI) bench-files --model $(MODEL) $(ARGS)
 
 # Realistic uploads made from MNIST test digits; seed 2 (default) is the held-out set the README reports.
 evaluate-uploads: build

@@ -52,9 +52,15 @@ export async function photoLatency(base: string, photo: Buffer, n: number): Prom
   return { bytes: photo.length, n, p50Ms: pct(times, 50), p90Ms: pct(times, 90), statuses };
 }
 
-/** The server's resident memory (Linux), MB. */
-function rssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+/** A process's resident memory (Linux), MB; NaN once it has exited. */
+export function rssMb(pid: number): number {
+  let status: string;
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    return NaN;
+  }
+  const m = /VmRSS:\s+(\d+) kB/.exec(status);
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
@@ -67,7 +73,7 @@ export async function photoOverload(base: string, server: ChildProcess, photo: B
   let failures = 0;
   let peak = rssMb(server.pid!);
   const before = peak;
-  const sampler = setInterval(() => { peak = Math.max(peak, rssMb(server.pid!)); }, 100);
+  const sampler = setInterval(() => { const mb = rssMb(server.pid!); if (Number.isFinite(mb)) peak = Math.max(peak, mb); }, 100);
   const end = performance.now() + seconds * 1000;
   await Promise.all(Array.from({ length: clients }, async () => {
     while (performance.now() < end) {

@@ -81,7 +81,7 @@ async function engineParallel(model: string, batch: number, sessions: number, se
 }
 
 /** Batch-32 engine throughput: the better of one session on all threads and one-thread sessions side by side. */
-async function engine32(model: string, threads: number, seconds: number): Promise<EngineResult & { oneSession: number; sideBySide: number }> {
+export async function engine32(model: string, threads: number, seconds: number): Promise<EngineResult & { oneSession: number; sideBySide: number }> {
   const one = await engine(model, 32, threads, seconds);
   const side = await engineParallel(model, 32, threads, seconds);
   const best = one.imagesPerSecond >= side.imagesPerSecond ? one : side;

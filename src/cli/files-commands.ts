@@ -14,7 +14,7 @@ import { createFileProgress } from './progress';
 async function filePredictor(model: string | undefined, inFlight: number): Promise<Predictor> {
   const config = resolveServeConfig({
     model: model ?? process.env.MODEL, maxBatchDelayMs: 1, maxQueue: Math.max(SERVE_DEFAULTS.maxQueue, inFlight), maxDecodeQueue: inFlight,
-    decodeWorkers: 2, requestTimeoutMs: 600_000, logLevel: 'warn',
+    decodeWorkers: 2, requestTimeoutMs: 600_000, logLevel: 'warn', idleIntraOpNumThreads: 0, // always busy: no second session for lone batches
   });
   const predictor = createPredictor(config.model, config, {}, (m) => console.error(m));
   await predictor.ready;
@@ -41,7 +41,7 @@ export const predictCommand: CommandModule<object, PredictArgs> = {
     try {
       const header = formatHeader(format);
       if (header) process.stdout.write(`${header}\n`);
-      for await (const r of predictFiles(walkImages(argv.paths), (p) => p, predictor, { inFlight: argv['in-flight'] })) {
+      for await (const r of predictFiles(walkImages(argv.paths), (p) => p, predictor, { ...PREDICT_FILES_DEFAULTS, inFlight: argv['in-flight'] })) {
         done++;
         if (r.error) failed++;
         // Backpressure: a slow reader of stdout (a pipe into less) slows the run instead of growing memory.

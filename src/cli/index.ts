@@ -3,7 +3,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { trainCommand, evaluateCommand, dataCommand, benchTrainCommand, reportCommand } from './train-commands';
 import { exportCommand } from './onnx-commands';
-import { serveCommand, benchCommand } from './serve-commands';
+import { serveCommand, benchCommand, benchFilesCommand } from './serve-commands';
 import { predictCommand, evaluateImagesCommand } from './files-commands';
 import { evaluateUploadsCommand } from './uploads-commands';
 import { fuzzCommand } from './fuzz-commands';
@@ -24,6 +24,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .command(serveCommand)
     .command(predictCommand)
     .command(benchCommand)
+    .command(benchFilesCommand)
     .command(evaluateUploadsCommand)
     .command(evaluateImagesCommand)
     .command(fuzzCommand)

@@ -75,3 +75,19 @@ export const benchCommand: CommandModule<object, { model?: string; duration: num
     console.log(`wrote ${argv.out}`);
   },
 };
+
+export const benchFilesCommand: CommandModule<object, { model?: string; copies: number; out: string }> = {
+  command: 'bench-files',
+  describe: 'benchmark predict over a folder of 10,000 PNGs against the engine, memory at 10x the files, and evaluate-images (writes artifacts/bench-files.json)',
+  builder: (y) => y.options({
+    model: { type: 'string', describe: `ONNX model (default ${SERVE_DEFAULTS.model})` },
+    copies: { type: 'number', default: 10, describe: 'copies of the test set for the memory run' },
+    out: { type: 'string', default: 'artifacts/bench-files.json', describe: 'result file' },
+  }),
+  handler: async (argv) => {
+    const { runFilesBench } = await import('../bench/files-bench');
+    const result = await runFilesBench({ model: argv.model ?? SERVE_DEFAULTS.model, copies: argv.copies, engineSeconds: 3 });
+    writeFileSync(argv.out, `${JSON.stringify(result, null, 2)}\n`);
+    console.log(`wrote ${argv.out}`);
+  },
+};

@@ -1,7 +1,7 @@
 import { NUM_CLASSES } from '../data/mnist';
 import type { Predictor } from '../serve/predictor';
 import { createEceAccumulator } from '../train/metrics';
-import { predictFiles } from './predict-files';
+import { predictFiles, PREDICT_FILES_DEFAULTS } from './predict-files';
 import type { LabelledFile } from './walk';
 
 export interface Misclassified { file: string; label: number; digit: number; probability: number; input28?: number[] }
@@ -30,13 +30,13 @@ const round = (x: number) => Number(x.toFixed(4));
  * confusion matrix, ECE, refusals and errors, and the misclassified files with what the model saw.
  */
 export async function evaluateImages(items: AsyncIterable<LabelledFile>, predictor: Pick<Predictor, 'predictBytes'>,
-  opts: { inFlight: number; withInput: number; onResult?: (done: number, failed: number) => void }): Promise<ImagesReport> {
+  opts: { inFlight: number; inFlightBytes?: number; withInput: number; onResult?: (done: number, failed: number) => void }): Promise<ImagesReport> {
   const confusion = Array.from({ length: NUM_CLASSES }, () => new Array<number>(NUM_CLASSES).fill(0));
   const perClass = Array.from({ length: NUM_CLASSES }, (_, digit) => ({ digit, images: 0, right: 0, accuracy: 0 }));
   const ece = createEceAccumulator();
   const r: ImagesReport = { images: 0, right: 0, accuracy: 0, accuracyOfAnswered: 0, perClass, confusion, ece: 0, noDigit: 0, errors: {}, misclassified: [], refused: [] };
   let failed = 0;
-  for await (const f of predictFiles(items, (x) => x.path, predictor, { inFlight: opts.inFlight })) {
+  for await (const f of predictFiles(items, (x) => x.path, predictor, { inFlight: opts.inFlight, inFlightBytes: opts.inFlightBytes ?? PREDICT_FILES_DEFAULTS.inFlightBytes })) {
     const label = f.item.label;
     r.images++;
     perClass[label].images++;

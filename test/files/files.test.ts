@@ -41,7 +41,7 @@ describe('predictFiles', () => {
     writeFileSync(join(folder, 'notes.txt'), 'skipped: not an image ending');
     const paths = [join(folder, 'd000.png'), join(dir, 'missing.png'), folder];
     const results = [];
-    for await (const r of predictFiles(walkImages(paths), (p) => p, predictor, { inFlight: 16 })) results.push(r);
+    for await (const r of predictFiles(walkImages(paths), (p) => p, predictor, { inFlight: 16, inFlightBytes: 1 << 20 })) results.push(r);
     expect(results).toHaveLength(1 + 1 + 151);
     expect(results.map((r) => r.index)).toEqual(results.map((_, i) => i));
     expect(results[1].error?.code).toBe('FILE_UNREADABLE');
