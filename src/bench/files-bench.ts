@@ -9,7 +9,7 @@ import { rssMb } from './photos';
 
 export interface FilesBenchOptions { model: string; copies: number; engineSeconds: number }
 
-interface CliRun { files: number; lines: number; right: number; filesPerSecond: number; wallSeconds: number; rssPeakMb: number; exitCode: number | null }
+interface CliRun { files: number; lines: number; right: number; filesPerSecond: number; wallSeconds: number; rssPeakMb: number; rssAtMb: Record<number, number>; exitCode: number | null }
 
 /**
  * Runs the CLI as a user would (`predict DIR`), reading its stdout as it comes: files per second from
@@ -26,6 +26,7 @@ async function runPredict(model: string, dir: string, labelOf: (file: string) =>
     if (Number.isFinite(mb)) peak = Math.max(peak, mb); // a process that is exiting has no VmRSS line
   }, 100);
   let first = 0, last = 0, lines = 0, right = 0, rest = '';
+  const rssAtMb: Record<number, number> = {};
   child.stdout!.setEncoding('utf8');
   child.stdout!.on('data', (chunk: string) => {
     const now = performance.now();
@@ -35,13 +36,14 @@ async function runPredict(model: string, dir: string, labelOf: (file: string) =>
     rest = parts.pop()!;
     for (const line of parts) {
       lines++;
+      if (lines % 10_000 === 0) rssAtMb[lines] = Math.round(rssMb(child.pid!)); // memory as the run goes on
       const [file, digit] = line.split('\t');
       if (Number(digit) === labelOf(file)) right++;
     }
   });
   const exitCode = await new Promise<number | null>((r) => child.on('exit', r));
   clearInterval(sampler);
-  return { files: lines, lines, right, filesPerSecond: lines / ((last - first) / 1000), wallSeconds: (performance.now() - t0) / 1000, rssPeakMb: Math.round(peak), exitCode };
+  return { files: lines, lines, right, filesPerSecond: lines / ((last - first) / 1000), wallSeconds: (performance.now() - t0) / 1000, rssPeakMb: Math.round(peak), rssAtMb, exitCode };
 }
 
 /**
@@ -74,7 +76,8 @@ export async function runFilesBench(opts: FilesBenchOptions, log: (line: string)
     const engine = (before.imagesPerSecond + after.imagesPerSecond) / 2;
     log(`predict, 10,000 files: ${tenK.files} answered, ${tenK.right} right, ${tenK.filesPerSecond.toFixed(0)} files/s (engine batch 32 around it: ${engine.toFixed(0)} img/s → ${(tenK.filesPerSecond / engine).toFixed(2)}), peak RSS ${tenK.rssPeakMb} MB`);
     const hundredK = await runPredict(opts.model, many, labelOf);
-    log(`predict, ${test.count * opts.copies} files: ${hundredK.files} answered, ${hundredK.right} right, ${hundredK.filesPerSecond.toFixed(0)} files/s, peak RSS ${hundredK.rssPeakMb} MB`);
+    log(`predict, ${test.count * opts.copies} files: ${hundredK.files} answered, ${hundredK.right} right, ${hundredK.filesPerSecond.toFixed(0)} files/s, peak RSS ${hundredK.rssPeakMb} MB; ` +
+      `RSS after each 10,000 files: ${Object.values(hundredK.rssAtMb).join(', ')} MB`);
     const out = join(root, 'evaluate-images');
     const cli = join(__dirname, '..', 'cli', 'index.js');
     await new Promise<void>((resolve, reject) => spawn(process.execPath, [cli, 'evaluate-images', labelled, '--model', opts.model, '--out', out], { stdio: ['ignore', 'ignore', 'inherit'] })
