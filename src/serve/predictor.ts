@@ -53,6 +53,9 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, event
     crashError: (m) => new AppError('IMAGE_UNDECODABLE', `the image could not be decoded: the decoding ${m}`),
   });
   const decodeDeadline = {
+    // A request's whole life is bounded by requestTimeoutMs: waiting for a decoder too (a burst of files
+    // that each run a decoder into its deadline can queue up behind one another).
+    waitMs: opts.requestTimeoutMs,
     deadlineMs: opts.decodeTimeoutMs,
     timeoutError: () => new AppError('IMAGE_UNDECODABLE', `the image could not be decoded: the decoder took longer than ${opts.decodeTimeoutMs} ms and was stopped`),
   };

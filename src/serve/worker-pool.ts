@@ -19,6 +19,9 @@ export interface WorkerPoolOptions {
 }
 
 export interface RunOptions {
+  /** ms the task may wait for a free worker; past it the task gets `waitError` (REQUEST_TIMEOUT by default). */
+  waitMs?: number;
+  waitError?: () => AppError;
   /** ms the task may run; past it the worker is terminated and replaced and the task gets `timeoutError`. */
   deadlineMs?: number;
   timeoutError?: () => AppError;
@@ -113,9 +116,19 @@ export class WorkerPool {
     if (!slot && this.waiting.length >= this.maxWaiting) {
       throw new AppError('QUEUE_FULL', `${this.waiting.length} tasks are already waiting for a worker; retry shortly`);
     }
+    const waitUntil = opts.waitMs === undefined ? Infinity : performance.now() + opts.waitMs;
     while (!slot) {
-      await new Promise<void>((r) => this.waiting.push(r));
+      const woken = await new Promise<boolean>((resolve) => {
+        const wake = () => { clearTimeout(timer); resolve(true); };
+        const timer = waitUntil === Infinity ? undefined : setTimeout(() => {
+          const i = this.waiting.indexOf(wake);
+          if (i >= 0) this.waiting.splice(i, 1);
+          resolve(false);
+        }, Math.max(0, waitUntil - performance.now()));
+        this.waiting.push(wake);
+      });
       if (this.closed) throw new AppError('SERVER_DRAINING', 'the server is shutting down');
+      if (!woken) throw opts.waitError?.() ?? new AppError('REQUEST_TIMEOUT', `no worker was free within ${opts.waitMs} ms`);
       slot = this.slots.find((s) => !s.busy);
     }
     slot.busy = true;

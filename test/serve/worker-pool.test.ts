@@ -48,3 +48,19 @@ describe('WorkerPool', () => {
     await expect(small.run({ type: 'echo' })).rejects.toMatchObject({ code: 'SERVER_DRAINING' });
   });
 });
+
+describe('WorkerPool waiting', () => {
+  it('answers REQUEST_TIMEOUT to a task that waited longer than waitMs for a worker, and leaves the queue clean', async () => {
+    const pool = new WorkerPool(script, { size: 1, workerData: {}, crashError });
+    try {
+      const busy = pool.run({ type: 'loop' }, [], { deadlineMs: 600 }).catch((e: AppError) => e.code);
+      const t0 = performance.now();
+      await expect(pool.run({ type: 'echo', value: 1 }, [], { waitMs: 150 })).rejects.toMatchObject({ code: 'REQUEST_TIMEOUT', status: 504 });
+      expect(performance.now() - t0).toBeLessThan(550);
+      expect(await busy).toBe('IMAGE_UNDECODABLE');
+      expect((await pool.run({ type: 'echo', value: 2 }, [], { waitMs: 5000 })).echo).toBe(2);
+    } finally {
+      await pool.close();
+    }
+  });
+});
