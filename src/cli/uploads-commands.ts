@@ -6,8 +6,9 @@ import { resolveServeConfig, SERVE_DEFAULTS } from '../serve/config';
 import { createPredictor } from '../serve/predictor';
 import { evaluateMnistPngs, evaluateUploads, UploadExample, UPLOADS_DEFAULTS } from '../uploads/evaluate-uploads';
 import { examplesPicture } from '../uploads/examples-picture';
+import { EMPTY_CONDITIONS, UPLOAD_CONDITIONS } from '../uploads/conditions';
 
-interface Args { model?: string; mnist: boolean; failures?: string; seed: number; 'per-condition': number; 'per-empty': number; out: string; picture: string; decoder: string }
+interface Args { model?: string; only?: string[]; mnist: boolean; failures?: string; seed: number; 'per-condition': number; 'per-empty': number; out: string; picture: string; decoder: string }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
@@ -19,6 +20,7 @@ export const evaluateUploadsCommand: CommandModule<object, Args> = {
     seed: { type: 'number', default: UPLOADS_DEFAULTS.seed, describe: 'seed of the generated set (2 is the held-out set the README reports; tune on 1)' },
     'per-condition': { type: 'number', default: UPLOADS_DEFAULTS.perCondition, describe: 'uploads per condition' },
     'per-empty': { type: 'number', default: UPLOADS_DEFAULTS.perEmptyCondition, describe: 'pictures with no digit, per kind' },
+    only: { type: 'string', array: true, describe: `only these conditions (of ${[...UPLOAD_CONDITIONS, ...EMPTY_CONDITIONS].join(', ')})` },
     failures: { type: 'string', describe: 'folder to write every misread upload to, with what the model saw' },
     mnist: { type: 'boolean', default: true, describe: 'also post the 10,000 MNIST test digits as 28×28 PNGs' },
     decoder: { choices: ['auto', 'sharp', 'jimp'], default: 'auto', describe: 'photo decoder' },
@@ -34,7 +36,7 @@ export const evaluateUploadsCommand: CommandModule<object, Args> = {
     const t0 = performance.now();
     try {
       const report = await evaluateUploads(predictor, test, {
-        ...UPLOADS_DEFAULTS, seed: argv.seed, perCondition: argv['per-condition'], perEmptyCondition: argv['per-empty'],
+        ...UPLOADS_DEFAULTS, only: argv.only, seed: argv.seed, perCondition: argv['per-condition'], perEmptyCondition: argv['per-empty'],
       }, (e) => examples.push(e));
       console.log(`seed ${report.seed}: ${report.overall.right}/${report.overall.images} right (${pct(report.overall.accuracy)})`);
       for (const c of report.conditions) {

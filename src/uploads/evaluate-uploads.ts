@@ -11,6 +11,7 @@ export interface UploadsOptions {
   perEmptyCondition: number; // images per no-digit condition
   concurrency: number; // uploads in flight at once
   examples: number; // uploads per condition kept for the picture of inputs and model inputs
+  only?: string[]; // run just these conditions (digit or no-digit ones); all when absent
 }
 
 export const UPLOADS_DEFAULTS: Readonly<UploadsOptions> = Object.freeze({
@@ -120,15 +121,16 @@ export async function evaluateUploads(predictor: Predictor, test: Dataset, opts:
     return r;
   };
   const conditions: ConditionResult[] = [];
-  for (const c of UPLOAD_CONDITIONS) conditions.push(await run(c, opts.perCondition, true));
+  const wanted = (c: string) => !opts.only || opts.only.includes(c);
+  for (const c of UPLOAD_CONDITIONS.filter(wanted)) conditions.push(await run(c, opts.perCondition, true));
   const empty: ConditionResult[] = [];
-  for (const c of EMPTY_CONDITIONS) empty.push(await run(c, opts.perEmptyCondition, false));
+  for (const c of EMPTY_CONDITIONS.filter(wanted)) empty.push(await run(c, opts.perEmptyCondition, false));
   const images = conditions.reduce((s, c) => s + c.images, 0);
   const right = conditions.reduce((s, c) => s + c.right, 0);
-  const worst = conditions.reduce((a, b) => (b.accuracy < a.accuracy ? b : a));
+  const worst = conditions.reduce<ConditionResult | undefined>((a, b) => (!a || b.accuracy < a.accuracy ? b : a), undefined);
   return {
     seed: opts.seed, conditions, empty,
-    overall: { images, right, accuracy: Number((right / images).toFixed(4)), worstCondition: worst.condition, worstAccuracy: worst.accuracy },
+    overall: { images, right, accuracy: Number((images ? right / images : 0).toFixed(4)), worstCondition: worst?.condition ?? '', worstAccuracy: worst?.accuracy ?? 0 },
     emptyRefused: { images: empty.reduce((s, c) => s + c.images, 0), refused: empty.reduce((s, c) => s + c.noDigit, 0) },
   };
 }

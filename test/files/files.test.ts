@@ -7,9 +7,9 @@ import { loadMnist, Dataset, IMAGE_SIZE, PIXELS } from '../../src/data/mnist';
 import { resolveServeConfig } from '../../src/serve/config';
 import { createPredictor, Predictor } from '../../src/serve/predictor';
 import { predictFiles } from '../../src/files/predict-files';
-import { formatResult } from '../../src/files/format';
+import { formatHeader, formatResult } from '../../src/files/format';
 import { labelledImages, walkImages } from '../../src/files/walk';
-import { evaluateImages } from '../../src/files/evaluate-images';
+import { evaluateImages, summarizeImages } from '../../src/files/evaluate-images';
 
 const MODEL = process.env.TEST_MODEL ?? 'artifacts/mnist-cnn.int8.onnx';
 const CLI = join(__dirname, '..', '..', 'src', 'cli', 'index.ts');
@@ -62,6 +62,7 @@ describe('predictFiles', () => {
     writeFileSync(file, await png(0));
     const [r] = await (async () => { const out = []; for await (const x of predictFiles(walkImages([file]), (p) => p, predictor)) out.push(x); return out; })();
     const d = r.result!.prediction.digit;
+    expect([formatHeader('csv'), formatHeader('tsv'), formatHeader('json')]).toEqual(['file,digit,probability,error', undefined, undefined]);
     expect(formatResult(r, 'tsv')).toMatch(new RegExp(`\\t${d}\\t0\\.\\d{4}$`));
     expect(JSON.parse(formatResult(r, 'json'))).toMatchObject({ file, digit: d });
     expect(formatResult(r, 'csv')).toMatch(new RegExp(`^"${dir.replace(/[/\\]/g, '.')}.a,""b"".png",${d},0\\.\\d{6},$`));
@@ -101,6 +102,10 @@ describe('evaluateImages on a labelled folder', () => {
     const expectedInWrong = Array.from({ length: 10 }, (_, i) => test.labels[i]).filter((l) => l === wrong).length;
     expect(perWrong).toMatchObject({ images: expectedInWrong + 2, right: expectedInWrong });
     expect(report.ece).toBeGreaterThan(0);
+    const summary = summarizeImages(report);
+    expect(summary).toMatch(/^10\/14 right: 71\.43% \(of the 12 answered: 83\.33%\)/);
+    expect(summary).toMatch(/refused as no digit: 1; other errors: IMAGE_UNSUPPORTED_FORMAT 1/);
+    expect(summary).toMatch(/misclassified: 2, e\.g\. .*mislabelled-a\.png/);
   });
 
   it('reads a CSV of path,label (header skipped, paths relative to the CSV)', async () => {

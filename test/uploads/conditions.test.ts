@@ -6,7 +6,11 @@ import { decodeImage } from '../../src/serve/decode';
 import { preprocess } from '../../src/serve/preprocess';
 import { argmaxRows } from '../../src/train/metrics';
 import { EMPTY_CONDITIONS, renderUpload, UPLOAD_CONDITIONS, uploadSeed } from '../../src/uploads/conditions';
-import { encodeUpload } from '../../src/uploads/evaluate-uploads';
+import { encodeUpload, evaluateUploads, UploadExample, UPLOADS_DEFAULTS } from '../../src/uploads/evaluate-uploads';
+import { examplesPicture } from '../../src/uploads/examples-picture';
+import { resolveServeConfig } from '../../src/serve/config';
+import { createPredictor } from '../../src/serve/predictor';
+import sharp from 'sharp';
 
 const MODEL = process.env.TEST_MODEL ?? 'artifacts/mnist-cnn.int8.onnx';
 const SEED = 11; // neither the tuning seed (1) nor the held-out one (2)
@@ -57,6 +61,27 @@ describe('realistic uploads: decode (sharp) → find the digit → model', () =>
       const { input, info } = preprocess((await decodeImage(bytes, 40e6, 'sharp')).bitmap);
       expect(info.empty).toBe(true);
       expect(input.every((v) => v === 0)).toBe(true);
+    }
+  });
+});
+
+describe('evaluateUploads through the predictor', () => {
+  it('counts right answers and refusals per condition, and draws the examples', async () => {
+    const predictor = createPredictor(MODEL, resolveServeConfig({ workers: 1, logLevel: 'silent' }));
+    try {
+      await predictor.ready;
+      const examples: UploadExample[] = [];
+      const report = await evaluateUploads(predictor, test, { ...UPLOADS_DEFAULTS, seed: SEED, perCondition: 2, perEmptyCondition: 1, only: ['canvas-rgba', 'noisy-scan', 'empty-canvas'] },
+        (e) => examples.push(e));
+      expect(report.conditions.map((c) => [c.condition, c.images, c.right])).toEqual([['noisy-scan', 2, 2], ['canvas-rgba', 2, 2]]);
+      expect(report.overall).toMatchObject({ images: 4, right: 4, accuracy: 1 });
+      expect(report.empty).toEqual([expect.objectContaining({ condition: 'empty-canvas', images: 1, noDigit: 1, accuracy: 1 })]);
+      expect(report.emptyRefused).toEqual({ images: 1, refused: 1 });
+      expect(examples.map((e) => [e.condition, e.index, e.right])).toEqual([['noisy-scan', 0, true], ['noisy-scan', 1, true], ['canvas-rgba', 0, true], ['canvas-rgba', 1, true], ['empty-canvas', 0, true]]);
+      const picture = await examplesPicture(examples.filter((e) => e.index === 0));
+      expect(await sharp(picture).metadata()).toMatchObject({ format: 'png', width: 3 * 112, height: 30 + 2 * 112 });
+    } finally {
+      await predictor.close();
     }
   });
 });
