@@ -99,6 +99,7 @@ describe('drawing page in headless Chromium', () => {
     await page.waitForFunction(() => document.getElementById('prob')?.textContent === 'no digit found', undefined, { timeout: 10_000 });
     expect(await page.textContent('#digit')).toBe('–');
     expect(await page.isHidden('#error')).toBe(true);
+    await page.screenshot({ path: `${SHOTS}/page-no-digit.png`, fullPage: true });
   });
 
   it('fits a phone-width screen', async () => {
