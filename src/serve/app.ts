@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { RequestListener } from 'node:http';
 import { join } from 'node:path';
 import express, { NextFunction, Request, Response } from 'express';
@@ -21,6 +21,16 @@ export interface AppDeps {
   modelInfo: Record<string, unknown>;
   /** True while shutting down: /readyz answers 503 and every answer closes its connection. */
   isDraining: () => boolean;
+}
+
+/** This package's version, for the Open Inference Protocol's server metadata (GET /v2). */
+function packageVersion(): string {
+  // package.json is two folders up from src/serve (TypeScript) and three from dist/src/serve.
+  for (const up of [['..', '..'], ['..', '..', '..']]) {
+    const file = join(__dirname, ...up, 'package.json');
+    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+  }
+  return 'unknown';
 }
 
 /** The compiled drawing page (dist/web), from the compiled server or from the TypeScript sources. */
@@ -51,7 +61,7 @@ export function buildApp(deps: AppDeps): RequestListener {
     res.send(await metrics.registry.metrics());
   });
   app.get('/v1/model', (_req, res) => { res.json(deps.modelInfo); });
-  app.use(v2Router(predictor, { version: String(deps.modelInfo.modelVersion ?? '1'), maxBodyBytes: config.maxBodyBytes, isDraining: deps.isDraining }));
+  app.use(v2Router(predictor, { version: String(deps.modelInfo.modelVersion ?? '1'), maxBodyBytes: config.maxBodyBytes, isDraining: deps.isDraining, server: { name: 'mnist-onnx', version: packageVersion() } }));
 
   app.post('/predict', (req, res, next) => {
     if (!req.is('multipart/form-data')) return void handleRawPredict(req, res, routeDeps);

@@ -7,6 +7,8 @@ import { requestRecord } from './respond';
 
 /** The model name under /v2/models/. */
 export const V2_MODEL_NAME = 'mnist';
+/** The model's one input, as its metadata names it. */
+export const V2_INPUT_NAME = 'image';
 
 interface V2Tensor { name: string; shape: number[]; datatype: string; data: unknown; parameters?: Record<string, unknown> }
 interface V2Request { id?: string; inputs: V2Tensor[]; outputs?: Array<{ name: string }> }
@@ -25,6 +27,7 @@ export function parseV2Inputs(body: unknown): { kind: 'tensor'; images: Float32A
     throw new AppError('REQUEST_BAD_TENSOR', "the body must be JSON with exactly one entry in 'inputs'");
   }
   const t = req.inputs[0];
+  if (t?.name !== V2_INPUT_NAME) throw new AppError('REQUEST_BAD_TENSOR', `unknown input '${t?.name}': this model's input is '${V2_INPUT_NAME}'`);
   if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isInteger(d) && d > 0)) {
     throw new AppError('REQUEST_BAD_TENSOR', `input '${t.name}' needs a shape of positive integers`);
   }
@@ -84,20 +87,27 @@ export function v2Response(predictions: Array<Prediction | AppError>, version: s
  * The Open Inference Protocol (KServe v2) REST endpoints, on the same predictor (queue and workers) as
  * /predict. Errors are {"error": "..."} as the protocol specifies.
  */
-export function v2Router(predictor: Predictor, opts: { version: string; maxBodyBytes: number; isDraining: () => boolean }): Router {
+export function v2Router(predictor: Predictor, opts: { version: string; maxBodyBytes: number; isDraining: () => boolean; server: { name: string; version: string } }): Router {
   const r = express.Router();
   const ready = () => predictor.isReady() && !opts.isDraining();
+  // Every model route also answers under /versions/<v>/ for the one version served; another is 404.
+  const model = [`/v2/models/${V2_MODEL_NAME}`, `/v2/models/${V2_MODEL_NAME}/versions/:version`];
+  const at = (suffix: string) => model.map((m) => m + suffix);
+  r.use(`/v2/models/${V2_MODEL_NAME}/versions/:version`, (req, _res, next) => {
+    next(req.params.version === opts.version ? undefined : new AppError('NOT_FOUND', `model '${V2_MODEL_NAME}' has no version '${req.params.version}' (served: '${opts.version}')`));
+  });
+  r.get('/v2', (_req, res) => { res.json({ name: opts.server.name, version: opts.server.version, extensions: [] }); });
   r.get('/v2/health/live', (_req, res) => { res.json({ live: true }); });
   r.get('/v2/health/ready', (_req, res) => { res.status(ready() ? 200 : 400).json({ ready: ready() }); });
-  r.get(`/v2/models/${V2_MODEL_NAME}`, (_req, res) => {
+  r.get(at(''), (_req, res) => {
     res.json({
       name: V2_MODEL_NAME, versions: [opts.version], platform: 'onnxruntime_onnx',
-      inputs: [{ name: 'image', datatype: 'FP32', shape: [-1, 1, IMAGE_SIZE, IMAGE_SIZE] }],
+      inputs: [{ name: V2_INPUT_NAME, datatype: 'FP32', shape: [-1, 1, IMAGE_SIZE, IMAGE_SIZE] }],
       outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 10] }, { name: 'digit', datatype: 'INT64', shape: [-1] }],
     });
   });
-  r.get(`/v2/models/${V2_MODEL_NAME}/ready`, (_req, res) => { res.status(ready() ? 200 : 400).json({ name: V2_MODEL_NAME, ready: ready() }); });
-  r.post(`/v2/models/${V2_MODEL_NAME}/infer`, express.json({ limit: opts.maxBodyBytes, type: () => true }), async (req: Request, res: Response, next: NextFunction) => {
+  r.get(at('/ready'), (_req, res) => { res.status(ready() ? 200 : 400).json({ name: V2_MODEL_NAME, ready: ready() }); });
+  r.post(at('/infer'), express.json({ limit: opts.maxBodyBytes, type: () => true }), async (req: Request, res: Response, next: NextFunction) => {
     try {
       const parsed = parseV2Inputs(req.body);
       let predictions: Array<Prediction | AppError>;
@@ -119,8 +129,8 @@ export function v2Router(predictor: Predictor, opts: { version: string; maxBodyB
     const e = isAppError(err) ? err : new AppError('REQUEST_BAD_TENSOR', 'the body is not valid JSON');
     const record = requestRecord(res);
     if (record) record.errorCode = e.code;
-    // The protocol's error body is {"error": "<message>"}; bad requests are 400.
-    const status = e.status >= 500 ? e.status : 400;
+    // The protocol's error body is {"error": "<message>"}; bad requests are 400, an unknown model 404.
+    const status = e.status >= 500 || e.code === 'NOT_FOUND' ? e.status : 400;
     if (e.code === 'QUEUE_FULL' || e.code === 'SERVER_DRAINING') res.setHeader('Retry-After', '1');
     res.status(status).json({ error: `${e.code}: ${e.message}` });
   });

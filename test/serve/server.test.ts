@@ -208,6 +208,21 @@ describe('Open Inference Protocol (KServe v2) on the same server', () => {
     expect(await json(await v2('/models/mnist/ready'))).toEqual({ name: 'mnist', ready: true });
   });
 
+  it('walks the protocol: server metadata, every model route under /versions/<v>/ too, 404 for another version', async () => {
+    const server = await json(await v2(''));
+    expect(server).toEqual({ name: 'mnist-onnx', version: expect.stringMatching(/^\d+\.\d+\.\d+/), extensions: [] });
+    const version = (await json(await v2('/models/mnist'))).versions[0];
+    const at = `/models/mnist/versions/${version}`;
+    expect(await json(await v2(at))).toMatchObject({ name: 'mnist', versions: [version] });
+    expect(await json(await v2(`${at}/ready`))).toEqual({ name: 'mnist', ready: true });
+    const body = { inputs: [{ name: 'image', shape: [1, 1, 28, 28], datatype: 'FP32', data: Array.from(test.images.subarray(0, PIXELS), (v) => v / 255) }] };
+    const answer = await json(await v2(`${at}/infer`, body));
+    expect(answer.outputs.find((o: Json) => o.name === 'digit').data).toEqual([test.labels[0]]);
+    const other = await v2('/models/mnist/versions/999/ready');
+    expect(other.status).toBe(404);
+    expect((await json(other)).error).toMatch(/NOT_FOUND: model 'mnist' has no version '999'/);
+  });
+
   it('infers an FP32 [N,1,28,28] tensor: probabilities [N,10] and digit [N], as /predict answers', async () => {
     const n = 3;
     const data = Array.from(test.images.subarray(0, n * PIXELS), (v) => v / 255);
@@ -252,6 +267,7 @@ describe('Open Inference Protocol (KServe v2) on the same server', () => {
     ['a non-number', { inputs: [{ name: 'image', shape: [1, 1, 28, 28], datatype: 'FP32', data: ['x', ...new Array(783).fill(0)] }] }, /not a finite number/],
     ['an unsupported datatype', { inputs: [{ name: 'image', shape: [1, 1, 28, 28], datatype: 'INT8', data: new Array(784).fill(0) }] }, /datatype INT8/],
     ['no inputs', { outputs: [] }, /exactly one entry in 'inputs'/],
+    ['an input with another name', { inputs: [{ name: 'pixels', shape: [1, 1, 28, 28], datatype: 'FP32', data: new Array(784).fill(0) }] }, /unknown input 'pixels': this model's input is 'image'/],
     ['a BYTES element that is no image', { inputs: [{ name: 'image', shape: [1], datatype: 'BYTES', data: ['aGVsbG8='] }] }, /IMAGE_UNSUPPORTED_FORMAT/],
   ])('answers 400 {"error": ...} for %s', async (_label, body, pattern) => {
     const res = await v2('/models/mnist/infer', body);
