@@ -44,13 +44,16 @@ function newPage(w: number, h: number, paper: RGB): Page {
   return { w, h, refl, light: new Float32Array(w * h).fill(1) };
 }
 
-/** Standard normal draws: a fixed table indexed by the rng, ~20× cheaper than Box-Muller per pixel. */
-const GAUSS = (() => {
-  const t = new Float32Array(1 << 16);
-  const r = createRng(0x5eed);
-  for (let i = 0; i < t.length; i++) t[i] = Math.sqrt(-2 * Math.log(Math.max(1e-12, r.next()))) * Math.cos(2 * Math.PI * r.next());
-  return t;
-})();
+let gaussTable: Float32Array | undefined;
+/** Standard normal draws, made on first use: a fixed table indexed by random bits, ~20× cheaper than Box-Muller per pixel. */
+function gaussians(): Float32Array {
+  if (!gaussTable) {
+    gaussTable = new Float32Array(1 << 16);
+    const r = createRng(0x5eed);
+    for (let i = 0; i < gaussTable.length; i++) gaussTable[i] = Math.sqrt(-2 * Math.log(Math.max(1e-12, r.next()))) * Math.cos(2 * Math.PI * r.next());
+  }
+  return gaussTable;
+}
 
 /** Paints over the page with `colour` at coverage `alpha(x, y)` in [0,1], over the box [x0,x1)×[y0,y1). */
 function paint(p: Page, colour: RGB, x0: number, y0: number, x1: number, y1: number, alpha: (x: number, y: number) => number): void {
@@ -101,6 +104,7 @@ function gradientLight(p: Page, rng: Rng, depth: number): void {
 function expose(p: Page, rng: Rng, noise: number, quality: number): RenderedUpload {
   const data = new Uint8Array(p.w * p.h * 3);
   const { refl, light } = p;
+  const GAUSS = gaussians();
   let x = ((rng.next() * 4294967296) >>> 0) || 1; // xorshift32 for the noise: seeded by rng, inlined
   for (let i = 0, j = 0; i < p.w * p.h; i++, j += 3) {
     // Sensor noise is mostly luminance noise (one draw for the three channels) plus a little colour
