@@ -8,6 +8,7 @@ import { exportOnnx, INT8_LAYERS } from '../onnx/export-model';
 import { evaluateLogits } from '../train/metrics';
 import { fileSha256, ModelCard, modelCardMarkdown } from '../onnx/model-card';
 import { AppError } from '../errors';
+import { packageVersion } from '../package-info';
 import type { TrainingReport } from '../train/trainer';
 
 /** Parity bars the export must meet before it writes anything. */
@@ -37,7 +38,7 @@ export const exportCommand: CommandModule<object, ExportArgs> = {
     // TensorFlow.js and onnxruntime load here, not when the CLI starts (the serve command needs neither).
     const [{ selectBackend }, { loadModel }, { logitsModel }, { compareWithTfjs }, { evaluateOnnxLogits }] = await Promise.all([
       import('../backend/select-backend'), import('../model/io'), import('../model/create-model'), import('../onnx/parity'), import('../onnx/evaluate-onnx')]);
-    const version = JSON.parse(readFileSync(join(__dirname, '../../../package.json'), 'utf8')).version as string;
+    const version = packageVersion();
     await selectBackend(argv.backend as BackendChoice, (m) => console.log(m));
     const model = await loadModel(argv.model);
     const calibration = join(argv.model, 'calibration.json');

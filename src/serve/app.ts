@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { packageVersion } from '../package-info';
 import type { RequestListener } from 'node:http';
 import { join } from 'node:path';
 import express, { NextFunction, Request, Response } from 'express';
@@ -23,16 +24,6 @@ export interface AppDeps {
   isDraining: () => boolean;
 }
 
-/** This package's version, for the Open Inference Protocol's server metadata (GET /v2). */
-function packageVersion(): string {
-  // package.json is two folders up from src/serve (TypeScript) and three from dist/src/serve.
-  for (const up of [['..', '..'], ['..', '..', '..']]) {
-    const file = join(__dirname, ...up, 'package.json');
-    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
-  }
-  return 'unknown';
-}
-
 /** The compiled drawing page (dist/web), from the compiled server or from the TypeScript sources. */
 function webDir(): string | undefined {
   return [join(__dirname, '..', '..', 'web'), join(__dirname, '..', '..', 'dist', 'web')].find((d) => existsSync(join(d, 'app.js')));
@@ -46,7 +37,7 @@ function webDir(): string | undefined {
  */
 export function buildApp(deps: AppDeps): RequestListener {
   const { predictor, config, logger, metrics } = deps;
-  const routeDeps = { predictor, metrics, logger, maxBodyBytes: config.maxBodyBytes, isDraining: deps.isDraining };
+  const routeDeps = { predictor, metrics, logger, maxBodyBytes: config.maxBodyBytes };
   const app = express();
   app.disable('x-powered-by');
   const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: config.maxBodyBytes, files: config.maxFiles, fields: 10 } });

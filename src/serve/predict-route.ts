@@ -17,7 +17,6 @@ export interface PredictRouteDeps {
   metrics: Metrics;
   logger: Logger;
   maxBodyBytes: number;
-  isDraining: () => boolean;
 }
 
 /** `?debug=1` (or `true`) adds the 28×28 model input to the answer. */
