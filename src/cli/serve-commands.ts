@@ -1,9 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { startServer } from '../serve/server';
-import { SERVE_DEFAULTS } from '../serve/config';
-
-const num = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
+import { SERVE_DEFAULTS, SERVE_ENV, serveConfigFromEnv, ServeConfig } from '../serve/config';
 
 const serveOptions = {
   port: { type: 'number', describe: `port (env PORT, default ${SERVE_DEFAULTS.port})` },
@@ -38,16 +36,19 @@ type ServeArgs = { port?: number; host?: string; model?: string; card?: string; 
 export const serveCommand: CommandModule<object, ServeArgs> = {
   command: 'serve',
   describe: 'serve the ONNX model over HTTP',
-  builder: (y) => y.options(serveOptions),
+  builder: (y) => y.options(serveOptions)
+    .epilog(`Each option can be set by an environment variable instead: PORT, HOST, MODEL, and MNIST_<OPTION> for the rest (${SERVE_ENV.drainTimeoutMs}, ${SERVE_ENV.workers}); a flag wins over its variable.`),
   handler: async (argv) => {
-    const running = await startServer({
-      port: argv.port ?? num(process.env.PORT), host: argv.host ?? process.env.HOST, model: argv.model ?? process.env.MODEL,
+    const flags: Partial<ServeConfig> = {
+      port: argv.port, host: argv.host, model: argv.model,
       card: argv.card, workers: argv.workers, intraOpNumThreads: argv['intra-op-threads'], idleIntraOpNumThreads: argv['idle-intra-op-threads'], workerNice: argv['worker-nice'], maxBatchSize: argv['max-batch-size'],
       maxBatchDelayMs: argv['max-batch-delay-ms'], maxQueue: argv['max-queue'], requestTimeoutMs: argv['request-timeout-ms'],
       maxBodyBytes: argv['max-body-bytes'], maxPixels: argv['max-pixels'], decodeWorkers: argv['decode-workers'], decodeTimeoutMs: argv['decode-timeout-ms'],
       decoder: argv.decoder as never, drainTimeoutMs: argv['drain-timeout-ms'], headersTimeoutMs: argv['headers-timeout-ms'], uploadTimeoutMs: argv['upload-timeout-ms'],
       watchdogMs: argv['watchdog-ms'], logLevel: argv['log-level'] as never,
-    });
+    };
+    const set = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));
+    const running = await startServer({ ...serveConfigFromEnv(), ...set });
     const stop = () => { running.shutdown().then(() => process.exit(0), () => process.exit(1)); };
     process.once('SIGTERM', stop);
     process.once('SIGINT', stop);

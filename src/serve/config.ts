@@ -60,6 +60,37 @@ export const SERVE_DEFAULTS: Readonly<ServeConfig> = Object.freeze({
 const INTEGER_KEYS = ['port', 'workers', 'intraOpNumThreads', 'idleIntraOpNumThreads', 'workerNice', 'maxBatchSize', 'maxQueue', 'requestTimeoutMs', 'maxBodyBytes',
   'maxPixels', 'maxFiles', 'inlineDecodeMaxPixels', 'decodeWorkers', 'maxDecodeQueue', 'decodeTimeoutMs', 'drainTimeoutMs', 'headersTimeoutMs', 'uploadTimeoutMs', 'watchdogMs'] as const;
 
+const STRING_KEYS = ['host', 'model', 'card', 'decoder', 'logLevel'] as const;
+
+/**
+ * The environment variable that sets each option: PORT, HOST and MODEL, and MNIST_<OPTION> for the rest
+ * (MNIST_DRAIN_TIMEOUT_MS, MNIST_WORKERS). A container or a Kubernetes manifest configures the server
+ * with these; a command-line flag wins over its variable.
+ */
+export const SERVE_ENV: Readonly<Record<keyof ServeConfig, string>> = Object.freeze(Object.fromEntries(
+  (Object.keys(SERVE_DEFAULTS) as Array<keyof ServeConfig>).map((key) => [key,
+    ({ port: 'PORT', host: 'HOST', model: 'MODEL' } as Record<string, string>)[key] ?? `MNIST_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`]),
+) as Record<keyof ServeConfig, string>);
+
+/**
+ * The options set in `env` (unset and empty variables are left out).
+ * @example serveConfigFromEnv({ PORT: '9000', MNIST_WORKERS: '4' }) // { port: 9000, workers: 4 }
+ */
+export function serveConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<ServeConfig> {
+  const out: Record<string, string | number> = {};
+  for (const key of [...INTEGER_KEYS, 'maxBatchDelayMs', ...STRING_KEYS] as Array<keyof ServeConfig>) {
+    const raw = env[SERVE_ENV[key]];
+    if (raw === undefined || raw === '') continue;
+    if ((STRING_KEYS as readonly string[]).includes(key)) out[key] = raw;
+    else {
+      const value = Number(raw);
+      if (!Number.isFinite(value)) throw new AppError('CONFIG_INVALID', `${SERVE_ENV[key]}='${raw}' is not a number`);
+      out[key] = value;
+    }
+  }
+  return out as Partial<ServeConfig>;
+}
+
 /** Merges, validates (unknown keys rejected) and freezes the server configuration. */
 export function resolveServeConfig(partial: Partial<ServeConfig> = {}): ServeConfig {
   for (const key of Object.keys(partial)) {
