@@ -5,7 +5,7 @@ MODEL ?= artifacts/mnist-cnn.int8.onnx
 ARGS ?=
 VERSION := $(shell $(NODE) -p "require('./package.json').version")
 
-.PHONY: build data train resume evaluate evaluate-tfjs export-onnx report bench-train serve predict bench bench-files evaluate-uploads evaluate-images fuzz test lint ci dist clean
+.PHONY: build data train resume evaluate evaluate-tfjs export-onnx report bench-train serve predict bench bench-files evaluate-uploads evaluate-images fuzz container-test test lint ci dist clean
 
 build:
 	npm run build
@@ -60,6 +60,10 @@ evaluate-images: build
 # Mutated images posted to a server on 127.0.0.1; mishandled inputs land in test/fixtures/fuzz/.
 fuzz: build
 	$(CLI) fuzz $(ARGS)
+
+# Builds the image with podman (on a Debian base made here with debootstrap, cached), runs and checks it.
+container-test: build
+	$(CLI) container-test $(ARGS)
 
 test:
 	npm test

@@ -7,6 +7,7 @@ import { serveCommand, benchCommand, benchFilesCommand } from './serve-commands'
 import { predictCommand, evaluateImagesCommand } from './files-commands';
 import { evaluateUploadsCommand } from './uploads-commands';
 import { fuzzCommand } from './fuzz-commands';
+import { containerTestCommand } from './deploy-commands';
 import { AppError } from '../errors';
 import { STDIN_PATH } from '../files/walk';
 
@@ -28,6 +29,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .command(evaluateUploadsCommand)
     .command(evaluateImagesCommand)
     .command(fuzzCommand)
+    .command(containerTestCommand)
     .demandCommand(1, 'name a command')
     .strict()
     .fail((msg, err) => {
