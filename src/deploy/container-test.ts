@@ -229,7 +229,9 @@ export async function runContainerTest(o: ContainerTestOptions): Promise<Contain
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const runStart = performance.now();
+  // Locked down as deploy/kubernetes/deployment.yaml runs it: read-only root, no capabilities.
   sh('podman', ['run', '-d', '--name', CONTAINER_NAME, '--health-interval', 'disable', '-p', `127.0.0.1:${port}:8080`,
+    '--read-only', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges',
     '-e', `MNIST_MAX_BODY_BYTES=${o.maxBodyBytes}`, o.image]);
   try {
     await waitReady(url, o.readyTimeoutMs);
