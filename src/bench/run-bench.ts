@@ -58,16 +58,16 @@ async function engine(model: string, batch: number, threads: number, seconds: nu
  * runs under load). Whichever of this and one many-thread session is faster is the engine's number.
  */
 async function engineParallel(model: string, batch: number, sessions: number, seconds: number): Promise<EngineResult> {
-  const pool = createInferencePool(sessions, { modelPath: model, intraOpNumThreads: 1, idleIntraOpNumThreads: 0, warmupBatch: batch, nice: 0 });
+  const pool = createInferencePool(sessions, { modelPath: model, intraOpNumThreads: 1, soloIntraOpNumThreads: 0, warmupBatch: batch, nice: 0 });
   try {
-    await pool.broadcast({ type: 'init' });
+    await pool.broadcast('init', {});
     const end = performance.now() + seconds * 1000;
     const t0 = performance.now();
     const counts = await Promise.all(Array.from({ length: sessions }, async () => {
       let runs = 0;
       while (performance.now() < end) {
         const images = new Float32Array(batch * PIXELS).fill(0.1);
-        await pool.run({ type: 'run', images, n: batch, alone: false }, [images.buffer]);
+        await pool.run('run', { images, n: batch, solo: false }, { transfer: [images.buffer] });
         runs++;
       }
       return runs;

@@ -14,7 +14,7 @@ import { createFileProgress } from './progress';
 async function filePredictor(model: string | undefined, inFlight: number): Promise<Predictor> {
   const config = resolveServeConfig({
     model: model ?? process.env.MODEL, maxBatchDelayMs: 1, maxQueue: Math.max(SERVE_DEFAULTS.maxQueue, inFlight), maxDecodeQueue: inFlight,
-    decodeWorkers: 2, requestTimeoutMs: 600_000, logLevel: 'warn', idleIntraOpNumThreads: 0, // always busy: no second session for lone batches
+    decodeWorkers: 2, requestTimeoutMs: 600_000, logLevel: 'warn', soloIntraOpNumThreads: 0, // always busy: no second session for lone batches
   });
   const predictor = createPredictor(config.model, config, {}, (m) => console.error(m));
   await predictor.ready;

@@ -5,7 +5,7 @@ import type { CommandModule } from 'yargs';
 import type { BackendChoice } from '../backend/select-backend';
 import { loadMnist, PIXELS, toFloat } from '../data/mnist';
 import { exportOnnx, INT8_LAYERS } from '../onnx/export-model';
-import { evaluateLogits } from '../train/metrics';
+import { evaluateLogits } from '../metrics/classification';
 import { fileSha256, ModelCard, modelCardMarkdown } from '../onnx/model-card';
 import { AppError } from '../errors';
 import { packageVersion } from '../package-info';

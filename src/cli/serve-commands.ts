@@ -10,7 +10,7 @@ const serveOptions = {
   card: { type: 'string', describe: `model card JSON (default ${SERVE_DEFAULTS.card})` },
   workers: { type: 'number', describe: `inference worker threads (default ${SERVE_DEFAULTS.workers})` },
   'intra-op-threads': { type: 'number', describe: `onnxruntime threads per worker while other batches run too (default ${SERVE_DEFAULTS.intraOpNumThreads})` },
-  'idle-intra-op-threads': { type: 'number', describe: `threads for a batch that runs alone; 0: one session per worker (default ${SERVE_DEFAULTS.idleIntraOpNumThreads})` },
+  'solo-intra-op-threads': { type: 'number', alias: 'idle-intra-op-threads', describe: `threads for a solo batch (nothing else running or waiting); 0: one session per worker (default ${SERVE_DEFAULTS.soloIntraOpNumThreads})` },
   'worker-nice': { type: 'number', describe: `nice steps the inference/decoding threads run below the HTTP thread, Linux (default ${SERVE_DEFAULTS.workerNice})` },
   'max-batch-size': { type: 'number', describe: `images per batch (default ${SERVE_DEFAULTS.maxBatchSize})` },
   'max-batch-delay-ms': { type: 'number', describe: `ms a request waits for its batch to fill (default ${SERVE_DEFAULTS.maxBatchDelayMs})` },
@@ -28,7 +28,7 @@ const serveOptions = {
   'log-level': { choices: ['fatal', 'error', 'warn', 'info', 'debug', 'silent'], describe: `log level (default ${SERVE_DEFAULTS.logLevel})` },
 } as const;
 
-type ServeArgs = { port?: number; host?: string; model?: string; card?: string; workers?: number; 'intra-op-threads'?: number; 'idle-intra-op-threads'?: number; 'worker-nice'?: number;
+type ServeArgs = { port?: number; host?: string; model?: string; card?: string; workers?: number; 'intra-op-threads'?: number; 'solo-intra-op-threads'?: number; 'worker-nice'?: number;
   'max-batch-size'?: number; 'max-batch-delay-ms'?: number; 'max-queue'?: number; 'request-timeout-ms'?: number;
   'max-body-bytes'?: number; 'max-pixels'?: number; 'decode-workers'?: number; 'decode-timeout-ms'?: number; decoder?: string; 'drain-timeout-ms'?: number;
   'headers-timeout-ms'?: number; 'upload-timeout-ms'?: number; 'watchdog-ms'?: number; 'log-level'?: string };
@@ -41,7 +41,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
   handler: async (argv) => {
     const flags: Partial<ServeConfig> = {
       port: argv.port, host: argv.host, model: argv.model,
-      card: argv.card, workers: argv.workers, intraOpNumThreads: argv['intra-op-threads'], idleIntraOpNumThreads: argv['idle-intra-op-threads'], workerNice: argv['worker-nice'], maxBatchSize: argv['max-batch-size'],
+      card: argv.card, workers: argv.workers, intraOpNumThreads: argv['intra-op-threads'], soloIntraOpNumThreads: argv['solo-intra-op-threads'], workerNice: argv['worker-nice'], maxBatchSize: argv['max-batch-size'],
       maxBatchDelayMs: argv['max-batch-delay-ms'], maxQueue: argv['max-queue'], requestTimeoutMs: argv['request-timeout-ms'],
       maxBodyBytes: argv['max-body-bytes'], maxPixels: argv['max-pixels'], decodeWorkers: argv['decode-workers'], decodeTimeoutMs: argv['decode-timeout-ms'],
       decoder: argv.decoder as never, drainTimeoutMs: argv['drain-timeout-ms'], headersTimeoutMs: argv['headers-timeout-ms'], uploadTimeoutMs: argv['upload-timeout-ms'],

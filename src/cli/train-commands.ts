@@ -8,7 +8,7 @@ import { MNIST_KEYS, resolveMnistFile } from '../data/sources';
 import type { BackendChoice } from '../backend/select-backend';
 import { resolveTrainConfig, TRAIN_DEFAULTS } from '../train/config';
 import type { TrainingReport } from '../train/trainer';
-import { evaluateLogits, expectedCalibrationError } from '../train/metrics';
+import { evaluateLogits, expectedCalibrationError } from '../metrics/classification';
 import { confusionMatrixSvg, trainingCurvesSvg } from '../train/report-plots';
 import { createProgress } from './progress';
 

@@ -1,6 +1,6 @@
 import { NUM_CLASSES } from '../data/mnist';
 import type { Predictor } from '../serve/predictor';
-import { createEceAccumulator } from '../train/metrics';
+import { createEceAccumulator } from '../metrics/classification';
 import { predictFiles, PREDICT_FILES_DEFAULTS } from './predict-files';
 import type { LabelledFile } from './walk';
 

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { IMAGE_SIZE } from '../data/mnist';
-import { argmaxRows } from '../train/metrics';
+import { argmaxRows } from '../metrics/classification';
 import { openSession, SessionOptions } from './ort-session';
 
 export interface ParityResult {

@@ -1,11 +1,12 @@
 import { AppError } from '../errors';
+import { serverDraining } from './server-state';
 import { NUM_CLASSES, PIXELS } from '../data/mnist';
 
 /**
- * Runs a batch of n preprocessed images; resolves with n × 10 probabilities. `alone`: no other batch is
+ * Runs a batch of n preprocessed images; resolves with n × 10 probabilities. `solo`: no other batch is
  * running and no request waits, so this one may use more threads.
  */
-export type RunBatch = (images: Float32Array, n: number, alone: boolean) => Promise<Float32Array>;
+export type RunBatch = (images: Float32Array, n: number, solo: boolean) => Promise<Float32Array>;
 
 export interface BatcherOptions {
   maxBatchSize: number; // images in one session.run
@@ -48,7 +49,7 @@ export class Batcher {
 
   /** Queues one preprocessed 28×28 image; resolves with its 10 probabilities. */
   submit(input: Float32Array): Promise<Float32Array> {
-    if (this.draining) return Promise.reject(new AppError('SERVER_DRAINING', 'the server is shutting down'));
+    if (this.draining) return Promise.reject(serverDraining());
     if (this.queue.length >= this.opts.maxQueue) {
       return Promise.reject(new AppError('QUEUE_FULL', `the inference queue is full (${this.opts.maxQueue} waiting); retry shortly`));
     }
@@ -94,9 +95,9 @@ export class Batcher {
     jobs.forEach((j, i) => { images.set(j.input, i * PIXELS); this.events.onQueueWait?.(now - j.enqueued); });
     this.events.onBatch?.(n);
     // Alone: nothing else running and nothing left waiting, so the next batch will not need the cores.
-    const alone = this.inFlight === 0 && this.queue.length === 0;
+    const solo = this.inFlight === 0 && this.queue.length === 0;
     this.inFlight++;
-    this.run(images, n, alone).then(
+    this.run(images, n, solo).then(
       (probs) => jobs.forEach((j, i) => this.settle(j, () => j.resolve(probs.slice(i * NUM_CLASSES, (i + 1) * NUM_CLASSES)))),
       (err: Error) => jobs.forEach((j) => this.settle(j, () => j.reject(err))),
     ).finally(() => {

@@ -8,7 +8,7 @@ export interface ServeConfig {
   card: string; // model card JSON returned by /v1/model
   workers: number; // inference worker threads, one onnxruntime session each
   intraOpNumThreads: number; // onnxruntime threads per worker's session while other batches run too
-  idleIntraOpNumThreads: number; // threads for a batch that runs alone (no other in flight): a second session per worker; 0 = no second session
+  soloIntraOpNumThreads: number; // threads for a solo batch (nothing else running or waiting): a second session per worker; 0 = no second session
   workerNice: number; // nice steps the inference and decoding threads drop below the HTTP thread (Linux; 0 = same priority)
   maxBatchSize: number; // images per session.run
   maxBatchDelayMs: number; // ms the oldest queued request waits for a batch to fill
@@ -36,7 +36,7 @@ export const SERVE_DEFAULTS: Readonly<ServeConfig> = Object.freeze({
   card: 'artifacts/model-card.json',
   workers: Math.max(1, Math.min(2, cpus().length)),
   intraOpNumThreads: 1,
-  idleIntraOpNumThreads: 2,
+  soloIntraOpNumThreads: 2,
   workerNice: 10,
   maxBatchSize: 32,
   maxBatchDelayMs: 2,
@@ -57,7 +57,7 @@ export const SERVE_DEFAULTS: Readonly<ServeConfig> = Object.freeze({
   logLevel: 'info',
 });
 
-const INTEGER_KEYS = ['port', 'workers', 'intraOpNumThreads', 'idleIntraOpNumThreads', 'workerNice', 'maxBatchSize', 'maxQueue', 'requestTimeoutMs', 'maxBodyBytes',
+const INTEGER_KEYS = ['port', 'workers', 'intraOpNumThreads', 'soloIntraOpNumThreads', 'workerNice', 'maxBatchSize', 'maxQueue', 'requestTimeoutMs', 'maxBodyBytes',
   'maxPixels', 'maxFiles', 'inlineDecodeMaxPixels', 'decodeWorkers', 'maxDecodeQueue', 'decodeTimeoutMs', 'drainTimeoutMs', 'headersTimeoutMs', 'uploadTimeoutMs', 'watchdogMs'] as const;
 
 const STRING_KEYS = ['host', 'model', 'card', 'decoder', 'logLevel'] as const;
@@ -99,7 +99,7 @@ export function resolveServeConfig(partial: Partial<ServeConfig> = {}): ServeCon
   const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
   const c = { ...SERVE_DEFAULTS, ...defined } as ServeConfig;
   for (const key of INTEGER_KEYS) {
-    const min = (['port', 'inlineDecodeMaxPixels', 'workerNice', 'idleIntraOpNumThreads', 'watchdogMs'] as string[]).includes(key) ? 0 : 1;
+    const min = (['port', 'inlineDecodeMaxPixels', 'workerNice', 'soloIntraOpNumThreads', 'watchdogMs'] as string[]).includes(key) ? 0 : 1;
     if (!Number.isInteger(c[key]) || c[key] < min) throw new AppError('CONFIG_INVALID', `server option '${key}' must be an integer ≥ ${min}, got ${c[key]}`);
   }
   if (!['auto', 'sharp', 'jimp'].includes(c.decoder)) throw new AppError('CONFIG_INVALID', `server option 'decoder' must be auto, sharp or jimp, got ${c.decoder}`);

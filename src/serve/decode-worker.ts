@@ -1,20 +1,20 @@
-import { parentPort, workerData } from 'node:worker_threads';
-import { decodeImage, Decoder } from './decode';
-import { preprocess } from './preprocess';
+import { workerData } from 'node:worker_threads';
+import { answerTasks, Transfer } from '../workers/protocol';
+import { decodeImage } from './decode';
+import { createPreprocessor } from './preprocess';
 import { lowerThreadPriority } from './thread-priority';
+import type { DecodeProtocol, DecodeWorkerData } from './protocol';
 
-const { nice, decoder } = workerData as { nice: number; decoder: Decoder };
+const { nice, decoder } = workerData as DecodeWorkerData;
 lowerThreadPriority(nice);
+const preprocessor = createPreprocessor();
 
 /** Decodes and preprocesses every image our own PNG decoder does not take, off the HTTP thread. */
-parentPort!.on('message', async (msg: { id: number; bytes: Uint8Array; maxPixels: number }) => {
-  try {
-    const { bitmap } = await decodeImage(msg.bytes, msg.maxPixels, decoder);
-    const result = preprocess(bitmap);
-    const input = Float32Array.from(result.input); // its own buffer: preprocess's inputs share theirs
-    parentPort!.postMessage({ id: msg.id, ok: true, input, info: result.info }, [input.buffer]);
-  } catch (err) {
-    const e = err as Error & { code?: string };
-    parentPort!.postMessage({ id: msg.id, ok: false, error: { code: e.code ?? 'IMAGE_UNDECODABLE', message: e.message } });
-  }
-});
+answerTasks<DecodeProtocol>({
+  async decode({ bytes, maxPixels }) {
+    const { bitmap } = await decodeImage(bytes, maxPixels, decoder);
+    const { input, info } = preprocessor.run(bitmap);
+    const owned = Float32Array.from(input); // the preprocessor's buffer stays with it; this copy moves
+    return new Transfer({ input: owned, info }, [owned.buffer]);
+  },
+}, 'IMAGE_UNDECODABLE');

@@ -1,7 +1,7 @@
 import { Jimp, defaultFormats } from 'jimp';
 import { AppError } from '../errors';
 import type { Bitmap } from './preprocess';
-import { decodePng } from './png';
+import { decodePng, PngDecoder } from './png';
 
 export type ImageFormat = 'png' | 'jpeg' | 'bmp' | 'gif' | 'tiff';
 
@@ -175,24 +175,24 @@ export function checkPixelLimit(header: ImageHeader, maxPixels: number): void {
 }
 
 /** Our PNG decoder when it handles the file; undefined sends it to jimp, which also judges files ours rejects. */
-function decodePngOrUndefined(bytes: Uint8Array, reuse = false): Bitmap | undefined {
+function decodePngOrUndefined(bytes: Uint8Array, png?: PngDecoder): Bitmap | undefined {
   try {
-    return decodePng(bytes, reuse);
+    return png ? png.decode(bytes) : decodePng(bytes);
   } catch {
     return undefined;
   }
 }
 
 /**
- * The fast path for a small PNG on the HTTP thread: decodeImage's checks, then our decoder, synchronously,
- * into buffers the next call overwrites, so use the pixels before decoding anything else. Undefined when
- * it is not a PNG our decoder takes (or it rejects it): decodeImage then decides, with jimp.
+ * The fast path for a small PNG on the HTTP thread: decodeImage's checks, then `png` (whose buffers the
+ * bitmap lives in until its next call), synchronously. Undefined when it is not a PNG our decoder takes
+ * (or it rejects it): decodeImage then decides, with jimp.
  */
-export function decodeSmallPng(bytes: Uint8Array, header: ImageHeader, maxPixels: number): Bitmap | undefined {
+export function decodeSmallPng(png: PngDecoder, bytes: Uint8Array, header: ImageHeader, maxPixels: number): Bitmap | undefined {
   if (header.format !== 'png') return undefined;
   checkPixelLimit(header, maxPixels);
   checkComplete(bytes, header.format);
-  return decodePngOrUndefined(bytes, true);
+  return decodePngOrUndefined(bytes, png);
 }
 
 /** Which library decodes what our PNG decoder does not take. */

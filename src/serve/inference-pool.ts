@@ -1,18 +1,15 @@
 import { AppError } from '../errors';
-import { WorkerPool, workerScript } from './worker-pool';
+import { serverDraining } from './server-state';
+import { WorkerPool, workerScript } from '../workers/pool';
+import type { InferenceProtocol, InferenceWorkerData } from './protocol';
 
-/** What every inference worker is started with (inference-worker.ts reads it as its workerData). */
-export interface InferenceWorkerData {
-  modelPath: string;
-  intraOpNumThreads: number; // threads of the session used under load
-  idleIntraOpNumThreads: number; // threads of a second session for a batch that runs alone; 0: none
-  warmupBatch: number; // images in the warm-up run
-  nice: number; // nice steps below the HTTP thread
-}
+export type InferencePool = WorkerPool<InferenceProtocol, InferenceWorkerData>;
 
-/** A pool of onnxruntime workers; send `{type: 'init'}` to all (broadcast) before the first run. */
-export function createInferencePool(size: number, data: InferenceWorkerData): WorkerPool {
-  return new WorkerPool(workerScript(__dirname, 'inference-worker'), {
-    size, workerData: data, crashError: (m) => new AppError('INFERENCE_FAILED', `an inference ${m}`),
+/** A pool of onnxruntime workers (inference-worker.ts); broadcast `init` before the first `run`. */
+export function createInferencePool(size: number, data: InferenceWorkerData): InferencePool {
+  return new WorkerPool<InferenceProtocol, InferenceWorkerData>(workerScript(__dirname, 'inference-worker'), {
+    size, workerData: data,
+    crashError: (m) => new AppError('INFERENCE_FAILED', `an inference ${m}`),
+    closedError: serverDraining,
   });
 }

@@ -91,9 +91,10 @@ function sample(rows: Uint8Array, row: number, x: number, depth: number): number
   return (byte >> shift) & ((1 << depth) - 1);
 }
 
-function toRgba(rows: Uint8Array, h: Header, rowBytes: number, rgba: Uint8Array, palette?: Uint8Array, trns?: Uint8Array): Uint8Array {
+function toRgba(rows: Uint8Array, h: Header, rowBytes: number, out: () => Uint8Array, palette?: Uint8Array, trns?: Uint8Array): Uint8Array {
   const { height, width, depth, colorType } = h;
   if (colorType === 6) return rows; // already RGBA, 8 bits
+  const rgba = out();
   rgba.fill(0); // pixels the tRNS key makes transparent are skipped below and must read as zeros
   const transparentGrey = colorType === 0 && trns && trns.length >= 2 ? (trns[0] << 8) | trns[1] : -1;
   const key = colorType === 2 && trns && trns.length >= 6 ? [(trns[0] << 8) | trns[1], (trns[2] << 8) | trns[3], (trns[4] << 8) | trns[5]] : undefined;
@@ -132,28 +133,45 @@ function supported(h: Header): boolean {
   return h.depth === 8;
 }
 
-/**
- * Two reusable buffers for `reuse` decodes (scanlines, then RGBA), up to REUSE_MAX bytes each. A new
- * typed array of a few KB costs ~2.5 µs here; the 28×28 digit's whole decode takes ~20.
- */
-const REUSE_MAX = 128 * 128 * 4;
-const reusable = [new Uint8Array(0), new Uint8Array(0)];
+/** Where a decode puts its scanlines (k = 0) and its RGBA pixels (k = 1). */
+type Allocate = (bytes: number, k: 0 | 1) => Uint8Array;
 
-function buffer(bytes: number, reuse: boolean, k: 0 | 1): Uint8Array {
-  if (!reuse || bytes > REUSE_MAX) return new Uint8Array(bytes);
-  if (reusable[k].length < bytes) reusable[k] = new Uint8Array(Math.max(bytes, 28 * 28 * 4));
-  return reusable[k].subarray(0, bytes);
-}
+const allocate: Allocate = (bytes) => new Uint8Array(bytes);
 
 /**
  * Decodes a PNG to RGBA, or returns undefined for a variant this decoder leaves to jimp. A damaged file
  * (bad CRC, truncated data, impossible header) throws IMAGE_UNDECODABLE. The caller checks the pixel
- * limit from the header first; inflation is capped at the size the header implies.
- * `reuse`: the pixels may live in a buffer the next `reuse` call overwrites; for a caller that is done
- * with them before it decodes again (the server preprocesses them at once).
+ * limit from the header first; inflation is capped at the size the header implies. The pixels are the
+ * caller's (see createPngDecoder for a decoder that reuses its buffers).
  * @example decodePng(readFileSync('examples/digit.png')) // { width: 28, height: 28, data: Uint8Array(3136) }
  */
-export function decodePng(b: Uint8Array, reuse = false): Bitmap | undefined {
+export function decodePng(b: Uint8Array): Bitmap | undefined {
+  return decodeWith(b, allocate);
+}
+
+/** A PNG decoder that owns the buffers its bitmaps live in: see createPngDecoder. */
+export interface PngDecoder {
+  /** As decodePng, but the pixels live in this decoder's buffers until its next call: use them first. */
+  decode(bytes: Uint8Array): Bitmap | undefined;
+}
+
+/**
+ * A decoder for one thread's small PNGs, with two buffers of its own (scanlines, then RGBA) reused from
+ * call to call, up to REUSE_MAX bytes each. A new typed array of a few KB costs ~2.5 µs here; the 28×28
+ * digit's whole decode takes ~20.
+ */
+export function createPngDecoder(): PngDecoder {
+  const REUSE_MAX = 128 * 128 * 4;
+  const reusable = [new Uint8Array(0), new Uint8Array(0)];
+  const reuse: Allocate = (bytes, k) => {
+    if (bytes > REUSE_MAX) return new Uint8Array(bytes);
+    if (reusable[k].length < bytes) reusable[k] = new Uint8Array(Math.max(bytes, 28 * 28 * 4));
+    return reusable[k].subarray(0, bytes);
+  };
+  return { decode: (bytes) => decodeWith(bytes, reuse) };
+}
+
+function decodeWith(b: Uint8Array, alloc: Allocate): Bitmap | undefined {
   if (b.length < 8 || SIGNATURE.some((v, i) => b[i] !== v)) corrupt('no PNG signature');
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   let header: Header | undefined;
@@ -195,7 +213,6 @@ export function decodePng(b: Uint8Array, reuse = false): Bitmap | undefined {
   const bpp = Math.max(1, (CHANNELS[header.colorType] * header.depth) / 8);
   // A plain Uint8Array view: the unfilter loops stay monomorphic (measured 30 → 26 µs for the example digit).
   const { width, height } = header;
-  const rows = unfilter(new Uint8Array(inflated.buffer, inflated.byteOffset, inflated.length), rowBytes, height, bpp,
-    buffer(rowBytes * height, reuse || header.colorType !== 6, 0)); // only RGBA hands its scanlines out
-  return { width, height, data: toRgba(rows, header, rowBytes, buffer(width * height * 4, reuse, 1), palette, trns) };
+  const rows = unfilter(new Uint8Array(inflated.buffer, inflated.byteOffset, inflated.length), rowBytes, height, bpp, alloc(rowBytes * height, 0));
+  return { width, height, data: toRgba(rows, header, rowBytes, () => alloc(width * height * 4, 1), palette, trns) };
 }

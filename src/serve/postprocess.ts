@@ -1,4 +1,4 @@
-import { argmaxRows } from '../train/metrics';
+import { argmaxRows } from '../metrics/classification';
 
 export interface Prediction {
   digit: number;

@@ -1,12 +1,15 @@
 import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { AppError } from '../errors';
+import { serverDraining } from './server-state';
 import { checkPixelLimit, Decoder, decodeSmallPng, defaultDecoder, loadSharp, readHeader } from './decode';
-import { createInferencePool } from './inference-pool';
-import { preprocess, PreprocessInfo } from './preprocess';
+import { createPreprocessor, PreprocessInfo } from './preprocess';
+import { createPngDecoder } from './png';
 import { Batcher, BatcherEvents } from './batcher';
 import { toPrediction, Prediction } from './postprocess';
-import { WorkerPool, workerScript } from './worker-pool';
+import { WorkerPool, workerScript } from '../workers/pool';
+import type { DecodeProtocol, DecodeWorkerData } from './protocol';
+import { createInferencePool } from './inference-pool';
 import type { ServeConfig } from './config';
 
 export interface PredictResult { prediction: Prediction; input28: Float32Array; info: PreprocessInfo }
@@ -29,7 +32,7 @@ function noDigit(): AppError {
   return new AppError('IMAGE_NO_DIGIT', 'no digit found: nothing in the image stands out from the background as a pen or pencil stroke (blank page, flat colour, paper texture or an empty canvas?)');
 }
 
-type PredictorOptions = Pick<ServeConfig, 'workers' | 'intraOpNumThreads' | 'idleIntraOpNumThreads' | 'workerNice' | 'maxBatchSize' | 'maxBatchDelayMs' | 'maxQueue'
+type PredictorOptions = Pick<ServeConfig, 'workers' | 'intraOpNumThreads' | 'soloIntraOpNumThreads' | 'workerNice' | 'maxBatchSize' | 'maxBatchDelayMs' | 'maxQueue'
   | 'requestTimeoutMs' | 'maxPixels' | 'inlineDecodeMaxPixels' | 'decodeWorkers' | 'maxDecodeQueue' | 'decodeTimeoutMs' | 'decoder'>;
 
 /**
@@ -40,7 +43,7 @@ type PredictorOptions = Pick<ServeConfig, 'workers' | 'intraOpNumThreads' | 'idl
 export function createPredictor(modelPath: string, opts: PredictorOptions, events: BatcherEvents = {}, log: (msg: string) => void = () => {}): Predictor {
   if (!existsSync(modelPath)) throw new AppError('MODEL_INVALID', `model file ${modelPath} does not exist (run make export-onnx, or pass --model)`);
   const inference = createInferencePool(opts.workers, {
-    modelPath: resolve(modelPath), intraOpNumThreads: opts.intraOpNumThreads, idleIntraOpNumThreads: opts.idleIntraOpNumThreads, warmupBatch: opts.maxBatchSize, nice: opts.workerNice,
+    modelPath: resolve(modelPath), intraOpNumThreads: opts.intraOpNumThreads, soloIntraOpNumThreads: opts.soloIntraOpNumThreads, warmupBatch: opts.maxBatchSize, nice: opts.workerNice,
   });
   let decoder: Decoder = opts.decoder === 'auto' ? defaultDecoder() : opts.decoder;
   if (decoder === 'sharp' && !loadSharp()) decoder = 'jimp';
@@ -48,9 +51,10 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, event
   // Every decoder but our own PNG one runs here, with a deadline: a hostile file can make a decoder loop
   // forever, and the worker is then replaced. A 12 MP photo takes ~50 ms in sharp: bound how many may
   // wait, so a flood of them turns into 503s instead of memory growth.
-  const decoders = new WorkerPool(workerScript(__dirname, 'decode-worker'), {
+  const decoders = new WorkerPool<DecodeProtocol, DecodeWorkerData>(workerScript(__dirname, 'decode-worker'), {
     size: opts.decodeWorkers, workerData: { nice: opts.workerNice, decoder }, maxWaiting: opts.maxDecodeQueue,
     crashError: (m) => new AppError('IMAGE_UNDECODABLE', `the image could not be decoded: the decoding ${m}`),
+    closedError: serverDraining,
   });
   const decodeDeadline = {
     // A request's whole life is bounded by requestTimeoutMs: waiting for a decoder too (a burst of files
@@ -60,30 +64,28 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, event
     timeoutError: () => new AppError('IMAGE_UNDECODABLE', `the image could not be decoded: the decoder took longer than ${opts.decodeTimeoutMs} ms and was stopped`),
   };
   let readyFlag = false;
-  const ready = inference.broadcast({ type: 'init' }).then((replies) => {
-    const bad = replies.find((r) => !r.ok);
-    if (bad) throw new AppError('MODEL_INVALID', `a worker could not load ${modelPath}: ${bad.error?.message}`);
-    readyFlag = true;
-  });
+  const ready = inference.broadcast('init', {}).then(() => { readyFlag = true; },
+    (err: Error) => { throw new AppError('MODEL_INVALID', `a worker could not load ${modelPath}: ${err.message}`); });
   ready.catch(() => {}); // the server logs it; requests waiting on it get the error
-  const batcher = new Batcher(async (images, n, alone) => {
+  const batcher = new Batcher(async (images, n, solo) => {
     await ready; // a batch cut before the model has loaded waits for it
-    const reply = await inference.run({ type: 'run', images, n, alone }, [images.buffer as ArrayBuffer]);
-    return reply.probabilities as Float32Array;
+    const { probabilities } = await inference.run('run', { images, n, solo }, { transfer: [images.buffer as ArrayBuffer] });
+    return probabilities;
   }, { ...opts, concurrency: opts.workers }, events);
+  // This thread's small PNGs: decoded into the decoder's buffers and preprocessed at once.
+  const png = createPngDecoder();
+  const preprocessor = createPreprocessor();
 
   async function toInput(bytes: Uint8Array): Promise<{ input: Float32Array; info: PreprocessInfo }> {
     const header = readHeader(bytes);
     checkPixelLimit(header, opts.maxPixels); // before copying the bytes to the decoding worker
     if (header.width * header.height <= opts.inlineDecodeMaxPixels) {
-      // Our own PNG decoder only (bounded by the header's size); its pixels live in a reused buffer, so
-      // they are preprocessed at once, with no await in between.
-      const bitmap = decodeSmallPng(bytes, header, opts.maxPixels);
-      if (bitmap) return preprocess(bitmap);
+      // Our own PNG decoder only (bounded by the header's size), synchronously.
+      const bitmap = decodeSmallPng(png, bytes, header, opts.maxPixels);
+      if (bitmap) return preprocessor.run(bitmap);
     }
     const copy = Uint8Array.from(bytes);
-    const reply = await decoders.run({ type: 'decode', bytes: copy, maxPixels: opts.maxPixels }, [copy.buffer], decodeDeadline);
-    return { input: reply.input as Float32Array, info: reply.info as PreprocessInfo };
+    return decoders.run('decode', { bytes: copy, maxPixels: opts.maxPixels }, { ...decodeDeadline, transfer: [copy.buffer] });
   }
 
   return {

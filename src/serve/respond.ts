@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { AppError, isAppError } from '../errors';
-import type { Metrics } from './metrics';
+import type { Metrics } from './prometheus';
+import type { ServerState } from './server-state';
 
 /**
  * What every request shares, whichever path answers it (Express, or the raw /predict path that skips
@@ -26,7 +27,7 @@ export function requestRecord(res: ServerResponse): RequestRecord | undefined {
 
 const PROBE_ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/v2/health/live', '/v2/health/ready']);
 
-export interface TrackDeps { logger: Logger; metrics: Metrics; isDraining: () => boolean }
+export interface TrackDeps { logger: Logger; metrics: Metrics; state: Pick<ServerState, 'draining'> }
 
 /**
  * Gives the request an id (X-Request-Id when the client sent one, echoed back), and when the response
@@ -40,7 +41,7 @@ export function trackRequest(req: IncomingMessage, res: ServerResponse, deps: Tr
   const record: RequestRecord = { id };
   records.set(res, record);
   res.setHeader('X-Request-Id', id);
-  if (deps.isDraining()) res.setHeader('Connection', 'close');
+  if (deps.state.draining) res.setHeader('Connection', 'close');
   res.on('finish', () => {
     const expressRoute = (req as { route?: { path?: string } }).route?.path;
     const route = record.route ?? expressRoute ?? (res.statusCode < 400 && req.method === 'GET' ? 'static' : 'unmatched');
@@ -72,24 +73,35 @@ export function tooLarge(limit: number): AppError {
   return new AppError('IMAGE_TOO_LARGE', `the upload is larger than the limit of ${limit} bytes`);
 }
 
+/** What busboy (multer's parser) says of a multipart body it cannot parse. */
+const BUSBOY_MALFORMED = /^(Multipart: Boundary not found|Unexpected end of form|Malformed part header|Unexpected end of file)/;
+
 /** Maps errors thrown by body parsers and multer to our catalogue. */
 export function normalizeError(err: unknown, maxBodyBytes: number): AppError {
   if (isAppError(err)) return err;
   const e = err as { type?: string; code?: string; field?: string; message?: string };
   if (e.type === 'entity.too.large' || e.code === 'LIMIT_FILE_SIZE') return tooLarge(maxBodyBytes);
   if (e.code === 'LIMIT_UNEXPECTED_FILE') return new AppError('REQUEST_NO_IMAGE_FIELD', `unexpected file field '${e.field}': send files in the field 'image'`);
-  if (e.code === 'LIMIT_FILE_COUNT') return new AppError('REQUEST_NO_IMAGE_FIELD', 'too many files in one request');
-  if (e.code?.startsWith('LIMIT_') || e.message === 'Multipart: Boundary not found' || e.type === 'request.aborted') {
-    return new AppError('REQUEST_EMPTY', `malformed request: ${e.message}`);
+  if (e.code === 'LIMIT_FILE_COUNT') return new AppError('REQUEST_TOO_MANY_FILES', 'more files in one request than the server takes (MNIST_MAX_FILES)');
+  if (e.type === 'request.aborted' || e.code === 'STREAM_DESTROYED' || e.code === 'ECONNRESET') {
+    return new AppError('REQUEST_ABORTED', 'the client closed the connection before the body ended');
   }
+  if (e.code?.startsWith('LIMIT_') || BUSBOY_MALFORMED.test(e.message ?? '')) return new AppError('REQUEST_MALFORMED', `malformed request: ${e.message}`);
   return new AppError('INTERNAL_ERROR', 'internal error');
 }
 
+/** How a family of routes writes an error: its status and body. */
+export type ErrorFormat = (e: AppError) => { status: number; body: unknown };
+
+/** This server's own routes: the error's status, {error: {code, message}}. */
+export const APP_ERROR_FORMAT: ErrorFormat = (e) => ({ status: e.status, body: errorBody(e) });
+
 /**
- * Answers an error as {error: {code, message}} with its status, never a stack trace. Unexpected errors
- * (not AppErrors) are logged with their stack; overload and draining answers carry Retry-After.
+ * Answers an error in `opts.format` (this server's own by default), never with a stack trace.
+ * Unexpected errors (not AppErrors) are logged with their stack; overload and draining answers carry
+ * Retry-After; a refused upload still arriving is drained before the connection closes.
  */
-export function sendError(res: ServerResponse, err: unknown, opts: { maxBodyBytes: number; logger: Logger }): void {
+export function sendError(res: ServerResponse, err: unknown, opts: { maxBodyBytes: number; logger: Logger; format?: ErrorFormat }): void {
   const e = normalizeError(err, opts.maxBodyBytes);
   const record = requestRecord(res);
   if (e.status >= 500 && !isAppError(err)) opts.logger.error({ reqId: record?.id, err }, 'unexpected error');
@@ -100,7 +112,8 @@ export function sendError(res: ServerResponse, err: unknown, opts: { maxBodyByte
   }
   if (e.code === 'QUEUE_FULL' || e.code === 'SERVER_DRAINING') res.setHeader('Retry-After', '1');
   if (e.code === 'SERVER_DRAINING') res.setHeader('Connection', 'close');
-  sendJson(res, e.status, errorBody(e));
+  const { status, body } = (opts.format ?? APP_ERROR_FORMAT)(e);
+  sendJson(res, status, body);
   if (e.code === 'IMAGE_TOO_LARGE') lingerAfterRefusal(res.req);
 }
 

@@ -3,10 +3,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { AddressInfo } from 'node:net';
 import pino, { Logger } from 'pino';
 import { buildApp } from './app';
-import { createMetrics } from './metrics';
+import { createMetrics } from './prometheus';
 import { createPredictor, Predictor } from './predictor';
 import { resolveServeConfig, ServeConfig } from './config';
 import { startWatchdog } from './watchdog';
+import { createServerState } from './server-state';
 
 export interface RunningServer {
   server: Server;
@@ -27,7 +28,6 @@ export async function startServer(partial: Partial<ServeConfig> = {}, logger?: L
   const config = resolveServeConfig(partial);
   const log = logger ?? pino({ level: config.logLevel });
   const card = existsSync(config.card) ? JSON.parse(readFileSync(config.card, 'utf8')) : { note: `no model card at ${config.card}` };
-  let draining = false;
   const holder: { predictor?: Predictor } = {};
   const metrics = createMetrics(() => holder.predictor?.queueDepth ?? 0);
   const p = createPredictor(config.model, config, {
@@ -35,8 +35,9 @@ export async function startServer(partial: Partial<ServeConfig> = {}, logger?: L
     onQueueWait: (ms) => metrics.queueWait.observe(ms / 1000),
   }, (msg) => log.warn(msg));
   holder.predictor = p;
+  const state = createServerState(() => p.isReady());
   const app = buildApp({
-    predictor: p, config, logger: log, metrics, isDraining: () => draining,
+    predictor: p, config, logger: log, metrics, state,
     modelInfo: { ...card, served: config.model, input: { ...(card.input ?? {}), ...INPUT_CONTRACT } },
   });
   // Requests whose headers have arrived and that are not answered yet: a drain waits for all of them.
@@ -75,7 +76,7 @@ export async function startServer(partial: Partial<ServeConfig> = {}, logger?: L
     server, predictor: p, url,
     shutdown() {
       closing ??= (async () => {
-        draining = true;
+        state.startDraining();
         log.info({ inFlight }, 'shutting down: no new connections; answering every request already accepted');
         // No new connections; idle keep-alive ones close now, busy ones after their answer (Connection: close).
         const closed = new Promise<void>((r) => server.close(() => r()));

@@ -1,9 +1,13 @@
 import express, { NextFunction, Request, Response, Router } from 'express';
 import { AppError, isAppError } from '../errors';
 import { PIXELS, IMAGE_SIZE } from '../data/mnist';
+import type { Logger } from 'pino';
 import type { Predictor } from './predictor';
 import type { Prediction } from './postprocess';
-import { requestRecord } from './respond';
+import type { Metrics } from './prometheus';
+import type { ServerState } from './server-state';
+import { ErrorFormat, sendError } from './respond';
+import { allFailed, predictEach } from './predict';
 
 /** The model name under /v2/models/. */
 export const V2_MODEL_NAME = 'mnist';
@@ -84,55 +88,70 @@ export function v2Response(predictions: Array<Prediction | AppError>, version: s
 }
 
 /**
- * The Open Inference Protocol (KServe v2) REST endpoints, on the same predictor (queue and workers) as
- * /predict. Errors are {"error": "..."} as the protocol specifies.
+ * The protocol's error body, {"error": "<CODE>: <message>"}; a bad request is 400 whatever our own
+ * status for it, an unknown model or version 404; the server's own failures keep their 5xx, an upload
+ * over the limit its 413.
  */
-export function v2Router(predictor: Predictor, opts: { version: string; maxBodyBytes: number; isDraining: () => boolean; server: { name: string; version: string } }): Router {
+export const V2_ERROR_FORMAT: ErrorFormat = (e) => ({
+  status: e.status >= 500 || e.code === 'NOT_FOUND' || e.code === 'IMAGE_TOO_LARGE' ? e.status : 400,
+  body: { error: `${e.code}: ${e.message}` },
+});
+
+export interface V2Deps {
+  predictor: Predictor;
+  metrics: Metrics;
+  state: ServerState;
+  logger: Logger;
+  version: string; // the one model version served
+  maxBodyBytes: number;
+  server: { name: string; version: string };
+}
+
+/**
+ * The Open Inference Protocol (KServe v2) REST endpoints, on the same predictor (queue and workers) as
+ * /predict, and the same "files → predictions" step for BYTES inputs.
+ */
+export function v2Router(deps: V2Deps): Router {
+  const { predictor, state, version } = deps;
   const r = express.Router();
-  const ready = () => predictor.isReady() && !opts.isDraining();
+  const ready = () => state.readiness() === 'ready';
   // Every model route also answers under /versions/<v>/ for the one version served; another is 404.
   const model = [`/v2/models/${V2_MODEL_NAME}`, `/v2/models/${V2_MODEL_NAME}/versions/:version`];
   const at = (suffix: string) => model.map((m) => m + suffix);
   r.use(`/v2/models/${V2_MODEL_NAME}/versions/:version`, (req, _res, next) => {
-    next(req.params.version === opts.version ? undefined : new AppError('NOT_FOUND', `model '${V2_MODEL_NAME}' has no version '${req.params.version}' (served: '${opts.version}')`));
+    next(req.params.version === version ? undefined : new AppError('NOT_FOUND', `model '${V2_MODEL_NAME}' has no version '${req.params.version}' (served: '${version}')`));
   });
-  r.get('/v2', (_req, res) => { res.json({ name: opts.server.name, version: opts.server.version, extensions: [] }); });
+  r.get('/v2', (_req, res) => { res.json({ name: deps.server.name, version: deps.server.version, extensions: [] }); });
   r.get('/v2/health/live', (_req, res) => { res.json({ live: true }); });
   r.get('/v2/health/ready', (_req, res) => { res.status(ready() ? 200 : 400).json({ ready: ready() }); });
   r.get(at(''), (_req, res) => {
     res.json({
-      name: V2_MODEL_NAME, versions: [opts.version], platform: 'onnxruntime_onnx',
+      name: V2_MODEL_NAME, versions: [version], platform: 'onnxruntime_onnx',
       inputs: [{ name: V2_INPUT_NAME, datatype: 'FP32', shape: [-1, 1, IMAGE_SIZE, IMAGE_SIZE] }],
       outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 10] }, { name: 'digit', datatype: 'INT64', shape: [-1] }],
     });
   });
   r.get(at('/ready'), (_req, res) => { res.status(ready() ? 200 : 400).json({ name: V2_MODEL_NAME, ready: ready() }); });
-  r.post(at('/infer'), express.json({ limit: opts.maxBodyBytes, type: () => true }), async (req: Request, res: Response, next: NextFunction) => {
+  r.post(at('/infer'), express.json({ limit: deps.maxBodyBytes, type: () => true }), async (req: Request, res: Response, next: NextFunction) => {
     try {
       const parsed = parseV2Inputs(req.body);
       let predictions: Array<Prediction | AppError>;
       if (parsed.kind === 'tensor') predictions = await predictor.predictInputs(parsed.images);
       else {
-        // Each image stands alone: one that has no digit or cannot be decoded gets its own error entry.
-        const settled = await Promise.allSettled(parsed.files.map(async (f) => (await predictor.predictBytes(f)).prediction));
-        const failed = settled.filter((s) => s.status === 'rejected').map((s) => (s as PromiseRejectedResult).reason);
-        if (failed.length === settled.length || failed.some((e) => !isAppError(e))) throw failed.find((e) => !isAppError(e)) ?? failed[0];
-        predictions = settled.map((s) => (s.status === 'fulfilled' ? s.value : s.reason as AppError));
+        // Each image stands on its own: one that has no digit or cannot be decoded gets its own error entry.
+        const results = await predictEach(predictor, deps.metrics, parsed.files);
+        const failed = allFailed(results);
+        if (failed) throw failed;
+        predictions = results.map((p) => (isAppError(p) ? p : p.prediction));
       }
-      res.json(v2Response(predictions, opts.version, req.body as V2Request));
+      res.json(v2Response(predictions, version, req.body as V2Request));
     } catch (err) {
       next(err);
     }
   });
-  r.use('/v2', (err: unknown, _req: Request, res: Response, next: NextFunction) => {
-    if (!isAppError(err) && (err as { type?: string }).type !== 'entity.parse.failed') return next(err);
-    const e = isAppError(err) ? err : new AppError('REQUEST_BAD_TENSOR', 'the body is not valid JSON');
-    const record = requestRecord(res);
-    if (record) record.errorCode = e.code;
-    // The protocol's error body is {"error": "<message>"}; bad requests are 400, an unknown model 404.
-    const status = e.status >= 500 || e.code === 'NOT_FOUND' ? e.status : 400;
-    if (e.code === 'QUEUE_FULL' || e.code === 'SERVER_DRAINING') res.setHeader('Retry-After', '1');
-    res.status(status).json({ error: `${e.code}: ${e.message}` });
+  r.use('/v2', (err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const e = (err as { type?: string }).type === 'entity.parse.failed' ? new AppError('REQUEST_BAD_TENSOR', 'the body is not valid JSON') : err;
+    sendError(res, e, { logger: deps.logger, maxBodyBytes: deps.maxBodyBytes, format: V2_ERROR_FORMAT });
   });
   return r;
 }

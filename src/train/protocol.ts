@@ -11,9 +11,8 @@ export interface SharedState {
   adamV: SharedArrayBuffer;
 }
 
-/** Messages between the training coordinator and its replica workers. */
-export interface InitMessage {
-  type: 'init';
+/** What a replica starts from: its place among the replicas, the model, and the shared data. */
+export interface InitRequest {
   workerIndex: number;
   numWorkers: number;
   backend: BackendChoice;
@@ -27,24 +26,20 @@ export interface InitMessage {
   shared: SharedState | null;
 }
 
-export type ToWorker =
-  | InitMessage
-  /** Compute gradients of the mean loss over `indices` into this worker's slot. */
-  | { type: 'step'; indices: Int32Array; step: number }
-  /** Adam-update this worker's shard of the shared weights from Σ scales[k] · slot[k]. */
-  | { type: 'update'; lr: number; t: number; scales: number[] }
-  /** Copy the shared weights into the model (all at once after every shard is updated). */
-  | { type: 'pull' }
-  /** Copy the model's weights into the shared weights (start, resume). */
-  | { type: 'push' }
-  | { type: 'logits'; set: 'train' | 'test'; indices: Int32Array }
-  | { type: 'save'; dir: string }
-  | { type: 'load'; dir: string }
-  | { type: 'close' };
+type Empty = Record<string, never>;
 
-export type FromWorker =
-  | { type: 'ready'; backend: BackendName; numParams: number }
-  | { type: 'grads'; loss: number; correct: number; count: number }
-  | { type: 'done' }
-  | { type: 'logits'; logits: Float32Array }
-  | { type: 'error'; message: string; code?: string };
+/** Tasks of replica-worker.ts, sent by the training coordinator (trainer.ts) through a WorkerPool. */
+export type TrainProtocol = {
+  init: { request: InitRequest; reply: { backend: BackendName; numParams: number } };
+  /** Compute gradients of the mean loss over `indices` into this worker's slot. */
+  step: { request: { indices: Int32Array; step: number }; reply: { loss: number; correct: number; count: number } };
+  /** Adam-update this worker's shard of the shared weights from Σ scales[k] · slot[k]. */
+  update: { request: { lr: number; t: number; scales: number[] }; reply: Empty };
+  /** Copy the shared weights into the model (all at once after every shard is updated). */
+  pull: { request: Empty; reply: Empty };
+  /** Copy the model's weights into the shared weights (start, resume). */
+  push: { request: Empty; reply: Empty };
+  logits: { request: { set: 'train' | 'test'; indices: Int32Array }; reply: { logits: Float32Array } };
+  save: { request: { dir: string }; reply: Empty };
+  load: { request: { dir: string }; reply: Empty };
+};

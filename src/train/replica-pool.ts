@@ -1,58 +1,22 @@
-import { Worker } from 'node:worker_threads';
-import { workerScript } from '../worker-script';
 import { AppError } from '../errors';
-import type { FromWorker, InitMessage, ToWorker } from './protocol';
+import { WorkerPool, workerScript } from '../workers/pool';
+import type { InitRequest, TrainProtocol } from './protocol';
 
-type Waiter = { resolve: (m: FromWorker) => void; reject: (e: Error) => void };
+/** The training replicas: one worker each, addressed by index (each holds its own model and slot). */
+export type ReplicaPool = WorkerPool<TrainProtocol, undefined>;
 
-/** A replica worker with request/response messaging (one answer per request, in order). */
-export class Replica {
-  private readonly worker: Worker;
-  private readonly waiters: Waiter[] = [];
-  private dead: Error | null = null;
-
-  constructor() {
-    const script = workerScript(__dirname, 'replica-worker');
-    this.worker = new Worker(script.path, { execArgv: script.execArgv });
-    this.worker.on('message', (msg: FromWorker) => {
-      const w = this.waiters.shift();
-      if (!w) return;
-      if (msg.type === 'error') {
-        const err = new AppError((msg.code as never) ?? 'MODEL_INVALID', msg.message);
-        w.reject(err);
-      } else w.resolve(msg);
-    });
-    const fail = (err: Error) => {
-      this.dead = err;
-      for (const w of this.waiters.splice(0)) w.reject(err);
-    };
-    this.worker.on('error', fail);
-    this.worker.on('exit', (code) => { if (code !== 0) fail(new Error(`replica worker exited with code ${code}`)); });
-  }
-
-  request<T extends FromWorker['type']>(msg: ToWorker, transfer: ArrayBuffer[] = []): Promise<Extract<FromWorker, { type: T }>> {
-    if (this.dead) return Promise.reject(this.dead);
-    return new Promise((resolve, reject) => {
-      this.waiters.push({ resolve: resolve as (m: FromWorker) => void, reject });
-      this.worker.postMessage(msg, transfer);
-    });
-  }
-
-  async close(): Promise<void> {
-    if (this.dead) return;
-    this.worker.postMessage({ type: 'close' } satisfies ToWorker);
-    await new Promise((r) => this.worker.once('exit', r));
-  }
-}
-
-/** Starts `n` replicas and initialises them identically. */
-export async function startReplicas(n: number, init: Omit<InitMessage, 'workerIndex' | 'numWorkers'>): Promise<{ replicas: Replica[]; ready: Extract<FromWorker, { type: 'ready' }> }> {
-  const replicas = Array.from({ length: n }, () => new Replica());
+/** Starts `n` replicas and initialises them identically (each with its own index). */
+export async function startReplicas(n: number, init: Omit<InitRequest, 'workerIndex' | 'numWorkers'>): Promise<{ pool: ReplicaPool; ready: TrainProtocol['init']['reply'] }> {
+  const pool: ReplicaPool = new WorkerPool<TrainProtocol, undefined>(workerScript(__dirname, 'replica-worker'), {
+    size: n, workerData: undefined, respawn: false,
+    crashError: (m) => new AppError('TRAIN_WORKER_FAILED', `a training replica ${m}`),
+    closedError: () => new AppError('TRAIN_WORKER_FAILED', 'the training replicas are closed'),
+  });
   try {
-    const answers = await Promise.all(replicas.map((r, i) => r.request<'ready'>({ ...init, type: 'init', workerIndex: i, numWorkers: n })));
-    return { replicas, ready: answers[0] };
+    const answers = await pool.broadcast('init', (i) => ({ ...init, workerIndex: i, numWorkers: n }));
+    return { pool, ready: answers[0] };
   } catch (err) {
-    await Promise.allSettled(replicas.map((r) => r.close()));
+    await pool.close();
     throw err;
   }
 }

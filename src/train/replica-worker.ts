@@ -1,4 +1,3 @@
-import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../backend/select-backend';
 import { createModel, logitsModel } from '../model/create-model';
@@ -7,7 +6,8 @@ import { augmentInto, copyInto } from '../data/augment';
 import { createRng } from '../data/rng';
 import { NUM_CLASSES, PIXELS } from '../data/mnist';
 import { adamShardUpdate } from './adam';
-import type { FromWorker, InitMessage, ToWorker } from './protocol';
+import { answerTasks, Transfer } from '../workers/protocol';
+import type { InitRequest, TrainProtocol } from './protocol';
 
 /**
  * One data-parallel replica. Each step it computes gradients on its share of the batch into its shared
@@ -16,7 +16,7 @@ import type { FromWorker, InitMessage, ToWorker } from './protocol';
  * model. The replicas therefore hold identical weights at every step.
  */
 const PROFILE = process.env.TRAIN_PROFILE === '1';
-let init: InitMessage;
+let init: InitRequest;
 let model: tf.LayersModel;
 let logits: tf.LayersModel;
 let vars: tf.Variable[];
@@ -28,7 +28,6 @@ let weights: Float32Array;
 let adamM: Float32Array;
 let adamV: Float32Array;
 
-const send = (msg: FromWorker, transfer: ArrayBuffer[] = []) => parentPort!.postMessage(msg, transfer);
 const profile = (what: string, t0: number) => { if (PROFILE) console.error(`worker ${init.workerIndex}: ${what} ${(performance.now() - t0).toFixed(0)} ms`); };
 
 function batchTensors(indices: Int32Array, step: number): { x: tf.Tensor4D; y: tf.Tensor2D } {
@@ -76,106 +75,89 @@ function push(): void {
   }
 }
 
-async function handle(msg: ToWorker): Promise<void> {
-  switch (msg.type) {
-    case 'init': {
-      init = msg;
-      const backend = await selectBackend(msg.backend);
-      model = createModel(msg.modelConfig);
-      logits = logitsModel(model);
-      vars = model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
-      images = new Uint8Array(msg.trainImages);
-      labels = new Uint8Array(msg.trainLabels);
-      testImages = new Uint8Array(msg.testImages);
-      if (msg.shared) {
-        const { numParams, gradSlots } = msg.shared;
-        slots = Array.from({ length: msg.numWorkers }, (_, w) => new Float32Array(gradSlots, w * numParams * 4, numParams));
-        weights = new Float32Array(msg.shared.weights);
-        adamM = new Float32Array(msg.shared.adamM);
-        adamV = new Float32Array(msg.shared.adamV);
-      }
-      send({ type: 'ready', backend, numParams: model.countParams() });
-      return;
+answerTasks<TrainProtocol>({
+  async init(msg) {
+    init = msg;
+    const backend = await selectBackend(msg.backend);
+    model = createModel(msg.modelConfig);
+    logits = logitsModel(model);
+    vars = model.trainableWeights.map((w) => (w as unknown as { val: tf.Variable }).val);
+    images = new Uint8Array(msg.trainImages);
+    labels = new Uint8Array(msg.trainLabels);
+    testImages = new Uint8Array(msg.testImages);
+    if (msg.shared) {
+      const { numParams, gradSlots } = msg.shared;
+      slots = Array.from({ length: msg.numWorkers }, (_, w) => new Float32Array(gradSlots, w * numParams * 4, numParams));
+      weights = new Float32Array(msg.shared.weights);
+      adamM = new Float32Array(msg.shared.adamM);
+      adamV = new Float32Array(msg.shared.adamV);
     }
-    case 'step': {
-      const t0 = performance.now();
-      const { x, y } = batchTensors(msg.indices, msg.step);
-      reseedDropout(msg.step);
-      let correct = 0;
-      const { value, grads } = tf.variableGrads(() => {
-        const out = logits.apply(x, { training: true }) as tf.Tensor2D;
-        correct = tf.tidy(() => tf.equal(tf.argMax(out, 1), tf.argMax(y, 1)).sum().dataSync()[0]);
-        return tf.losses.softmaxCrossEntropy(y, out) as tf.Scalar;
-      }, vars);
-      const loss = value.dataSync()[0];
-      const t1 = performance.now();
-      const slot = slots[init.workerIndex];
-      let off = 0;
-      for (const v of vars) {
-        const g = grads[v.name].dataSync() as Float32Array;
-        slot.set(g, off);
-        off += g.length;
-      }
-      tf.dispose([x, y, value, grads]);
-      profile(`grads ${(t1 - t0).toFixed(0)} ms, to slot`, t1);
-      send({ type: 'grads', loss, correct, count: msg.indices.length });
-      return;
+    return { backend, numParams: model.countParams() };
+  },
+  step(msg) {
+    const t0 = performance.now();
+    const { x, y } = batchTensors(msg.indices, msg.step);
+    reseedDropout(msg.step);
+    let correct = 0;
+    const { value, grads } = tf.variableGrads(() => {
+      const out = logits.apply(x, { training: true }) as tf.Tensor2D;
+      correct = tf.tidy(() => tf.equal(tf.argMax(out, 1), tf.argMax(y, 1)).sum().dataSync()[0]);
+      return tf.losses.softmaxCrossEntropy(y, out) as tf.Scalar;
+    }, vars);
+    const loss = value.dataSync()[0];
+    const t1 = performance.now();
+    const slot = slots[init.workerIndex];
+    let off = 0;
+    for (const v of vars) {
+      const g = grads[v.name].dataSync() as Float32Array;
+      slot.set(g, off);
+      off += g.length;
     }
-    case 'update': {
-      const t0 = performance.now();
-      const n = weights.length;
-      const per = Math.ceil(n / init.numWorkers);
-      const lo = init.workerIndex * per;
-      adamShardUpdate(weights, adamM, adamV, slots, msg.scales, lo, Math.min(n, lo + per), msg.lr, msg.t);
-      profile('adam shard', t0);
-      send({ type: 'done' });
-      return;
+    tf.dispose([x, y, value, grads]);
+    profile(`grads ${(t1 - t0).toFixed(0)} ms, to slot`, t1);
+    return { loss, correct, count: msg.indices.length };
+  },
+  update(msg) {
+    const t0 = performance.now();
+    const n = weights.length;
+    const per = Math.ceil(n / init.numWorkers);
+    const lo = init.workerIndex * per;
+    adamShardUpdate(weights, adamM, adamV, slots, msg.scales, lo, Math.min(n, lo + per), msg.lr, msg.t);
+    profile('adam shard', t0);
+    return {};
+  },
+  pull() {
+    const t0 = performance.now();
+    pull();
+    profile('pull', t0);
+    return {};
+  },
+  push() {
+    push();
+    return {};
+  },
+  logits(msg) {
+    const src = msg.set === 'train' ? images : testImages;
+    const out = new Float32Array(msg.indices.length * NUM_CLASSES);
+    const chunk = 256;
+    for (let start = 0; start < msg.indices.length; start += chunk) {
+      const idx = msg.indices.subarray(start, start + chunk);
+      const xs = new Float32Array(idx.length * PIXELS);
+      idx.forEach((j, i) => copyInto(src, j, xs, i));
+      const res = tf.tidy(() => logits.predict(tf.tensor4d(xs, [idx.length, 28, 28, 1])) as tf.Tensor);
+      out.set(res.dataSync() as Float32Array, start * NUM_CLASSES);
+      res.dispose();
     }
-    case 'pull': {
-      const t0 = performance.now();
-      pull();
-      profile('pull', t0);
-      send({ type: 'done' });
-      return;
-    }
-    case 'push':
-      push();
-      send({ type: 'done' });
-      return;
-    case 'logits': {
-      const src = msg.set === 'train' ? images : testImages;
-      const out = new Float32Array(msg.indices.length * NUM_CLASSES);
-      const chunk = 256;
-      for (let start = 0; start < msg.indices.length; start += chunk) {
-        const idx = msg.indices.subarray(start, start + chunk);
-        const xs = new Float32Array(idx.length * PIXELS);
-        idx.forEach((j, i) => copyInto(src, j, xs, i));
-        const res = tf.tidy(() => logits.predict(tf.tensor4d(xs, [idx.length, 28, 28, 1])) as tf.Tensor);
-        out.set(res.dataSync() as Float32Array, start * NUM_CLASSES);
-        res.dispose();
-      }
-      send({ type: 'logits', logits: out }, [out.buffer as ArrayBuffer]);
-      return;
-    }
-    case 'save':
-      await saveModel(model, msg.dir);
-      send({ type: 'done' });
-      return;
-    case 'load': {
-      const loaded = await loadModel(msg.dir);
-      model.setWeights(loaded.getWeights());
-      loaded.dispose();
-      send({ type: 'done' });
-      return;
-    }
-    case 'close':
-      process.exit(0);
-  }
-}
-
-let chain = Promise.resolve();
-parentPort!.on('message', (msg: ToWorker) => {
-  chain = chain.then(() => handle(msg)).catch((err: Error & { code?: string }) => {
-    send({ type: 'error', message: err.stack ?? err.message, code: err.code });
-  });
-});
+    return new Transfer({ logits: out }, [out.buffer as ArrayBuffer]);
+  },
+  async save(msg) {
+    await saveModel(model, msg.dir);
+    return {};
+  },
+  async load(msg) {
+    const loaded = await loadModel(msg.dir);
+    model.setWeights(loaded.getWeights());
+    loaded.dispose();
+    return {};
+  },
+}, 'MODEL_INVALID');

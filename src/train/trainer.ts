@@ -8,8 +8,9 @@ import { AUGMENT_DEFAULTS } from '../data/augment';
 import { DEFAULT_PARAM_COUNT } from '../model/create-model';
 import { tfjsNodeAvailable } from '../backend/select-backend';
 import { learningRateAt } from './schedule';
-import { evaluateLogits, Evaluation, fitTemperature } from './metrics';
-import { Replica, startReplicas } from './replica-pool';
+import { evaluateLogits, Evaluation } from '../metrics/classification';
+import { fitTemperature } from './calibration';
+import { ReplicaPool, startReplicas } from './replica-pool';
 import { TrainConfig } from './config';
 import type { SharedState } from './protocol';
 
@@ -103,9 +104,9 @@ function splitAmong(indices: Int32Array, n: number): Int32Array[] {
   return parts.filter((p) => p.length > 0);
 }
 
-async function logitsOf(replicas: Replica[], set: 'train' | 'test', indices: Int32Array): Promise<Float32Array> {
-  const parts = splitAmong(indices, replicas.length);
-  const answers = await Promise.all(parts.map((p, i) => replicas[i].request<'logits'>({ type: 'logits', set, indices: p })));
+async function logitsOf(replicas: ReplicaPool, set: 'train' | 'test', indices: Int32Array): Promise<Float32Array> {
+  const parts = splitAmong(indices, replicas.size);
+  const answers = await Promise.all(parts.map((p, i) => replicas.runOn(i, 'logits', { set, indices: p })));
   const out = new Float32Array(indices.length * NUM_CLASSES);
   let off = 0;
   for (const a of answers) { out.set(a.logits, off); off += a.logits.length; }
@@ -124,7 +125,7 @@ function writeJson(path: string, value: unknown): void {
 function readInto(path: string, target: SharedArrayBuffer): void {
   const bytes = readFileSync(path);
   if (bytes.byteLength !== target.byteLength) {
-    throw new AppError('TRAIN_CHECKPOINT_MISSING', `${path} has ${bytes.byteLength} bytes, expected ${target.byteLength}: not a checkpoint of this model`);
+    throw new AppError('TRAIN_CHECKPOINT_MISMATCH', `${path} has ${bytes.byteLength} bytes, expected ${target.byteLength}: not a checkpoint of this model`);
   }
   new Uint8Array(target).set(bytes);
 }
@@ -154,18 +155,18 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   const numWorkers = config.workers > 0 ? config.workers : wantNode ? 1 : Math.max(1, cpus().length);
   // The parameter count is known only once a replica has built the model: build one first.
   const base = {
-    type: 'init' as const, backend: config.backend, modelConfig: config.model, augment: config.augment ? AUGMENT_DEFAULTS : null,
+    backend: config.backend, modelConfig: config.model, augment: config.augment ? AUGMENT_DEFAULTS : null,
     seed: config.seed, trainImages: shared(mnist.train.images), trainLabels: shared(mnist.train.labels), testImages: shared(mnist.test.images),
   };
   const probe = await startReplicas(1, { ...base, shared: null });
   const numParams = probe.ready.numParams;
-  await probe.replicas[0].close();
+  await probe.pool.close();
   const bytes = numParams * 4;
   const sharedState: SharedState = {
     numParams, gradSlots: new SharedArrayBuffer(numWorkers * bytes), weights: new SharedArrayBuffer(bytes),
     adamM: new SharedArrayBuffer(bytes), adamV: new SharedArrayBuffer(bytes),
   };
-  const { replicas, ready } = await startReplicas(numWorkers, { ...base, shared: sharedState });
+  const { pool: replicas, ready } = await startReplicas(numWorkers, { ...base, shared: sharedState });
   log(`backend: ${ready.backend}, ${numWorkers} replica worker(s), ${numParams.toLocaleString('en-US')} parameters${numParams === DEFAULT_PARAM_COUNT ? ' (the spec\'s default)' : ''}`);
 
   const lastDir = join(config.checkpointDir, 'last');
@@ -180,14 +181,14 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       if (!existsSync(statePath)) throw new AppError('TRAIN_CHECKPOINT_MISSING', `--resume given but no checkpoint at ${statePath}`);
       state = JSON.parse(readFileSync(statePath, 'utf8'));
       if (!Number.isFinite(state.bestValLoss)) state.bestValLoss = Infinity;
-      await replicas[0].request<'done'>({ type: 'load', dir: lastDir });
+      await replicas.runOn(0, 'load', { dir: lastDir });
       readInto(join(lastDir, 'adam-m.bin'), sharedState.adamM);
       readInto(join(lastDir, 'adam-v.bin'), sharedState.adamV);
       log(`resumed from ${lastDir}: epoch ${state.epoch + 1}, step ${state.stepInEpoch}`);
     }
     // Every replica starts from replica 0's weights.
-    await replicas[0].request<'done'>({ type: 'push' });
-    await Promise.all(replicas.slice(1).map((r) => r.request<'done'>({ type: 'pull' })));
+    await replicas.runOn(0, 'push', {});
+    await Promise.all(Array.from({ length: replicas.size - 1 }, (_, i) => replicas.runOn(i + 1, 'pull', {})));
     const stepsPerEpoch = Math.max(1, Math.floor(trainIdx.length / config.batchSize));
     const totalSteps = stepsPerEpoch * config.epochs;
     let interrupted = false;
@@ -195,7 +196,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
 
     const saveLast = async () => {
       mkdirSync(lastDir, { recursive: true });
-      await replicas[0].request<'done'>({ type: 'save', dir: lastDir });
+      await replicas.runOn(0, 'save', { dir: lastDir });
       writeAtomic(join(lastDir, 'adam-m.bin'), new Uint8Array(sharedState.adamM));
       writeAtomic(join(lastDir, 'adam-v.bin'), new Uint8Array(sharedState.adamV));
       writeJson(join(lastDir, 'state.json'), { ...state, bestValLoss: Number.isFinite(state.bestValLoss) ? state.bestValLoss : null });
@@ -212,10 +213,10 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
         if (hooks.signal?.aborted || (config.maxSteps > 0 && state.globalStep >= config.maxSteps)) { interrupted = true; break; }
         const t0 = Date.now();
         const batch = Int32Array.from(order.slice(s * config.batchSize, (s + 1) * config.batchSize));
-        const parts = splitAmong(batch, replicas.length);
+        const parts = splitAmong(batch, replicas.size);
         const lr = learningRateAt(state.globalStep, totalSteps, config.learningRate, config.warmupSteps);
         const answers = await Promise.all(parts.map((p, i) =>
-          replicas[i].request<'grads'>({ type: 'step', indices: p, step: state.globalStep })));
+          replicas.runOn(i, 'step', { indices: p, step: state.globalStep })));
         const loss = answers.reduce((a, r) => a + r.loss * r.count, 0) / batch.length;
         const correct = answers.reduce((a, r) => a + r.correct, 0);
         if (!Number.isFinite(loss)) {
@@ -223,10 +224,10 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
         }
         // Each slot holds its worker's mean gradient; weight it by its share. A worker with no share
         // this step (tiny batch) must not leave an old gradient behind.
-        const scales = replicas.map((_, w) => (w < parts.length ? parts[w].length / batch.length : 0));
-        for (let w = parts.length; w < replicas.length; w++) new Float32Array(sharedState.gradSlots, w * bytes, numParams).fill(0);
-        await Promise.all(replicas.map((r) => r.request<'done'>({ type: 'update', lr, t: state.globalStep + 1, scales })));
-        await Promise.all(replicas.map((r) => r.request<'done'>({ type: 'pull' })));
+        const scales = Array.from({ length: replicas.size }, (_, w) => (w < parts.length ? parts[w].length / batch.length : 0));
+        for (let w = parts.length; w < replicas.size; w++) new Float32Array(sharedState.gradSlots, w * bytes, numParams).fill(0);
+        await replicas.broadcast('update', { lr, t: state.globalStep + 1, scales });
+        await replicas.broadcast('pull', {});
         state.globalStep++;
         state.stepInEpoch = s + 1;
         state.stepLosses.push(Number(loss.toFixed(5)));
@@ -254,7 +255,7 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
       state.history.push(record);
       log(`epoch ${record.epoch}/${config.epochs}: train loss ${record.trainLoss.toFixed(4)} acc ${(record.trainAccuracy * 100).toFixed(2)}% | val loss ${val.loss.toFixed(4)} acc ${(val.accuracy * 100).toFixed(2)}% | ${seconds.toFixed(0)} s, ${record.imagesPerSecond.toFixed(1)} img/s`);
       const verdict = earlyStopping(state, val.loss, record.epoch, config.patience);
-      if (verdict.improved) await replicas[0].request<'done'>({ type: 'save', dir: bestDir });
+      if (verdict.improved) await replicas.runOn(0, 'save', { dir: bestDir });
       if (verdict.stop) {
         stoppedEarly = true;
         log(`early stopping: validation loss has not improved for ${state.badEpochs} epochs (best ${state.bestValLoss.toFixed(4)} at epoch ${state.bestEpoch})`);
@@ -270,9 +271,9 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     }
     if (state.bestEpoch < 0) {
       // Interrupted before the first epoch ended: evaluate what we have.
-      await replicas[0].request<'done'>({ type: 'save', dir: bestDir });
+      await replicas.runOn(0, 'save', { dir: bestDir });
     }
-    await Promise.all(replicas.map((r) => r.request<'done'>({ type: 'load', dir: bestDir })));
+    await replicas.broadcast('load', { dir: bestDir });
     const valLabels = Array.from(valIdx, (i) => mnist.train.labels[i]);
     const valLogits = await logitsOf(replicas, 'train', valIdx);
     const temperature = fitTemperature(valLogits, valLabels);
@@ -301,6 +302,6 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
     };
     return report;
   } finally {
-    await Promise.allSettled(replicas.map((r) => r.close()));
+    await replicas.close();
   }
 }

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileSha256, ModelCard } from '../../src/onnx/model-card';
 import { evaluateOnnxLogits } from '../../src/onnx/evaluate-onnx';
-import { evaluateLogits } from '../../src/train/metrics';
+import { evaluateLogits } from '../../src/metrics/classification';
 import { loadMnist } from '../../src/data/mnist';
 
 /** Model regression: the committed model is the one its card describes, and still as accurate. */

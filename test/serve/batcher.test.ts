@@ -7,16 +7,16 @@ const opts = { maxBatchSize: 4, maxBatchDelayMs: 20, maxQueue: 8, requestTimeout
 /** A fake engine: answers each image with probabilities [v, 0, …] after `ms`, recording batch sizes. */
 function engine(ms: number) {
   const sizes: number[] = [];
-  const alone: boolean[] = [];
-  const run = async (images: Float32Array, n: number, isAlone: boolean) => {
+  const solo: boolean[] = [];
+  const run = async (images: Float32Array, n: number, isSolo: boolean) => {
     sizes.push(n);
-    alone.push(isAlone);
+    solo.push(isSolo);
     await new Promise((r) => setTimeout(r, ms));
     const out = new Float32Array(n * 10);
     for (let i = 0; i < n; i++) out[i * 10] = images[i * PIXELS];
     return out;
   };
-  return { run, sizes, alone };
+  return { run, sizes, solo };
 }
 
 describe('Batcher', () => {
@@ -28,16 +28,16 @@ describe('Batcher', () => {
     expect(e.sizes).toEqual([1]);
   }, 5_000);
 
-  it('marks a batch alone only when nothing else runs or waits (it may then take more threads)', async () => {
+  it('marks a batch solo only when nothing else runs or waits (it may then take more threads)', async () => {
     const one = engine(10);
     const serial = new Batcher(one.run, { ...opts, maxBatchSize: 1 });
     await Promise.all([0.1, 0.2, 0.3].map((v) => serial.submit(img(v))));
     // First: nothing else yet. Second: the third waits behind it. Third: the last one.
-    expect(one.alone).toEqual([true, false, true]);
+    expect(one.solo).toEqual([true, false, true]);
     const two = engine(10);
     const parallel = new Batcher(two.run, { ...opts, maxBatchSize: 1, concurrency: 2 });
     await Promise.all([0.1, 0.2].map((v) => parallel.submit(img(v))));
-    expect(two.alone).toEqual([true, false]); // the second runs beside the first
+    expect(two.solo).toEqual([true, false]); // the second runs beside the first
   });
 
   it('batches what arrives while a batch is in flight, up to maxBatchSize, answers in order', async () => {

@@ -35,8 +35,8 @@ describe('resolveServeConfig', () => {
   });
 
   it('allows 0 where 0 means off or any port', () => {
-    const c = resolveServeConfig({ port: 0, watchdogMs: 0, idleIntraOpNumThreads: 0, workerNice: 0, inlineDecodeMaxPixels: 0 });
-    expect([c.port, c.watchdogMs, c.idleIntraOpNumThreads, c.workerNice, c.inlineDecodeMaxPixels]).toEqual([0, 0, 0, 0, 0]);
+    const c = resolveServeConfig({ port: 0, watchdogMs: 0, soloIntraOpNumThreads: 0, workerNice: 0, inlineDecodeMaxPixels: 0 });
+    expect([c.port, c.watchdogMs, c.soloIntraOpNumThreads, c.workerNice, c.inlineDecodeMaxPixels]).toEqual([0, 0, 0, 0, 0]);
   });
 });
 
@@ -45,7 +45,7 @@ describe('serveConfigFromEnv', () => {
     expect(SERVE_ENV.port).toBe('PORT');
     expect(SERVE_ENV.model).toBe('MODEL');
     expect(SERVE_ENV.drainTimeoutMs).toBe('MNIST_DRAIN_TIMEOUT_MS');
-    expect(SERVE_ENV.idleIntraOpNumThreads).toBe('MNIST_IDLE_INTRA_OP_NUM_THREADS');
+    expect(SERVE_ENV.soloIntraOpNumThreads).toBe('MNIST_SOLO_INTRA_OP_NUM_THREADS');
     expect(new Set(Object.values(SERVE_ENV)).size).toBe(Object.keys(SERVE_DEFAULTS).length);
   });
 

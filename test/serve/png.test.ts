@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { defaultFormats } from 'jimp';
-import { decodePng } from '../../src/serve/png';
+import { createPngDecoder, decodePng } from '../../src/serve/png';
 import { decodeImage, decodeSmallPng, readHeader } from '../../src/serve/decode';
 import { isAppError } from '../../src/errors';
 import { writePng, seededBytes, RawPng } from '../helpers/png';
@@ -55,29 +55,32 @@ describe('decodePng', () => {
     expect(Buffer.from(decodePng(png)!.data).equals(Buffer.from(await reference(png)))).toBe(true);
   });
 
-  it('reuse: the same pixels from reused buffers, which the next reuse call overwrites; plain calls own theirs', async () => {
+  it('createPngDecoder: the same pixels from its reused buffers, which its next call overwrites; decodePng\'s are the caller\'s', async () => {
     const pngs = [randomPng(6, 8, 13, 11, 1), randomPng(2, 8, 13, 11, 2, { trns: Uint8Array.of(0, 1, 0, 2, 0, 3) }), randomPng(3, 4, 5, 3, 3),
       randomPng(6, 8, 200, 100, 4)]; // the last is above the reuse limit: its own buffers
     const refs = await Promise.all(pngs.map(reference));
     const owned = pngs.map((png) => decodePng(png)!.data);
+    const decoder = createPngDecoder();
     for (let round = 0; round < 2; round++) {
-      pngs.forEach((png, k) => expect(Buffer.from(decodePng(png, true)!.data).equals(Buffer.from(refs[k]))).toBe(true));
+      pngs.forEach((png, k) => expect(Buffer.from(decoder.decode(png)!.data).equals(Buffer.from(refs[k]))).toBe(true));
     }
     owned.forEach((data, k) => expect(Buffer.from(data).equals(Buffer.from(refs[k]))).toBe(true));
-    const first = decodePng(pngs[0], true)!.data;
-    decodePng(pngs[1], true);
+    const first = decoder.decode(pngs[0])!.data;
+    const other = createPngDecoder().decode(pngs[2])!.data;
+    decoder.decode(pngs[1]);
     expect(Buffer.from(first).equals(Buffer.from(refs[0]))).toBe(false);
+    expect(Buffer.from(other).equals(Buffer.from(refs[2]))).toBe(true); // another decoder's buffers are its own
   });
 
   it('decodeSmallPng: decodeImage\'s checks, our decoder, and undefined for what it leaves to decodeImage', () => {
     const png = randomPng(0, 8, 6, 5, 7);
-    expect(decodeSmallPng(png, readHeader(png), 1e6)!.width).toBe(6);
-    expect(() => decodeSmallPng(png, readHeader(png), 29)).toThrow(/above the limit of 29/);
-    expect(() => decodeSmallPng(png.subarray(0, png.length - 12), readHeader(png), 1e6)).toThrow(/IEND/);
+    expect(decodeSmallPng(createPngDecoder(), png, readHeader(png), 1e6)!.width).toBe(6);
+    expect(() => decodeSmallPng(createPngDecoder(), png, readHeader(png), 29)).toThrow(/above the limit of 29/);
+    expect(() => decodeSmallPng(createPngDecoder(), png.subarray(0, png.length - 12), readHeader(png), 1e6)).toThrow(/IEND/);
     const sixteen = writePng({ width: 4, height: 2, depth: 16, colorType: 0, rows: [seededBytes(8, 1), seededBytes(8, 2)] });
-    expect(decodeSmallPng(sixteen, readHeader(sixteen), 1e6)).toBeUndefined();
+    expect(decodeSmallPng(createPngDecoder(), sixteen, readHeader(sixteen), 1e6)).toBeUndefined();
     const gif = Buffer.from('GIF89a\x02\x00\x02\x00\x00\x00\x00;', 'latin1');
-    expect(decodeSmallPng(gif, readHeader(gif), 1e6)).toBeUndefined();
+    expect(decodeSmallPng(createPngDecoder(), gif, readHeader(gif), 1e6)).toBeUndefined();
   });
 
   it('leaves 16-bit and interlaced images to jimp, which decodes them', async () => {

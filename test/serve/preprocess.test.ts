@@ -1,5 +1,5 @@
 import { loadMnist, PIXELS, Dataset } from '../../src/data/mnist';
-import { preprocess, resample, newInput, toLuminance } from '../../src/serve/preprocess';
+import { createPreprocessor, resample, toLuminance } from '../../src/serve/preprocess';
 import { otsu } from '../../src/serve/find-digit';
 import { decodeImage } from '../../src/serve/decode';
 import { canvasBitmap, correlation, encode, mnistBitmap } from '../helpers/images';
@@ -9,6 +9,9 @@ const original = (i: number) => Float32Array.from(test.images.subarray(i * PIXEL
 const SAMPLE = [0, 1, 2, 3, 4, 7, 11, 18, 61, 99];
 
 beforeAll(async () => { test = (await loadMnist()).test; });
+
+const preprocessor = createPreprocessor();
+const preprocess = (b: Parameters<typeof preprocessor.run>[0]) => preprocessor.run(b);
 
 describe('preprocess', () => {
   it('passes every 28×28 MNIST test digit through unchanged', () => {
@@ -82,8 +85,10 @@ describe('preprocess', () => {
     expect(bitmap.data).toEqual(before);
   });
 
-  it('hands out model inputs that are zeroed and never overlap, across slabs', () => {
-    const inputs = Array.from({ length: 150 }, () => newInput());
+  it('hands out model inputs that are zeroed and never overlap, across slabs, and other preprocessors\' never meet its own', () => {
+    const blank = { width: 40, height: 40, data: new Uint8Array(40 * 40 * 4).fill(255) };
+    const other = createPreprocessor();
+    const inputs = Array.from({ length: 150 }, (_, k) => (k % 2 ? other : preprocessor).run(blank).input);
     inputs.forEach((a, k) => {
       expect(a.length).toBe(PIXELS);
       expect(a.every((v) => v === 0)).toBe(true);

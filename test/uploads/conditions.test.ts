@@ -3,8 +3,8 @@ import { loadMnist, Dataset, PIXELS } from '../../src/data/mnist';
 import { createRng } from '../../src/data/rng';
 import { openSession, OnnxSession } from '../../src/onnx/ort-session';
 import { decodeImage } from '../../src/serve/decode';
-import { preprocess } from '../../src/serve/preprocess';
-import { argmaxRows } from '../../src/train/metrics';
+import { createPreprocessor } from '../../src/serve/preprocess';
+import { argmaxRows } from '../../src/metrics/classification';
 import { EMPTY_CONDITIONS, renderUpload, UPLOAD_CONDITIONS, uploadSeed } from '../../src/uploads/conditions';
 import { encodeUpload, evaluateUploads, UploadExample, UPLOADS_DEFAULTS } from '../../src/uploads/evaluate-uploads';
 import { examplesPicture } from '../../src/uploads/examples-picture';
@@ -45,7 +45,7 @@ describe('realistic uploads: decode (sharp) → find the digit → model', () =>
     const labels: number[] = [];
     for (let i = 0; i < PER_CONDITION; i++) {
       const { bytes, label } = await upload(condition, i);
-      const { input, info } = preprocess((await decodeImage(bytes, 40e6, 'sharp')).bitmap);
+      const { input, info } = createPreprocessor().run((await decodeImage(bytes, 40e6, 'sharp')).bitmap);
       expect(info.empty).toBe(false);
       expect(info.path).toBe('normalized');
       inputs.set(input, i * PIXELS);
@@ -58,7 +58,7 @@ describe('realistic uploads: decode (sharp) → find the digit → model', () =>
   it.each(EMPTY_CONDITIONS)('finds no digit in %s pictures', async (condition) => {
     for (let i = 0; i < PER_CONDITION; i++) {
       const { bytes } = await upload(condition, i);
-      const { input, info } = preprocess((await decodeImage(bytes, 40e6, 'sharp')).bitmap);
+      const { input, info } = createPreprocessor().run((await decodeImage(bytes, 40e6, 'sharp')).bitmap);
       expect(info.empty).toBe(true);
       expect(input.every((v) => v === 0)).toBe(true);
     }

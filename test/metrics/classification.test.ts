@@ -1,4 +1,5 @@
-import { argmaxRows, evaluateLogits, expectedCalibrationError, fitTemperature, nll, softmax } from '../../src/train/metrics';
+import { argmaxRows, evaluateLogits, expectedCalibrationError, nll, softmax } from '../../src/metrics/classification';
+import { fitTemperature } from '../../src/train/calibration';
 import { learningRateAt } from '../../src/train/schedule';
 import { earlyStopping } from '../../src/train/trainer';
 import { adamShardUpdate } from '../../src/train/adam';

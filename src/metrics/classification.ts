@@ -1,5 +1,10 @@
 import { NUM_CLASSES } from '../data/mnist';
 
+/**
+ * What training, export, serving and evaluation all compute from class scores: softmax, argmax, NLL,
+ * calibration error, and the summary of a run over labelled images. No dependency on tfjs or onnxruntime.
+ */
+
 /** Row-wise softmax of logits [n, k] divided by `temperature`. */
 export function softmax(logits: Float32Array, temperature = 1, k = NUM_CLASSES): Float32Array {
   const out = new Float32Array(logits.length);
@@ -60,23 +65,6 @@ export function expectedCalibrationError(probs: Float32Array, labels: ArrayLike<
   const pred = argmaxRows(probs);
   for (let i = 0; i < labels.length; i++) ece.add(probs[i * NUM_CLASSES + pred[i]], pred[i] === labels[i]);
   return ece.value();
-}
-
-/** The temperature minimising validation NLL (golden-section search on log T in [0.05, 20]). */
-export function fitTemperature(logits: Float32Array, labels: ArrayLike<number>): number {
-  let lo = Math.log(0.05);
-  let hi = Math.log(20);
-  const g = (Math.sqrt(5) - 1) / 2;
-  const f = (t: number) => nll(logits, labels, Math.exp(t));
-  let a = hi - g * (hi - lo);
-  let b = lo + g * (hi - lo);
-  let fa = f(a);
-  let fb = f(b);
-  for (let i = 0; i < 60; i++) {
-    if (fa < fb) { hi = b; b = a; fb = fa; a = hi - g * (hi - lo); fa = f(a); }
-    else { lo = a; a = b; fa = fb; b = lo + g * (hi - lo); fb = f(b); }
-  }
-  return Math.exp((lo + hi) / 2);
 }
 
 export interface Evaluation {

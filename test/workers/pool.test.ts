@@ -1,0 +1,100 @@
+import { join } from 'node:path';
+import { AppError } from '../../src/errors';
+import { WorkerPool } from '../../src/workers/pool';
+
+type Empty = Record<string, never>;
+type Misbehaving = {
+  loop: { request: Empty; reply: Empty };
+  exit: { request: Empty; reply: Empty };
+  'known-code': { request: Empty; reply: Empty };
+  'unknown-code': { request: Empty; reply: Empty };
+  echo: { request: { value?: unknown }; reply: { echo: unknown } };
+};
+
+const script = { path: join(__dirname, '..', 'fixtures', 'workers', 'misbehaving-worker.js'), execArgv: [] };
+const crashError = (m: string) => new AppError('IMAGE_UNDECODABLE', `crashed: ${m}`);
+const closedError = () => new AppError('SERVER_DRAINING', 'closed');
+
+describe('WorkerPool', () => {
+  let pool: WorkerPool<Misbehaving>;
+  beforeEach(() => { pool = new WorkerPool<Misbehaving>(script, { size: 2, workerData: {}, crashError, closedError }); });
+  afterEach(() => pool.close());
+
+  it('stops a task past its deadline with the given error, replaces the worker, and stays at full size', async () => {
+    const t0 = performance.now();
+    await expect(pool.run('loop', {}, { deadlineMs: 200, timeoutError: () => new AppError('IMAGE_UNDECODABLE', 'took too long') }))
+      .rejects.toMatchObject({ code: 'IMAGE_UNDECODABLE', message: expect.stringMatching(/too long/) });
+    expect(performance.now() - t0).toBeLessThan(2000);
+    expect(pool.size).toBe(2);
+    expect(pool.spawned).toBe(3);
+    // Both workers answer afterwards (the replacement included).
+    const replies = await Promise.all([1, 2, 3, 4].map((value) => pool.run('echo', { value })));
+    expect(replies.map((r) => r.echo)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('answers a crash with the pool\'s crash error and respawns the worker', async () => {
+    await expect(pool.run('exit', {})).rejects.toMatchObject({ code: 'IMAGE_UNDECODABLE', message: expect.stringMatching(/exited with code 3/) });
+    expect(pool.size).toBe(2);
+    expect((await pool.run('echo', { value: 'after' })).echo).toBe('after');
+    expect(pool.spawned).toBe(3);
+  });
+
+  it('keeps catalogued error codes from a worker and maps unknown ones to INTERNAL_ERROR', async () => {
+    await expect(pool.run('known-code', {})).rejects.toMatchObject({ code: 'IMAGE_UNDECODABLE', status: 422 });
+    await expect(pool.run('unknown-code', {})).rejects.toMatchObject({ code: 'INTERNAL_ERROR', status: 500, message: expect.stringMatching(/NOT_IN_THE_CATALOGUE/) });
+  });
+
+  it('refuses with QUEUE_FULL past maxWaiting, and with SERVER_DRAINING once closed', async () => {
+    const small = new WorkerPool<Misbehaving>(script, { size: 1, workerData: {}, crashError, closedError, maxWaiting: 1 });
+    try {
+      const running = small.run('loop', {}, { deadlineMs: 300 }).catch((e: AppError) => e.code);
+      const waiting = small.run('echo', { value: 1 });
+      await expect(small.run('echo', { value: 2 })).rejects.toMatchObject({ code: 'QUEUE_FULL' });
+      expect(await running).toBe('IMAGE_UNDECODABLE');
+      expect((await waiting).echo).toBe(1);
+    } finally {
+      await small.close();
+    }
+    await expect(small.run('echo', {})).rejects.toMatchObject({ code: 'SERVER_DRAINING' });
+  });
+});
+
+describe('WorkerPool waiting', () => {
+  it('answers REQUEST_TIMEOUT to a task that waited longer than waitMs for a worker, and leaves the queue clean', async () => {
+    const pool = new WorkerPool<Misbehaving>(script, { size: 1, workerData: {}, crashError, closedError });
+    try {
+      const busy = pool.run('loop', {}, { deadlineMs: 600 }).catch((e: AppError) => e.code);
+      const t0 = performance.now();
+      await expect(pool.run('echo', { value: 1 }, { waitMs: 150 })).rejects.toMatchObject({ code: 'REQUEST_TIMEOUT', status: 504 });
+      expect(performance.now() - t0).toBeLessThan(550);
+      expect(await busy).toBe('IMAGE_UNDECODABLE');
+      expect((await pool.run('echo', { value: 2 }, { waitMs: 5000 })).echo).toBe(2);
+    } finally {
+      await pool.close();
+    }
+  });
+});
+
+describe('WorkerPool addressing and state', () => {
+  it('broadcast gives each worker its own body; runOn reaches the worker named', async () => {
+    const pool = new WorkerPool<Misbehaving>(script, { size: 3, workerData: {}, crashError, closedError });
+    try {
+      expect(await pool.broadcast('echo', (i) => ({ value: i * 10 }))).toEqual([{ echo: 0 }, { echo: 10 }, { echo: 20 }]);
+      expect(await pool.runOn(2, 'echo', { value: 'two' })).toEqual({ echo: 'two' });
+    } finally {
+      await pool.close();
+    }
+    await expect(pool.broadcast('echo', {})).rejects.toMatchObject({ code: 'SERVER_DRAINING' });
+  });
+
+  it('without respawn, a crash fails every later task (workers whose state cannot be rebuilt)', async () => {
+    const pool = new WorkerPool<Misbehaving>(script, { size: 1, workerData: {}, crashError, closedError, respawn: false });
+    try {
+      await expect(pool.runOn(0, 'exit', {})).rejects.toMatchObject({ message: expect.stringMatching(/exited with code 3/) });
+      await expect(pool.runOn(0, 'echo', { value: 1 })).rejects.toMatchObject({ message: expect.stringMatching(/exited with code 3/) });
+      expect(pool.spawned).toBe(1);
+    } finally {
+      await pool.close();
+    }
+  });
+});
