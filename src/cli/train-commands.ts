@@ -1,15 +1,13 @@
-import { writeFileSync, readFileSync, mkdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import type { CommandModule } from 'yargs';
-import type { Tensor } from '@tensorflow/tfjs';
-import { loadMnist, IMAGE_SIZE, toFloat } from '../data/mnist';
+import { loadMnist } from '../data/mnist';
 import { MNIST_KEYS, resolveMnistFile } from '../data/sources';
 import type { BackendChoice } from '../backend/select-backend';
 import { resolveTrainConfig, TRAIN_DEFAULTS } from '../train/config';
-import type { TrainingReport } from '../train/trainer';
-import { evaluateLogits, expectedCalibrationError } from '../metrics/classification';
-import { confusionMatrixSvg, trainingCurvesSvg } from '../train/report-plots';
+import { evaluateSavedModel } from '../train/evaluate-model';
+import { writeTrainingReport } from '../train/report-plots';
 import { createProgress } from './progress';
 
 const dataOptions = {
@@ -33,15 +31,6 @@ export const dataCommand: CommandModule<object, { 'data-dir'?: string; 'download
     }
   },
 };
-
-/** Writes the report JSON and its pictures next to it. */
-export function writeReport(report: TrainingReport, outDir: string): void {
-  mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, 'training-report.json'), JSON.stringify(report, null, 2));
-  writeFileSync(join(outDir, 'training-curves.svg'), trainingCurvesSvg(report));
-  writeFileSync(join(outDir, 'confusion-matrix.svg'),
-    confusionMatrixSvg(report.test.confusion, `test confusion matrix (accuracy ${(report.test.accuracy * 100).toFixed(2)}%)`));
-}
 
 interface TrainArgs {
   epochs: number; 'batch-size': number; lr: number; seed: number; 'val-count': number; 'train-limit': number; 'test-limit': number;
@@ -90,7 +79,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
     const { train } = await import('../train/trainer'); // TensorFlow.js loads here, not when the CLI starts
     const report = await train(config, { log, progress: createProgress(), signal: controller.signal, data: dataFrom(argv) });
-    writeReport(report, config.outDir);
+    writeTrainingReport(report, config.outDir);
     log(`test accuracy ${(report.test.accuracy * 100).toFixed(2)}% (${report.test.count} images); report in ${join(config.outDir, 'training-report.json')}`);
   },
 };
@@ -102,7 +91,7 @@ export const reportCommand: CommandModule<object, { report: string; out: string 
     report: { type: 'string', default: 'artifacts/training-report.json', describe: 'training report JSON' },
     out: { type: 'string', default: 'artifacts', describe: 'output directory' },
   }),
-  handler: (argv) => writeReport(JSON.parse(readFileSync(argv.report, 'utf8')), argv.out),
+  handler: (argv) => writeTrainingReport(JSON.parse(readFileSync(argv.report, 'utf8')), argv.out),
 };
 
 export const evaluateCommand: CommandModule<object, { model: string; backend: string; 'data-dir'?: string; 'download-url'?: string }> = {
@@ -115,38 +104,12 @@ export const evaluateCommand: CommandModule<object, { model: string; backend: st
   }),
   handler: async (argv) => {
     const { test } = await loadMnist(dataFrom(argv));
-    const labels = Array.from(test.labels);
-    const started = Date.now();
-    let logits: Float32Array;
-    let calibratedEce: number | undefined;
-    if (argv.model.endsWith('.onnx')) {
-      const { runOnnx } = await import('../onnx/evaluate-onnx');
-      const out = await runOnnx(argv.model, test);
-      logits = out.logits;
-      calibratedEce = expectedCalibrationError(out.probabilities, labels);
-    } else {
-      const [tf, { selectBackend }, { loadModel }, { logitsModel }] = await Promise.all([
-        import('@tensorflow/tfjs'), import('../backend/select-backend'), import('../model/io'), import('../model/create-model')]);
-      await selectBackend(argv.backend as BackendChoice, (m) => console.log(m));
-      const model = logitsModel(await loadModel(argv.model));
-      const parts: Float32Array[] = [];
-      for (let i = 0; i < test.count; i += 500) {
-        const n = Math.min(500, test.count - i);
-        const x = tf.tensor4d(toFloat(test.images.subarray(i * 784, (i + n) * 784)), [n, IMAGE_SIZE, IMAGE_SIZE, 1]);
-        const y = model.predict(x) as Tensor;
-        parts.push(y.dataSync() as Float32Array);
-        tf.dispose([x, y]);
-      }
-      logits = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-      parts.reduce((off, p) => { logits.set(p, off); return off + p.length; }, 0);
-    }
-    const seconds = (Date.now() - started) / 1000;
-    const ev = evaluateLogits(logits, labels);
-    console.log(`accuracy ${(ev.accuracy * 100).toFixed(2)}% on ${ev.count} test images, ${(ev.count / seconds).toFixed(0)} images/s`);
+    const { evaluation: ev, calibratedEce, imagesPerSecond } = await evaluateSavedModel(argv.model, test, argv.backend as BackendChoice, (m) => console.log(m));
+    console.log(`accuracy ${(ev.accuracy * 100).toFixed(2)}% on ${ev.count} test images, ${imagesPerSecond.toFixed(0)} images/s`);
     console.log(`per-class accuracy: ${ev.perClassAccuracy.map((a, i) => `${i}:${(a * 100).toFixed(1)}`).join(' ')}`);
     console.log(`ECE (15 bins): ${calibratedEce === undefined ? '' : `${calibratedEce.toFixed(4)} of the model's calibrated probabilities, `}${ev.ece.toFixed(4)} of softmax(logits)`);
     console.log('confusion matrix (rows true, columns predicted):');
-    console.log(`     ${[...Array(10).keys()].map((d) => String(d).padStart(5)).join('')}`);
+    console.log(`     ${ev.confusion.map((_, d) => String(d).padStart(5)).join('')}`);
     ev.confusion.forEach((row, i) => console.log(`  ${i}: ${row.map((v) => String(v).padStart(5)).join('')}`));
   },
 };

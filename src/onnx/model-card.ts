@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { ONNX_OPSET } from './graph-builder';
 
 /** What `artifacts/model-card.json` holds; the server's /v1/model returns it. */
 export interface ModelCard {
@@ -8,6 +9,7 @@ export interface ModelCard {
   file: string; // name inside artifacts/
   sha256: string;
   bytes: number;
+  parameters: number; // of the tfjs model exported
   testAccuracy: number; // of this file, through onnxruntime, on the 10k test set
   fp32TestAccuracy: number;
   ece: number; // of this file's calibrated probabilities on the test set (15 bins)
@@ -18,7 +20,7 @@ export interface ModelCard {
   input: { name: string; shape: Array<string | number>; dtype: string; normalization: string };
   outputs: Array<{ name: string; shape: Array<string | number>; meaning: string }>;
   labels: string[];
-  training: { command: string; seed: number; epochs: number; backend: string; wallSeconds: number; tfjsTestAccuracy: number };
+  training: { command: string; seed: number; epochs: number; backend: string; workers: number; wallSeconds: number; tfjsTestAccuracy: number };
   data: Record<string, string>;
   sourceCommit: string;
   date: string;
@@ -36,9 +38,9 @@ export function modelCardMarkdown(card: ModelCard): string {
 **What it is.** A convolutional network that reads one handwritten digit (a 28×28 grey image, light ink on a
 dark background, as in MNIST) and returns the probability of each digit 0–9. Layers: conv1 (3×3, 32) →
 two branches conv2_k (3×3, 64) → conv3_k (3×3, 256), k = 1, 2, both reading the pooled conv1 → conv3 (the
-two joined, 7×7×512) → fc1 (1000) → fc2 (500) → output (10), ReLU and 2×2 max-pooling; 25,927,246 parameters.
+two joined, 7×7×512) → fc1 (1000) → fc2 (500) → output (10), ReLU and 2×2 max-pooling; ${card.parameters.toLocaleString('en-US')} parameters.
 
-**File.** \`artifacts/${card.file}\` (${(card.bytes / 1e6).toFixed(1)} MB, sha256 \`${card.sha256.slice(0, 16)}…\`): ONNX opset 15,
+**File.** \`artifacts/${card.file}\` (${(card.bytes / 1e6).toFixed(1)} MB, sha256 \`${card.sha256.slice(0, 16)}…\`): ONNX opset ${ONNX_OPSET},
 built by this project's exporter from the TensorFlow.js weights. ${card.quantizedLayers.join(' and ')} hold per-output-channel
 symmetric int8 weights (activations quantized at run time: DynamicQuantizeLinear + MatMulInteger); the
 convolutions and the output layer are fp32.
@@ -47,7 +49,7 @@ convolutions and the output layer are fp32.
 55,000 MNIST training images left after holding out 5,000 for validation (stratified), Adam with warm-up and
 cosine decay, on-the-fly augmentation (shifts, rotations, scaling, stroke thickness), dropout between the
 dense layers, early stopping on validation loss; backend ${card.training.backend}, ${(card.training.wallSeconds / 60).toFixed(0)} minutes
-on a 2-core machine. Probabilities are calibrated by temperature scaling fitted on the validation set
+with ${card.training.workers} replica worker threads. Probabilities are calibrated by temperature scaling fitted on the validation set
 (T = ${card.temperature.toFixed(3)}).
 
 **How well.** On the 10,000 MNIST test images, measured through onnxruntime: accuracy ${pct(card.testAccuracy)}

@@ -1,3 +1,5 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { TrainingReport } from './trainer';
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
@@ -74,4 +76,13 @@ export function confusionMatrixSvg(confusion: number[][], title: string): string
 ${labels.join('\n')}
 ${cells.join('\n')}
 </svg>`;
+}
+
+/** Writes the report JSON and its pictures (training curves, confusion matrix) into `outDir`. */
+export function writeTrainingReport(report: TrainingReport, outDir: string): void {
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, 'training-report.json'), JSON.stringify(report, null, 2));
+  writeFileSync(join(outDir, 'training-curves.svg'), trainingCurvesSvg(report));
+  writeFileSync(join(outDir, 'confusion-matrix.svg'),
+    confusionMatrixSvg(report.test.confusion, `test confusion matrix (accuracy ${(report.test.accuracy * 100).toFixed(2)}%)`));
 }
