@@ -94,7 +94,7 @@ export class Batcher {
     const now = performance.now();
     jobs.forEach((j, i) => { images.set(j.input, i * PIXELS); this.events.onQueueWait?.(now - j.enqueued); });
     this.events.onBatch?.(n);
-    // Alone: nothing else running and nothing left waiting, so the next batch will not need the cores.
+    // Solo: nothing else running and nothing left waiting, so the next batch will not need the cores.
     const solo = this.inFlight === 0 && this.queue.length === 0;
     this.inFlight++;
     this.run(images, n, solo).then(

@@ -40,6 +40,15 @@ describe('augmentation', () => {
     augmentInto(images, 7, out, 0, createRng(1), { maxShift: 0, maxRotation: 0, maxScale: 0, thicknessProb: 0 });
     copyInto(images, 7, orig, 0);
     for (let i = 0; i < PIXELS; i++) expect(out[i]).toBeCloseTo(orig[i], 5);
-    expect(AUGMENT_DEFAULTS.maxShift).toBeGreaterThan(0);
+  });
+
+  it('with the defaults, moves the image on every one of ten seeds', () => {
+    const orig = new Float32Array(PIXELS);
+    copyInto(images, 7, orig, 0);
+    for (let seed = 1; seed <= 10; seed++) {
+      const out = new Float32Array(PIXELS);
+      augmentInto(images, 7, out, 0, createRng(seed), AUGMENT_DEFAULTS);
+      expect(out.reduce((a, v, i) => a + Math.abs(v - orig[i]), 0)).toBeGreaterThan(1);
+    }
   });
 });

@@ -1,6 +1,6 @@
 import sharp from 'sharp';
-import { decodeImage, defaultDecoder } from '../../src/serve/decode';
-import { correlation } from '../helpers/images';
+import { decodeImage, defaultDecoder, readHeader } from '../../src/serve/decode';
+import { correlation, encode } from '../helpers/images';
 import type { Bitmap } from '../../src/serve/preprocess';
 
 const SIZE = 48;
@@ -97,6 +97,26 @@ describe('decodeImage', () => {
     for (const decoder of ['sharp', 'jimp'] as const) {
       await expect(decodeImage(new Uint8Array(jpeg.subarray(0, jpeg.length - 100)), 1e6, decoder)).rejects.toMatchObject({ code: 'IMAGE_UNDECODABLE' });
       await expect(decodeImage(new Uint8Array(jpeg), 300 * 200 - 1, decoder)).rejects.toMatchObject({ code: 'IMAGE_TOO_MANY_PIXELS' });
+    }
+  });
+
+  it('checks the pixel limit of every format from its header, before decoding', async () => {
+    const bitmap = { width: 300, height: 200, data: new Uint8Array(300 * 200 * 4).fill(200) };
+    for (const mime of ['image/bmp', 'image/gif', 'image/tiff', 'image/jpeg', 'image/png'] as const) {
+      const bytes = new Uint8Array(await encode(bitmap, mime));
+      expect([mime, readHeader(bytes).width, readHeader(bytes).height]).toEqual([mime, 300, 200]);
+      await expect(decodeImage(bytes, 300 * 200 - 1, 'jimp')).rejects.toMatchObject({ code: 'IMAGE_TOO_MANY_PIXELS' });
+      expect((await decodeImage(bytes, 300 * 200, 'jimp')).bitmap.width).toBe(300);
+    }
+    // Headers alone, claiming 65535×65535: refused without a decoder ever seeing the (missing) pixels.
+    const gif = Uint8Array.from([...Buffer.from('GIF89a'), 0xff, 0xff, 0xff, 0xff, 0, 0, 0]);
+    const bmp = new Uint8Array(54);
+    bmp.set(Buffer.from('BM'));
+    new DataView(bmp.buffer).setUint32(14, 40, true);
+    new DataView(bmp.buffer).setInt32(18, 65535, true);
+    new DataView(bmp.buffer).setInt32(22, 65535, true);
+    for (const bytes of [gif, bmp]) {
+      await expect(decodeImage(bytes, 40e6, 'jimp')).rejects.toMatchObject({ code: 'IMAGE_TOO_MANY_PIXELS', message: expect.stringMatching(/65535×65535/) });
     }
   });
 });

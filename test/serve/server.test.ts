@@ -328,8 +328,9 @@ describe('overload and shutdown', () => {
   it('finishes an in-flight request on shutdown, then refuses connections', async () => {
     const s = await start();
     await s.predictor.ready;
+    const accepted = new Promise((r) => s.server.once('request', r));
     const inFlight = fetch(`${s.url}/predict`, { method: 'POST', body: pngs[2] });
-    await new Promise((r) => setTimeout(r, 5));
+    await accepted; // its headers are in: the server owes it an answer
     const stopped = s.shutdown();
     const res = await inFlight;
     expect(res.status).toBe(200);

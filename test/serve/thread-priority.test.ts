@@ -8,8 +8,8 @@ const linux = process.platform === 'linux';
 describe('lowerThreadPriority', () => {
   (linux ? it : it.skip)('lowers only the calling thread (a worker), not the process', async () => {
     const before = getPriority();
-    // A plain-JS worker calling the compiled helper (jest cannot run a TypeScript worker).
-    const helper = join(__dirname, '..', '..', 'dist', 'src', 'serve', 'thread-priority.js');
+    // A worker calling the TypeScript helper through ts-node, as the pools' workers run under jest.
+    const helper = join(__dirname, '..', '..', 'src', 'serve', 'thread-priority.ts');
     const code = `
       const { parentPort } = require('node:worker_threads');
       const { readlinkSync } = require('node:fs');
@@ -19,7 +19,7 @@ describe('lowerThreadPriority', () => {
       const ok = lowerThreadPriority(5);
       parentPort.postMessage({ ok, nice: getPriority(tid) });`;
     const reply = await new Promise<{ ok: boolean; nice: number }>((resolve, reject) => {
-      const w = new Worker(code, { eval: true });
+      const w = new Worker(code, { eval: true, execArgv: ['-r', 'ts-node/register/transpile-only'] });
       w.once('message', (m) => { resolve(m); void w.terminate(); });
       w.once('error', reject);
     });
