@@ -1,3 +1,4 @@
+import { imageSize } from 'image-size';
 import { Jimp, defaultFormats } from 'jimp';
 import { AppError } from '../errors';
 import type { Bitmap } from './preprocess';
@@ -23,78 +24,22 @@ function undecodable(format: string, why: string): never {
   throw new AppError('IMAGE_UNDECODABLE', `the ${format.toUpperCase()} image cannot be decoded: ${why}`);
 }
 
-function jpegSize(b: Uint8Array): [number, number] {
-  let i = 2;
-  while (i + 9 < b.length) {
-    if (b[i] !== 0xff) undecodable('jpeg', `no marker at byte ${i}`);
-    const marker = b[i + 1];
-    if (marker === 0xff) { i++; continue; }
-    const len = (b[i + 2] << 8) | b[i + 3];
-    // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC) carry the frame size.
-    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
-      return [(b[i + 7] << 8) | b[i + 8], (b[i + 5] << 8) | b[i + 6]];
-    }
-    i += 2 + len;
-  }
-  return undecodable('jpeg', 'no frame header (truncated?)');
-}
-
-function tiffSize(b: Uint8Array): [number, number] {
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const le = b[0] === 0x49;
-  const ifd = v.getUint32(4, le);
-  if (ifd + 2 > b.length) undecodable('tiff', 'IFD offset past the end');
-  const count = v.getUint16(ifd, le);
-  let w = 0;
-  let h = 0;
-  for (let k = 0; k < count; k++) {
-    const e = ifd + 2 + k * 12;
-    if (e + 12 > b.length) undecodable('tiff', 'IFD truncated');
-    const tag = v.getUint16(e, le);
-    const type = v.getUint16(e + 2, le);
-    const value = type === 3 ? v.getUint16(e + 8, le) : v.getUint32(e + 8, le);
-    if (tag === 256) w = value;
-    if (tag === 257) h = value;
-  }
-  if (!w || !h) undecodable('tiff', 'no width/height tags');
-  return [w, h];
-}
-
-/** Reads the format and dimensions from the header alone, without decoding the pixels. */
+/**
+ * Reads the format (from the signature: the formats we decode) and the dimensions (image-size, which
+ * reads headers only), without decoding the pixels.
+ */
 export function readHeader(b: Uint8Array): ImageHeader {
   const format = detectFormat(b);
   if (!format) {
     throw new AppError('IMAGE_UNSUPPORTED_FORMAT', 'the body is not a PNG, JPEG, BMP, GIF or TIFF image (judged from its first bytes)');
   }
-  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const need = (n: number) => { if (b.length < n) undecodable(format, `only ${b.length} bytes, the header needs ${n}`); };
-  let width: number;
-  let height: number;
-  switch (format) {
-    case 'png':
-      need(24);
-      if (!startsWith(b, [0x49, 0x48, 0x44, 0x52], 12)) undecodable(format, 'the first chunk is not IHDR');
-      width = v.getUint32(16, false);
-      height = v.getUint32(20, false);
-      break;
-    case 'jpeg':
-      [width, height] = jpegSize(b);
-      break;
-    case 'bmp':
-      need(26);
-      width = Math.abs(v.getInt32(18, true));
-      height = Math.abs(v.getInt32(22, true));
-      break;
-    case 'gif':
-      need(10);
-      width = v.getUint16(6, true);
-      height = v.getUint16(8, true);
-      break;
-    case 'tiff':
-      need(8);
-      [width, height] = tiffSize(b);
-      break;
+  let size: { width?: number; height?: number };
+  try {
+    size = imageSize(b);
+  } catch (err) {
+    return undecodable(format, (err as Error).message);
   }
+  const { width = 0, height = 0 } = size;
   if (!width || !height) undecodable(format, `the header gives ${width}×${height} pixels`);
   return { format, width, height };
 }
@@ -131,32 +76,12 @@ const DECODERS = (() => {
 
 /** The EXIF orientation (1-8) of a JPEG, 1 when absent: phone cameras store pictures rotated and say so here. */
 export function exifOrientation(b: Uint8Array): number {
-  let i = 2;
-  while (i + 4 < b.length && b[i] === 0xff) {
-    const marker = b[i + 1];
-    const len = (b[i + 2] << 8) | b[i + 3];
-    if (marker === 0xe1 && startsWith(b, [0x45, 0x78, 0x69, 0x66, 0, 0], i + 4)) {
-      const t = i + 10;
-      if (t + 8 > b.length) return 1;
-      const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
-      const le = b[t] === 0x49;
-      const ifd = t + v.getUint32(t + 4, le);
-      if (ifd + 2 > b.length) return 1;
-      const n = v.getUint16(ifd, le);
-      for (let k = 0; k < n; k++) {
-        const e = ifd + 2 + k * 12;
-        if (e + 10 > b.length) return 1;
-        if (v.getUint16(e, le) === 0x0112) {
-          const o = v.getUint16(e + 8, le);
-          return o >= 1 && o <= 8 ? o : 1;
-        }
-      }
-      return 1;
-    }
-    if (marker === 0xda) break; // start of scan: no EXIF before the image data
-    i += 2 + len;
+  try {
+    const o = imageSize(b).orientation ?? 1;
+    return o >= 1 && o <= 8 ? o : 1;
+  } catch {
+    return 1;
   }
-  return 1;
 }
 
 function applyExifOrientation(img: InstanceType<typeof Jimp>, orientation: number): void {
