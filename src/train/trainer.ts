@@ -2,7 +2,7 @@ import { cpus } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync, renameSync, cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppError } from '../errors';
-import { loadMnist, LoadMnistOptions, NUM_CLASSES, stratifiedSplit } from '../data/mnist';
+import { loadMnist, LoadMnistOptions, Mnist, NUM_CLASSES, stratifiedSplit } from '../data/mnist';
 import { createRng, shuffleInPlace } from '../data/rng';
 import { AUGMENT_DEFAULTS } from '../data/augment';
 import { DEFAULT_PARAM_COUNT } from '../model/create-model';
@@ -130,12 +130,31 @@ function readInto(path: string, target: SharedArrayBuffer): void {
   new Uint8Array(target).set(bytes);
 }
 
+/** Everything one training run holds between its steps. */
+interface Run {
+  config: TrainConfig;
+  log: (line: string) => void;
+  started: number;
+  mnist: Mnist;
+  trainIdx: Int32Array;
+  valIdx: Int32Array;
+  testIdx: Int32Array;
+  replicas: ReplicaPool;
+  backend: string;
+  numParams: number;
+  sharedState: SharedState;
+  state: CheckpointState;
+  lastDir: string;
+  bestDir: string;
+  stepsPerEpoch: number;
+  totalSteps: number;
+}
+
 /**
- * Trains the branched CNN with data-parallel replicas on worker threads, Adam with warm-up + cosine,
- * early stopping on validation loss, a checkpoint every epoch, then fits the temperature on the
- * validation set and evaluates the best weights on the test set.
+ * Data split, replicas started on shared memory, and the starting point: a fresh model, or the last
+ * checkpoint with --resume; every replica then holds replica 0's weights.
  */
-export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainingReport> {
+async function prepareRun(config: TrainConfig, hooks: TrainHooks): Promise<Run> {
   const log = hooks.log ?? (() => {});
   const started = Date.now();
   const mnist = await loadMnist(hooks.data);
@@ -169,139 +188,168 @@ export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promis
   const { pool: replicas, ready } = await startReplicas(numWorkers, { ...base, shared: sharedState });
   log(`backend: ${ready.backend}, ${numWorkers} replica worker(s), ${numParams.toLocaleString('en-US')} parameters${numParams === DEFAULT_PARAM_COUNT ? ' (the spec\'s default)' : ''}`);
 
-  const lastDir = join(config.checkpointDir, 'last');
-  const bestDir = join(config.checkpointDir, 'best');
-  let state: CheckpointState = {
-    epoch: 0, stepInEpoch: 0, globalStep: 0, history: [], stepLosses: [], bestValLoss: Infinity, bestEpoch: -1, badEpochs: 0,
-    trainedSeconds: 0, trainedImages: 0,
+  const stepsPerEpoch = Math.max(1, Math.floor(trainIdx.length / config.batchSize));
+  const run: Run = {
+    config, log, started, mnist, trainIdx, valIdx, testIdx, replicas, backend: ready.backend, numParams, sharedState,
+    state: {
+      epoch: 0, stepInEpoch: 0, globalStep: 0, history: [], stepLosses: [], bestValLoss: Infinity, bestEpoch: -1, badEpochs: 0,
+      trainedSeconds: 0, trainedImages: 0,
+    },
+    lastDir: join(config.checkpointDir, 'last'), bestDir: join(config.checkpointDir, 'best'),
+    stepsPerEpoch, totalSteps: stepsPerEpoch * config.epochs,
   };
   try {
     if (config.resume) {
-      const statePath = join(lastDir, 'state.json');
+      const statePath = join(run.lastDir, 'state.json');
       if (!existsSync(statePath)) throw new AppError('TRAIN_CHECKPOINT_MISSING', `--resume given but no checkpoint at ${statePath}`);
-      state = JSON.parse(readFileSync(statePath, 'utf8'));
-      if (!Number.isFinite(state.bestValLoss)) state.bestValLoss = Infinity;
-      await replicas.runOn(0, 'load', { dir: lastDir });
-      readInto(join(lastDir, 'adam-m.bin'), sharedState.adamM);
-      readInto(join(lastDir, 'adam-v.bin'), sharedState.adamV);
-      log(`resumed from ${lastDir}: epoch ${state.epoch + 1}, step ${state.stepInEpoch}`);
+      run.state = JSON.parse(readFileSync(statePath, 'utf8'));
+      if (!Number.isFinite(run.state.bestValLoss)) run.state.bestValLoss = Infinity;
+      await replicas.runOn(0, 'load', { dir: run.lastDir });
+      readInto(join(run.lastDir, 'adam-m.bin'), sharedState.adamM);
+      readInto(join(run.lastDir, 'adam-v.bin'), sharedState.adamV);
+      log(`resumed from ${run.lastDir}: epoch ${run.state.epoch + 1}, step ${run.state.stepInEpoch}`);
     }
     // Every replica starts from replica 0's weights.
     await replicas.runOn(0, 'push', {});
     await Promise.all(Array.from({ length: replicas.size - 1 }, (_, i) => replicas.runOn(i + 1, 'pull', {})));
-    const stepsPerEpoch = Math.max(1, Math.floor(trainIdx.length / config.batchSize));
-    const totalSteps = stepsPerEpoch * config.epochs;
-    let interrupted = false;
-    let stoppedEarly = false;
-
-    const saveLast = async () => {
-      mkdirSync(lastDir, { recursive: true });
-      await replicas.runOn(0, 'save', { dir: lastDir });
-      writeAtomic(join(lastDir, 'adam-m.bin'), new Uint8Array(sharedState.adamM));
-      writeAtomic(join(lastDir, 'adam-v.bin'), new Uint8Array(sharedState.adamV));
-      writeJson(join(lastDir, 'state.json'), { ...state, bestValLoss: Number.isFinite(state.bestValLoss) ? state.bestValLoss : null });
-    };
-
-    while (state.epoch < config.epochs && !interrupted && !stoppedEarly) {
-      const order = Array.from(trainIdx);
-      shuffleInPlace(order, createRng(config.seed * 7 + state.epoch));
-      const epochStart = Date.now();
-      let epochImages = 0;
-      let lossSum = 0;
-      let correctSum = 0;
-      for (let s = state.stepInEpoch; s < stepsPerEpoch; s++) {
-        if (hooks.signal?.aborted || (config.maxSteps > 0 && state.globalStep >= config.maxSteps)) { interrupted = true; break; }
-        const t0 = Date.now();
-        const batch = Int32Array.from(order.slice(s * config.batchSize, (s + 1) * config.batchSize));
-        const parts = splitAmong(batch, replicas.size);
-        const lr = learningRateAt(state.globalStep, totalSteps, config.learningRate, config.warmupSteps);
-        const answers = await Promise.all(parts.map((p, i) =>
-          replicas.runOn(i, 'step', { indices: p, step: state.globalStep })));
-        const loss = answers.reduce((a, r) => a + r.loss * r.count, 0) / batch.length;
-        const correct = answers.reduce((a, r) => a + r.correct, 0);
-        if (!Number.isFinite(loss)) {
-          throw new AppError('TRAIN_NON_FINITE_LOSS', `loss became ${loss} at epoch ${state.epoch + 1} step ${s + 1} (learning rate ${lr.toExponential(2)}); lower --lr or check the data`);
-        }
-        // Each slot holds its worker's mean gradient; weight it by its share. A worker with no share
-        // this step (tiny batch) must not leave an old gradient behind.
-        const scales = Array.from({ length: replicas.size }, (_, w) => (w < parts.length ? parts[w].length / batch.length : 0));
-        for (let w = parts.length; w < replicas.size; w++) new Float32Array(sharedState.gradSlots, w * bytes, numParams).fill(0);
-        await replicas.broadcast('update', { lr, t: state.globalStep + 1, scales });
-        await replicas.broadcast('pull', {});
-        state.globalStep++;
-        state.stepInEpoch = s + 1;
-        state.stepLosses.push(Number(loss.toFixed(5)));
-        epochImages += batch.length;
-        lossSum += loss * batch.length;
-        correctSum += correct;
-        state.trainedImages += batch.length;
-        state.trainedSeconds += (Date.now() - t0) / 1000;
-        const ips = state.trainedImages / Math.max(1e-9, state.trainedSeconds);
-        hooks.progress?.({
-          epoch: state.epoch + 1, epochs: config.epochs, step: s + 1, stepsPerEpoch, loss, accuracy: correct / batch.length,
-          imagesPerSecond: ips, etaSeconds: ((totalSteps - state.globalStep) * config.batchSize) / ips,
-        });
-      }
-      if (interrupted) break;
-      const valLogits = await logitsOf(replicas, 'train', valIdx);
-      const val = evaluateLogits(valLogits, Array.from(valIdx, (i) => mnist.train.labels[i]));
-      const seconds = (Date.now() - epochStart) / 1000;
-      const record: EpochRecord = {
-        epoch: state.epoch + 1, trainLoss: lossSum / Math.max(1, epochImages), trainAccuracy: correctSum / Math.max(1, epochImages),
-        valLoss: val.loss, valAccuracy: val.accuracy,
-        learningRate: learningRateAt(state.globalStep - 1, totalSteps, config.learningRate, config.warmupSteps),
-        seconds, imagesPerSecond: epochImages / seconds,
-      };
-      state.history.push(record);
-      log(`epoch ${record.epoch}/${config.epochs}: train loss ${record.trainLoss.toFixed(4)} acc ${(record.trainAccuracy * 100).toFixed(2)}% | val loss ${val.loss.toFixed(4)} acc ${(val.accuracy * 100).toFixed(2)}% | ${seconds.toFixed(0)} s, ${record.imagesPerSecond.toFixed(1)} img/s`);
-      const verdict = earlyStopping(state, val.loss, record.epoch, config.patience);
-      if (verdict.improved) await replicas.runOn(0, 'save', { dir: bestDir });
-      if (verdict.stop) {
-        stoppedEarly = true;
-        log(`early stopping: validation loss has not improved for ${state.badEpochs} epochs (best ${state.bestValLoss.toFixed(4)} at epoch ${state.bestEpoch})`);
-      }
-      state.epoch++;
-      state.stepInEpoch = 0;
-      await saveLast();
-    }
-
-    if (interrupted) {
-      await saveLast();
-      log(`stopped at epoch ${state.epoch + 1} step ${state.stepInEpoch}; checkpoint written to ${lastDir} (continue with --resume)`);
-    }
-    if (state.bestEpoch < 0) {
-      // Interrupted before the first epoch ended: evaluate what we have.
-      await replicas.runOn(0, 'save', { dir: bestDir });
-    }
-    await replicas.broadcast('load', { dir: bestDir });
-    const valLabels = Array.from(valIdx, (i) => mnist.train.labels[i]);
-    const valLogits = await logitsOf(replicas, 'train', valIdx);
-    const temperature = fitTemperature(valLogits, valLabels);
-    const valRaw = evaluateLogits(valLogits, valLabels, 1);
-    const valCal = evaluateLogits(valLogits, valLabels, temperature);
-    const testLabels = Array.from(testIdx, (i) => mnist.test.labels[i]);
-    const testLogits = await logitsOf(replicas, 'test', testIdx);
-    const testRaw = evaluateLogits(testLogits, testLabels, 1);
-    const testCal = evaluateLogits(testLogits, testLabels, temperature);
-    const modelDir = join(config.outDir, 'model');
-    rmSync(modelDir, { recursive: true, force: true });
-    mkdirSync(config.outDir, { recursive: true });
-    cpSync(bestDir, modelDir, { recursive: true });
-    writeJson(join(modelDir, 'calibration.json'), { temperature });
-    log(`temperature ${temperature.toFixed(3)}: validation ECE ${valRaw.ece.toFixed(4)} → ${valCal.ece.toFixed(4)}; test accuracy ${(testRaw.accuracy * 100).toFixed(2)}%, test ECE ${testRaw.ece.toFixed(4)} → ${testCal.ece.toFixed(4)}`);
-
-    const report: TrainingReport = {
-      config, backend: ready.backend, workers: numWorkers, params: numParams,
-      data: { sha256: mnist.sha256, sources: mnist.sources, trainCount: trainIdx.length, valCount: valIdx.length, testCount },
-      epochs: state.history, stepLosses: state.stepLosses, bestEpoch: state.bestEpoch, stoppedEarly, interrupted,
-      wallSeconds: (Date.now() - started) / 1000, imagesPerSecond: state.trainedImages / Math.max(1e-9, state.trainedSeconds),
-      temperature,
-      val: { accuracy: valRaw.accuracy, loss: valRaw.loss, eceBefore: valRaw.ece, eceAfter: valCal.ece, nllBefore: valRaw.loss, nllAfter: valCal.loss },
-      test: { ...testCal, accuracy: testRaw.accuracy, eceBefore: testRaw.ece, eceAfter: testCal.ece },
-      date: new Date().toISOString(),
-    };
-    return report;
-  } finally {
+  } catch (err) {
     await replicas.close();
+    throw err;
+  }
+  return run;
+}
+
+/** The last checkpoint: weights, Adam's moments and the run's state, each file replaced atomically. */
+async function saveLast(run: Run): Promise<void> {
+  const { lastDir, sharedState, state } = run;
+  mkdirSync(lastDir, { recursive: true });
+  await run.replicas.runOn(0, 'save', { dir: lastDir });
+  writeAtomic(join(lastDir, 'adam-m.bin'), new Uint8Array(sharedState.adamM));
+  writeAtomic(join(lastDir, 'adam-v.bin'), new Uint8Array(sharedState.adamV));
+  writeJson(join(lastDir, 'state.json'), { ...state, bestValLoss: Number.isFinite(state.bestValLoss) ? state.bestValLoss : null });
+}
+
+/**
+ * One epoch (or what is left of it after a resume): the steps, then validation, early stopping and the
+ * checkpoints. 'interrupted' when the signal or maxSteps stopped it between two steps.
+ */
+async function trainEpoch(run: Run, hooks: TrainHooks): Promise<'continue' | 'interrupted' | 'stopped-early'> {
+  const { config, replicas, sharedState, state, mnist, valIdx, stepsPerEpoch, totalSteps, numParams } = run;
+  const bytes = numParams * 4;
+  const order = Array.from(run.trainIdx);
+  shuffleInPlace(order, createRng(config.seed * 7 + state.epoch));
+  const epochStart = Date.now();
+  let epochImages = 0;
+  let lossSum = 0;
+  let correctSum = 0;
+  for (let s = state.stepInEpoch; s < stepsPerEpoch; s++) {
+    if (hooks.signal?.aborted || (config.maxSteps > 0 && state.globalStep >= config.maxSteps)) return 'interrupted';
+    const t0 = Date.now();
+    const batch = Int32Array.from(order.slice(s * config.batchSize, (s + 1) * config.batchSize));
+    const parts = splitAmong(batch, replicas.size);
+    const lr = learningRateAt(state.globalStep, totalSteps, config.learningRate, config.warmupSteps);
+    const answers = await Promise.all(parts.map((p, i) => replicas.runOn(i, 'step', { indices: p, step: state.globalStep })));
+    const loss = answers.reduce((a, r) => a + r.loss * r.count, 0) / batch.length;
+    const correct = answers.reduce((a, r) => a + r.correct, 0);
+    if (!Number.isFinite(loss)) {
+      throw new AppError('TRAIN_NON_FINITE_LOSS', `loss became ${loss} at epoch ${state.epoch + 1} step ${s + 1} (learning rate ${lr.toExponential(2)}); lower --lr or check the data`);
+    }
+    // Each slot holds its worker's mean gradient; weight it by its share. A worker with no share
+    // this step (tiny batch) must not leave an old gradient behind.
+    const scales = Array.from({ length: replicas.size }, (_, w) => (w < parts.length ? parts[w].length / batch.length : 0));
+    for (let w = parts.length; w < replicas.size; w++) new Float32Array(sharedState.gradSlots, w * bytes, numParams).fill(0);
+    await replicas.broadcast('update', { lr, t: state.globalStep + 1, scales });
+    await replicas.broadcast('pull', {});
+    state.globalStep++;
+    state.stepInEpoch = s + 1;
+    state.stepLosses.push(Number(loss.toFixed(5)));
+    epochImages += batch.length;
+    lossSum += loss * batch.length;
+    correctSum += correct;
+    state.trainedImages += batch.length;
+    state.trainedSeconds += (Date.now() - t0) / 1000;
+    const ips = state.trainedImages / Math.max(1e-9, state.trainedSeconds);
+    hooks.progress?.({
+      epoch: state.epoch + 1, epochs: config.epochs, step: s + 1, stepsPerEpoch, loss, accuracy: correct / batch.length,
+      imagesPerSecond: ips, etaSeconds: ((totalSteps - state.globalStep) * config.batchSize) / ips,
+    });
+  }
+  const valLogits = await logitsOf(replicas, 'train', valIdx);
+  const val = evaluateLogits(valLogits, Array.from(valIdx, (i) => mnist.train.labels[i]));
+  const seconds = (Date.now() - epochStart) / 1000;
+  const record: EpochRecord = {
+    epoch: state.epoch + 1, trainLoss: lossSum / Math.max(1, epochImages), trainAccuracy: correctSum / Math.max(1, epochImages),
+    valLoss: val.loss, valAccuracy: val.accuracy,
+    learningRate: learningRateAt(state.globalStep - 1, totalSteps, config.learningRate, config.warmupSteps),
+    seconds, imagesPerSecond: epochImages / seconds,
+  };
+  state.history.push(record);
+  run.log(`epoch ${record.epoch}/${config.epochs}: train loss ${record.trainLoss.toFixed(4)} acc ${(record.trainAccuracy * 100).toFixed(2)}% | val loss ${val.loss.toFixed(4)} acc ${(val.accuracy * 100).toFixed(2)}% | ${seconds.toFixed(0)} s, ${record.imagesPerSecond.toFixed(1)} img/s`);
+  const verdict = earlyStopping(state, val.loss, record.epoch, config.patience);
+  if (verdict.improved) await replicas.runOn(0, 'save', { dir: run.bestDir });
+  if (verdict.stop) {
+    run.log(`early stopping: validation loss has not improved for ${state.badEpochs} epochs (best ${state.bestValLoss.toFixed(4)} at epoch ${state.bestEpoch})`);
+  }
+  state.epoch++;
+  state.stepInEpoch = 0;
+  await saveLast(run);
+  return verdict.stop ? 'stopped-early' : 'continue';
+}
+
+/**
+ * After the last epoch (or an interruption): the best weights back in every replica, the temperature
+ * fitted on the validation set, the test set evaluated, the model copied to outDir/model, the report.
+ */
+async function finishRun(run: Run, outcome: { stoppedEarly: boolean; interrupted: boolean }): Promise<TrainingReport> {
+  const { config, replicas, state, mnist, valIdx, testIdx, log } = run;
+  if (outcome.interrupted) {
+    await saveLast(run);
+    log(`stopped at epoch ${state.epoch + 1} step ${state.stepInEpoch}; checkpoint written to ${run.lastDir} (continue with --resume)`);
+  }
+  if (state.bestEpoch < 0) {
+    // Interrupted before the first epoch ended: evaluate what we have.
+    await replicas.runOn(0, 'save', { dir: run.bestDir });
+  }
+  await replicas.broadcast('load', { dir: run.bestDir });
+  const valLabels = Array.from(valIdx, (i) => mnist.train.labels[i]);
+  const valLogits = await logitsOf(replicas, 'train', valIdx);
+  const temperature = fitTemperature(valLogits, valLabels);
+  const valRaw = evaluateLogits(valLogits, valLabels, 1);
+  const valCal = evaluateLogits(valLogits, valLabels, temperature);
+  const testLabels = Array.from(testIdx, (i) => mnist.test.labels[i]);
+  const testLogits = await logitsOf(replicas, 'test', testIdx);
+  const testRaw = evaluateLogits(testLogits, testLabels, 1);
+  const testCal = evaluateLogits(testLogits, testLabels, temperature);
+  const modelDir = join(config.outDir, 'model');
+  rmSync(modelDir, { recursive: true, force: true });
+  mkdirSync(config.outDir, { recursive: true });
+  cpSync(run.bestDir, modelDir, { recursive: true });
+  writeJson(join(modelDir, 'calibration.json'), { temperature });
+  log(`temperature ${temperature.toFixed(3)}: validation ECE ${valRaw.ece.toFixed(4)} → ${valCal.ece.toFixed(4)}; test accuracy ${(testRaw.accuracy * 100).toFixed(2)}%, test ECE ${testRaw.ece.toFixed(4)} → ${testCal.ece.toFixed(4)}`);
+  return {
+    config, backend: run.backend, workers: replicas.size, params: run.numParams,
+    data: { sha256: mnist.sha256, sources: mnist.sources, trainCount: run.trainIdx.length, valCount: valIdx.length, testCount: testIdx.length },
+    epochs: state.history, stepLosses: state.stepLosses, bestEpoch: state.bestEpoch, ...outcome,
+    wallSeconds: (Date.now() - run.started) / 1000, imagesPerSecond: state.trainedImages / Math.max(1e-9, state.trainedSeconds),
+    temperature,
+    val: { accuracy: valRaw.accuracy, loss: valRaw.loss, eceBefore: valRaw.ece, eceAfter: valCal.ece, nllBefore: valRaw.loss, nllAfter: valCal.loss },
+    test: { ...testCal, accuracy: testRaw.accuracy, eceBefore: testRaw.ece, eceAfter: testCal.ece },
+    date: new Date().toISOString(),
+  };
+}
+
+/**
+ * Trains the branched CNN with data-parallel replicas on worker threads, Adam with warm-up + cosine,
+ * early stopping on validation loss, a checkpoint every epoch, then fits the temperature on the
+ * validation set and evaluates the best weights on the test set.
+ */
+export async function train(config: TrainConfig, hooks: TrainHooks = {}): Promise<TrainingReport> {
+  const run = await prepareRun(config, hooks);
+  try {
+    let verdict: Awaited<ReturnType<typeof trainEpoch>> = 'continue';
+    while (run.state.epoch < config.epochs && verdict === 'continue') verdict = await trainEpoch(run, hooks);
+    return await finishRun(run, { stoppedEarly: verdict === 'stopped-early', interrupted: verdict === 'interrupted' });
+  } finally {
+    await run.replicas.close();
   }
 }
