@@ -101,8 +101,17 @@ function ensureLocalBase(o: ContainerTestOptions): void {
   }
 }
 
+/** This process's hard limit on open files ('unlimited' or a number). */
+function openFilesLimit(): string {
+  return sh('sh', ['-c', 'ulimit -Hn']).stdout.trim();
+}
+
 function buildImage(o: ContainerTestOptions, base: string): number {
   const args = ['build', '--format', 'docker', '--network', 'host', '--build-arg', `BASE=${base}`, '-t', o.image];
+  // Build steps get 1,024 open files by default, too few for `npm ci` at times (EMFILE seen here); they
+  // may have as many as this process (raising it further is refused without default ulimits).
+  const nofile = openFilesLimit();
+  if (/^\d+$/.test(nofile)) args.push('--ulimit', `nofile=${nofile}:${nofile}`);
   // A proxy that re-signs TLS: the build's npm trusts the host's CA bundle, mounted for the build only.
   if (existsSync(HOST_CA_BUNDLE)) args.push('-v', `${HOST_CA_BUNDLE}:/run/host-ca.crt:ro`, '--build-arg', 'NODE_EXTRA_CA_CERTS=/run/host-ca.crt');
   const start = performance.now();
