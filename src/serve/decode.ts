@@ -6,7 +6,13 @@ import { decodePng, PngDecoder } from './png';
 
 export type ImageFormat = 'png' | 'jpeg' | 'bmp' | 'gif' | 'tiff';
 
-export interface ImageHeader { format: ImageFormat; width: number; height: number }
+export interface ImageHeader {
+  format: ImageFormat;
+  width: number;
+  height: number;
+  /** EXIF orientation 1-8 (JPEG; 1 when absent): phone cameras store pictures rotated and say so here. */
+  orientation: number;
+}
 
 const startsWith = (b: Uint8Array, sig: number[], at = 0) => sig.every((v, i) => b[at + i] === v);
 
@@ -33,15 +39,17 @@ export function readHeader(b: Uint8Array): ImageHeader {
   if (!format) {
     throw new AppError('IMAGE_UNSUPPORTED_FORMAT', 'the body is not a PNG, JPEG, BMP, GIF or TIFF image (judged from its first bytes)');
   }
-  let size: { width?: number; height?: number };
+  let size: { width?: number; height?: number; orientation?: number };
   try {
-    size = imageSize(b);
+    // A Buffer view, not the Uint8Array: image-size slices its input, and a Uint8Array's slice copies
+    // the whole file (0.86 ms for a 12 MP JPEG on the HTTP thread; a Buffer's slice is a view, 5 µs).
+    size = imageSize(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
   } catch (err) {
     return undecodable(format, (err as Error).message);
   }
-  const { width = 0, height = 0 } = size;
+  const { width = 0, height = 0, orientation = 1 } = size;
   if (!width || !height) undecodable(format, `the header gives ${width}×${height} pixels`);
-  return { format, width, height };
+  return { format, width, height, orientation: orientation >= 1 && orientation <= 8 ? orientation : 1 };
 }
 
 /** Checks that a file is complete where its format has an end marker (decoders often accept a cut file). */
@@ -73,16 +81,6 @@ const DECODERS = (() => {
   };
   return { png: get('image/png'), jpeg: get('image/jpeg'), bmp: get('image/bmp'), gif: get('image/gif'), tiff: get('image/tiff') };
 })();
-
-/** The EXIF orientation (1-8) of a JPEG, 1 when absent: phone cameras store pictures rotated and say so here. */
-export function exifOrientation(b: Uint8Array): number {
-  try {
-    const o = imageSize(b).orientation ?? 1;
-    return o >= 1 && o <= 8 ? o : 1;
-  } catch {
-    return 1;
-  }
-}
 
 function applyExifOrientation(img: InstanceType<typeof Jimp>, orientation: number): void {
   // 2,4,5,7 are mirrored variants; jimp rotates counter-clockwise for positive degrees.
@@ -185,7 +183,7 @@ async function decodeWithJimp(bytes: Uint8Array, header: ImageHeader, maxPixels:
   }
   if (decoded.width * decoded.height > maxPixels) undecodable(header.format, 'decoded size differs from the header');
   const img = new Jimp({ width: decoded.width, height: decoded.height, data: Buffer.from(decoded.data.buffer, decoded.data.byteOffset, decoded.data.byteLength) });
-  if (header.format === 'jpeg') applyExifOrientation(img, exifOrientation(bytes));
+  if (header.format === 'jpeg') applyExifOrientation(img, header.orientation);
   const { width, height, data } = img.bitmap;
   return { width, height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }

@@ -64,9 +64,9 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
   try {
     return await getRawBody(req, { limit, length: declared === undefined ? undefined : Number(declared) });
   } catch (err) {
-    const e = err as { type?: string; message?: string };
-    // raw-body's own refusals carry a type; a socket error while reading is the client's going away.
-    if (e.type === undefined || e.type === 'request.aborted') throw new AppError('REQUEST_ABORTED', 'the client closed the connection before the body ended');
+    // raw-body's own refusals carry a type (normalizeError maps them); an error of the socket itself
+    // while reading is the client going away.
+    if ((err as { type?: string }).type === undefined) throw new AppError('REQUEST_ABORTED', 'the client closed the connection before the body ended');
     throw err;
   }
 }
