@@ -7,7 +7,8 @@ import autocannon from 'autocannon';
 import { Jimp } from 'jimp';
 import { loadMnist, PIXELS, IMAGE_SIZE } from '../data/mnist';
 import { openSession } from '../onnx/ort-session';
-import { createInferencePool } from '../serve/inference-pool';
+import { createInferencePool } from '../inference/inference-pool';
+import { AppError } from '../errors';
 import { phonePhoto, photoLatency, photoOverload } from './photos';
 
 export interface BenchOptions {
@@ -58,7 +59,8 @@ async function engine(model: string, batch: number, threads: number, seconds: nu
  * runs under load). Whichever of this and one many-thread session is faster is the engine's number.
  */
 async function engineParallel(model: string, batch: number, sessions: number, seconds: number): Promise<EngineResult> {
-  const pool = createInferencePool(sessions, { modelPath: model, intraOpNumThreads: 1, soloIntraOpNumThreads: 0, warmupBatch: batch, nice: 0 });
+  const pool = createInferencePool(sessions, { modelPath: model, intraOpNumThreads: 1, soloIntraOpNumThreads: 0, warmupBatch: batch, nice: 0 },
+    () => new AppError('SERVER_DRAINING', 'the benchmark closed its engine pool'));
   try {
     await pool.broadcast('init', {});
     const end = performance.now() + seconds * 1000;

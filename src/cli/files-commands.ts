@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { resolveServeConfig, SERVE_DEFAULTS } from '../serve/config';
-import { createPredictor, Predictor } from '../serve/predictor';
+import { createPredictor, Predictor } from '../predictor';
 import { countImages, labelledImages, STDIN_PATH, walkImages } from '../files/walk';
 import { predictFiles, PREDICT_FILES_DEFAULTS } from '../files/predict-files';
 import { formatHeader, formatResult, OutputFormat } from '../files/format';
@@ -16,7 +16,7 @@ async function filePredictor(model: string | undefined, inFlight: number): Promi
     model: model ?? process.env.MODEL, maxBatchDelayMs: 1, maxQueue: Math.max(SERVE_DEFAULTS.maxQueue, inFlight), maxDecodeQueue: inFlight,
     decodeWorkers: 2, requestTimeoutMs: 600_000, logLevel: 'warn', soloIntraOpNumThreads: 0, // always busy: no second session for lone batches
   });
-  const predictor = createPredictor(config.model, config, {}, (m) => console.error(m));
+  const predictor = createPredictor(config.model, config, { log: (m) => console.error(m) });
   await predictor.ready;
   return predictor;
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import { loadMnist } from '../data/mnist';
 import { resolveServeConfig, SERVE_DEFAULTS } from '../serve/config';
-import { createPredictor } from '../serve/predictor';
+import { createPredictor } from '../predictor';
 import { evaluateMnistPngs, evaluateUploads, UploadExample, UPLOADS_DEFAULTS } from '../uploads/evaluate-uploads';
 import { examplesPicture } from '../uploads/examples-picture';
 import { EMPTY_CONDITIONS, UPLOAD_CONDITIONS } from '../uploads/conditions';
@@ -30,7 +30,7 @@ export const evaluateUploadsCommand: CommandModule<object, Args> = {
   handler: async (argv) => {
     const { test } = await loadMnist();
     const config = resolveServeConfig({ model: argv.model ?? process.env.MODEL, workers: 1, decodeWorkers: 2, decoder: argv.decoder as never, maxBatchDelayMs: 1 });
-    const predictor = createPredictor(config.model, config, {}, (m) => console.error(m));
+    const predictor = createPredictor(config.model, config, { log: (m) => console.error(m) });
     await predictor.ready;
     const examples: UploadExample[] = [];
     const t0 = performance.now();

@@ -1,5 +1,5 @@
 import { NUM_CLASSES } from '../data/mnist';
-import type { Predictor } from '../serve/predictor';
+import type { Predictor } from '../predictor';
 import { createEceAccumulator } from '../metrics/classification';
 import { predictFiles, PREDICT_FILES_DEFAULTS } from './predict-files';
 import type { LabelledFile } from './walk';

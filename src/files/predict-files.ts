@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { AppError, isAppError } from '../errors';
-import type { Predictor, PredictResult } from '../serve/predictor';
+import type { Predictor, PredictResult } from '../predictor';
 
 /** One file's outcome: a prediction, or the error that file got (the run goes on). */
 export interface FileResult<T = unknown> {

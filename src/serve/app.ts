@@ -5,7 +5,7 @@ import express, { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { AppError } from '../errors';
 import { packageVersion } from '../package-info';
-import type { Predictor } from './predictor';
+import type { Predictor } from '../predictor';
 import type { Metrics } from './prometheus';
 import type { ServeConfig } from './config';
 import type { ServerState } from './server-state';

@@ -1,27 +1,14 @@
-import { cpus } from 'node:os';
 import { AppError } from '../errors';
+import { checkPredictorOptions, PREDICTOR_DEFAULTS, PREDICTOR_INTEGER_MINIMUMS, PredictorOptions } from '../predictor';
 
-export interface ServeConfig {
+/** The server's settings: the predictor's, and those of HTTP and the process around it. */
+export interface ServeConfig extends PredictorOptions {
   port: number;
   host: string;
   model: string; // ONNX file served
   card: string; // model card JSON returned by /v1/model
-  workers: number; // inference worker threads, one onnxruntime session each
-  intraOpNumThreads: number; // onnxruntime threads per worker's session while other batches run too
-  soloIntraOpNumThreads: number; // threads for a solo batch (nothing else running or waiting): a second session per worker; 0 = no second session
-  workerNice: number; // nice steps the inference and decoding threads drop below the HTTP thread (Linux; 0 = same priority)
-  maxBatchSize: number; // images per session.run
-  maxBatchDelayMs: number; // ms the oldest queued request waits for a batch to fill
-  maxQueue: number; // queued images before 503 QUEUE_FULL
-  requestTimeoutMs: number; // ms a queued image may wait for its answer (504)
   maxBodyBytes: number; // request body / per-file limit (413)
-  maxPixels: number; // decoded size limit, checked from the header before decoding (422)
   maxFiles: number; // files per multipart request
-  inlineDecodeMaxPixels: number; // images up to this size (128×128) decode on the HTTP thread (< 1 ms); larger in a worker
-  decodeWorkers: number; // threads decoding large images
-  maxDecodeQueue: number; // large images waiting for a decoding thread before 503 QUEUE_FULL
-  decodeTimeoutMs: number; // ms one decode may take before its worker is replaced and the image refused (422)
-  decoder: 'auto' | 'sharp' | 'jimp'; // photos: auto = sharp where its binary loads, else jimp
   drainTimeoutMs: number; // ms to finish in-flight requests on SIGTERM before exiting anyway
   headersTimeoutMs: number; // ms a client may take to send a request's headers (408 past it)
   uploadTimeoutMs: number; // ms a client may take to send a whole request, body included (408 past it)
@@ -34,22 +21,9 @@ export const SERVE_DEFAULTS: Readonly<ServeConfig> = Object.freeze({
   host: '0.0.0.0',
   model: 'artifacts/mnist-cnn.int8.onnx',
   card: 'artifacts/model-card.json',
-  workers: Math.max(1, Math.min(2, cpus().length)),
-  intraOpNumThreads: 1,
-  soloIntraOpNumThreads: 2,
-  workerNice: 10,
-  maxBatchSize: 32,
-  maxBatchDelayMs: 2,
-  maxQueue: 1024,
-  requestTimeoutMs: 10_000,
+  ...PREDICTOR_DEFAULTS,
   maxBodyBytes: 10 * 1024 * 1024,
-  maxPixels: 40_000_000,
   maxFiles: 16,
-  inlineDecodeMaxPixels: 16_384,
-  decodeWorkers: 1,
-  maxDecodeQueue: 16,
-  decodeTimeoutMs: 2_000,
-  decoder: 'auto',
   drainTimeoutMs: 10_000,
   headersTimeoutMs: 20_000,
   uploadTimeoutMs: 60_000,
@@ -57,8 +31,12 @@ export const SERVE_DEFAULTS: Readonly<ServeConfig> = Object.freeze({
   logLevel: 'info',
 });
 
-const INTEGER_KEYS = ['port', 'workers', 'intraOpNumThreads', 'soloIntraOpNumThreads', 'workerNice', 'maxBatchSize', 'maxQueue', 'requestTimeoutMs', 'maxBodyBytes',
-  'maxPixels', 'maxFiles', 'inlineDecodeMaxPixels', 'decodeWorkers', 'maxDecodeQueue', 'decodeTimeoutMs', 'drainTimeoutMs', 'headersTimeoutMs', 'uploadTimeoutMs', 'watchdogMs'] as const;
+/** The HTTP settings that are whole numbers, with the smallest value each takes. */
+const HTTP_INTEGER_MINIMUMS: Readonly<Partial<Record<keyof ServeConfig, number>>> = Object.freeze({
+  port: 0, maxBodyBytes: 1, maxFiles: 1, drainTimeoutMs: 1, headersTimeoutMs: 1, uploadTimeoutMs: 1, watchdogMs: 0,
+});
+
+const INTEGER_KEYS = [...Object.keys(PREDICTOR_INTEGER_MINIMUMS), ...Object.keys(HTTP_INTEGER_MINIMUMS)] as Array<keyof ServeConfig>;
 
 const STRING_KEYS = ['host', 'model', 'card', 'decoder', 'logLevel'] as const;
 
@@ -98,11 +76,10 @@ export function resolveServeConfig(partial: Partial<ServeConfig> = {}): ServeCon
   }
   const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
   const c = { ...SERVE_DEFAULTS, ...defined } as ServeConfig;
-  for (const key of INTEGER_KEYS) {
-    const min = (['port', 'inlineDecodeMaxPixels', 'workerNice', 'soloIntraOpNumThreads', 'watchdogMs'] as string[]).includes(key) ? 0 : 1;
-    if (!Number.isInteger(c[key]) || c[key] < min) throw new AppError('CONFIG_INVALID', `server option '${key}' must be an integer ≥ ${min}, got ${c[key]}`);
+  for (const [key, min] of Object.entries(HTTP_INTEGER_MINIMUMS) as Array<[keyof ServeConfig, number]>) {
+    const v = c[key] as number;
+    if (!Number.isInteger(v) || v < min) throw new AppError('CONFIG_INVALID', `server option '${key}' must be an integer ≥ ${min}, got ${v}`);
   }
-  if (!['auto', 'sharp', 'jimp'].includes(c.decoder)) throw new AppError('CONFIG_INVALID', `server option 'decoder' must be auto, sharp or jimp, got ${c.decoder}`);
-  if (!(c.maxBatchDelayMs >= 0)) throw new AppError('CONFIG_INVALID', `server option 'maxBatchDelayMs' must be ≥ 0, got ${c.maxBatchDelayMs}`);
+  checkPredictorOptions(c);
   return Object.freeze(c);
 }

@@ -3,7 +3,7 @@ import getRawBody from 'raw-body';
 import multer from 'multer';
 import type { Logger } from 'pino';
 import { AppError, isAppError } from '../errors';
-import type { Predictor, PredictResult } from './predictor';
+import { allFailed, predictEach, Predictor, PredictResult } from '../predictor';
 import type { Metrics } from './prometheus';
 import { errorBody, requestRecord, sendError, sendJson } from './respond';
 
@@ -35,24 +35,6 @@ export function wantsDebug(url: string | undefined): boolean {
 /** The JSON answer for one image. */
 export function resultBody(r: PredictResult, debug: boolean): Record<string, unknown> {
   return debug ? { ...r.prediction, input28: Array.from(r.input28, (v) => Number(v.toFixed(4))) } : { ...r.prediction };
-}
-
-/**
- * Predicts every file on its own: each gets its result or its catalogued error, in order. An error
- * outside the catalogue (a bug, not a bad file) is thrown for the whole request.
- */
-export async function predictEach(predictor: Predictor, metrics: Metrics, files: Uint8Array[]): Promise<Array<PredictResult | AppError>> {
-  const settled = await Promise.allSettled(files.map((f) => predictor.predictBytes(f)));
-  const results = settled.map((s) => (s.status === 'fulfilled' ? s.value : s.reason as unknown));
-  const bug = results.find((r) => r instanceof Error && !isAppError(r));
-  if (bug) throw bug;
-  metrics.observeImages(settled.filter((s) => s.status === 'fulfilled').length);
-  return results as Array<PredictResult | AppError>;
-}
-
-/** The answer when every file failed: the first file's error stands for the request. */
-export function allFailed<T>(results: Array<T | AppError>): AppError | undefined {
-  return results.every((r) => isAppError(r)) ? results[0] as AppError : undefined;
 }
 
 /**
@@ -103,7 +85,7 @@ export function createPredictRoute(deps: PredictDeps): (req: IncomingMessage, re
     void (async () => {
       try {
         const files = await filesOf(req, res);
-        const results = await predictEach(deps.predictor, deps.metrics, files.map((f) => f.bytes));
+        const results = await predictEach(deps.predictor, files.map((f) => f.bytes), deps.metrics);
         const failed = allFailed(results);
         if (failed) throw failed;
         const debug = wantsDebug(req.url);

@@ -4,10 +4,10 @@ import { AddressInfo } from 'node:net';
 import pino, { Logger } from 'pino';
 import { buildApp } from './app';
 import { createMetrics } from './prometheus';
-import { createPredictor, Predictor } from './predictor';
+import { createPredictor, Predictor } from '../predictor';
 import { resolveServeConfig, ServeConfig } from './config';
 import { startWatchdog } from './watchdog';
-import { createServerState } from './server-state';
+import { createServerState, serverDraining } from './server-state';
 
 export interface RunningServer {
   server: Server;
@@ -33,7 +33,9 @@ export async function startServer(partial: Partial<ServeConfig> = {}, logger?: L
   const p = createPredictor(config.model, config, {
     onBatch: (n) => metrics.batchSize.observe(n),
     onQueueWait: (ms) => metrics.queueWait.observe(ms / 1000),
-  }, (msg) => log.warn(msg));
+    closedError: serverDraining,
+    log: (msg) => log.warn(msg),
+  });
   holder.predictor = p;
   const state = createServerState(() => p.isReady());
   const app = buildApp({

@@ -2,12 +2,10 @@ import express, { NextFunction, Request, Response, Router } from 'express';
 import { AppError, isAppError } from '../errors';
 import { PIXELS, IMAGE_SIZE } from '../data/mnist';
 import type { Logger } from 'pino';
-import type { Predictor } from './predictor';
-import type { Prediction } from './postprocess';
+import { allFailed, predictEach, Prediction, Predictor } from '../predictor';
 import type { Metrics } from './prometheus';
 import type { ServerState } from './server-state';
 import { ErrorFormat, sendError } from './respond';
-import { allFailed, predictEach } from './predict';
 
 /** The model name under /v2/models/. */
 export const V2_MODEL_NAME = 'mnist';
@@ -139,7 +137,7 @@ export function v2Router(deps: V2Deps): Router {
       if (parsed.kind === 'tensor') predictions = await predictor.predictInputs(parsed.images);
       else {
         // Each image stands on its own: one that has no digit or cannot be decoded gets its own error entry.
-        const results = await predictEach(predictor, deps.metrics, parsed.files);
+        const results = await predictEach(predictor, parsed.files, deps.metrics);
         const failed = allFailed(results);
         if (failed) throw failed;
         predictions = results.map((p) => (isAppError(p) ? p : p.prediction));

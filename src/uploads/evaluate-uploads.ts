@@ -2,7 +2,7 @@ import sharp from 'sharp';
 import { Dataset, IMAGE_SIZE, PIXELS } from '../data/mnist';
 import { createRng } from '../data/rng';
 import { isAppError } from '../errors';
-import type { Predictor } from '../serve/predictor';
+import type { Predictor } from '../predictor';
 import { EMPTY_CONDITIONS, renderUpload, RenderedUpload, UPLOAD_CONDITIONS, uploadSeed } from './conditions';
 
 export interface UploadsOptions {

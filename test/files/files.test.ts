@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { loadMnist, Dataset, IMAGE_SIZE, PIXELS } from '../../src/data/mnist';
-import { resolveServeConfig } from '../../src/serve/config';
-import { createPredictor, Predictor } from '../../src/serve/predictor';
+import { resolvePredictorOptions } from '../../src/predictor';
+import { createPredictor, Predictor } from '../../src/predictor';
 import { predictFiles } from '../../src/files/predict-files';
 import { formatHeader, formatResult } from '../../src/files/format';
 import { labelledImages, walkImages } from '../../src/files/walk';
@@ -24,7 +24,7 @@ beforeAll(async () => {
   test = (await loadMnist()).test;
   dir = mkdtempSync(join(tmpdir(), 'mnist-files-'));
   // A queue much smaller than the folder: streaming must never overfill it.
-  predictor = createPredictor(MODEL, resolveServeConfig({ workers: 1, maxQueue: 16, maxDecodeQueue: 16, logLevel: 'silent' }));
+  predictor = createPredictor(MODEL, resolvePredictorOptions({ workers: 1, maxQueue: 16, maxDecodeQueue: 16 }));
   await predictor.ready;
 });
 afterAll(async () => {

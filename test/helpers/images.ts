@@ -1,6 +1,6 @@
 import { Jimp } from 'jimp';
 import { IMAGE_SIZE, PIXELS } from '../../src/data/mnist';
-import type { Bitmap } from '../../src/serve/preprocess';
+import type { Bitmap } from '../../src/image/bitmap';
 
 /** One MNIST image (0 = background) as an RGBA bitmap, optionally inverted and scaled by an integer factor. */
 export function mnistBitmap(pixels: Uint8Array, index: number, opts: { invert?: boolean; scale?: number; canvas?: number; offset?: [number, number] } = {}): Bitmap {

@@ -3,7 +3,7 @@ import pino from 'pino';
 import request from 'supertest';
 import { buildApp } from '../../src/serve/app';
 import { resolveServeConfig } from '../../src/serve/config';
-import { createPredictor, Predictor } from '../../src/serve/predictor';
+import { createPredictor, Predictor } from '../../src/predictor';
 import { createMetrics } from '../../src/serve/prometheus';
 import { createServerState, ServerState } from '../../src/serve/server-state';
 

@@ -2,14 +2,14 @@ import { createHash } from 'node:crypto';
 import { loadMnist, Dataset, PIXELS } from '../../src/data/mnist';
 import { createRng } from '../../src/data/rng';
 import { openSession, OnnxSession } from '../../src/onnx/ort-session';
-import { decodeImage } from '../../src/serve/decode';
-import { createPreprocessor } from '../../src/serve/preprocess';
+import { decodeImage } from '../../src/image/decode';
+import { createPreprocessor } from '../../src/image/preprocess';
 import { argmaxRows } from '../../src/metrics/classification';
 import { EMPTY_CONDITIONS, renderUpload, UPLOAD_CONDITIONS, uploadSeed } from '../../src/uploads/conditions';
 import { encodeUpload, evaluateUploads, UploadExample, UPLOADS_DEFAULTS } from '../../src/uploads/evaluate-uploads';
 import { examplesPicture } from '../../src/uploads/examples-picture';
-import { resolveServeConfig } from '../../src/serve/config';
-import { createPredictor } from '../../src/serve/predictor';
+import { resolvePredictorOptions } from '../../src/predictor';
+import { createPredictor } from '../../src/predictor';
 import sharp from 'sharp';
 
 const MODEL = process.env.TEST_MODEL ?? 'artifacts/mnist-cnn.int8.onnx';
@@ -67,7 +67,7 @@ describe('realistic uploads: decode (sharp) → find the digit → model', () =>
 
 describe('evaluateUploads through the predictor', () => {
   it('counts right answers and refusals per condition, and draws the examples', async () => {
-    const predictor = createPredictor(MODEL, resolveServeConfig({ workers: 1, logLevel: 'silent' }));
+    const predictor = createPredictor(MODEL, resolvePredictorOptions({ workers: 1 }));
     try {
       await predictor.ready;
       const examples: UploadExample[] = [];

@@ -2,7 +2,7 @@ import { workerData } from 'node:worker_threads';
 import { answerTasks, Transfer } from '../workers/protocol';
 import { decodeImage } from './decode';
 import { createPreprocessor } from './preprocess';
-import { lowerThreadPriority } from './thread-priority';
+import { lowerThreadPriority } from '../workers/thread-priority';
 import type { DecodeProtocol, DecodeWorkerData } from './protocol';
 
 const { nice, decoder } = workerData as DecodeWorkerData;

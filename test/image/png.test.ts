@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { defaultFormats } from 'jimp';
-import { createPngDecoder, decodePng } from '../../src/serve/png';
-import { decodeImage, decodeSmallPng, readHeader } from '../../src/serve/decode';
+import { createPngDecoder, decodePng } from '../../src/image/png';
+import { decodeImage, decodeSmallPng, readHeader } from '../../src/image/decode';
 import { isAppError } from '../../src/errors';
 import { writePng, seededBytes, RawPng } from '../helpers/png';
 

@@ -1,16 +1,14 @@
 import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { AppError } from '../errors';
-import { serverDraining } from './server-state';
-import { checkPixelLimit, Decoder, decodeSmallPng, defaultDecoder, loadSharp, readHeader } from './decode';
-import { createPreprocessor, PreprocessInfo } from './preprocess';
-import { createPngDecoder } from './png';
-import { Batcher, BatcherEvents } from './batcher';
-import { toPrediction, Prediction } from './postprocess';
-import { WorkerPool, workerScript } from '../workers/pool';
-import type { DecodeProtocol, DecodeWorkerData } from './protocol';
-import { createInferencePool } from './inference-pool';
-import type { ServeConfig } from './config';
+import { checkPixelLimit, Decoder, decodeSmallPng, defaultDecoder, loadSharp, readHeader } from '../image/decode';
+import { createPreprocessor, PreprocessInfo } from '../image/preprocess';
+import { createPngDecoder } from '../image/png';
+import { createDecodePool } from '../image/decode-pool';
+import { Batcher, BatcherEvents } from '../inference/batcher';
+import { toPrediction, Prediction } from '../inference/postprocess';
+import { createInferencePool } from '../inference/inference-pool';
+import type { PredictorOptions } from './options';
 
 export interface PredictResult { prediction: Prediction; input28: Float32Array; info: PreprocessInfo }
 
@@ -32,30 +30,37 @@ function noDigit(): AppError {
   return new AppError('IMAGE_NO_DIGIT', 'no digit found: nothing in the image stands out from the background as a pen or pencil stroke (blank page, flat colour, paper texture or an empty canvas?)');
 }
 
-type PredictorOptions = Pick<ServeConfig, 'workers' | 'intraOpNumThreads' | 'soloIntraOpNumThreads' | 'workerNice' | 'maxBatchSize' | 'maxBatchDelayMs' | 'maxQueue'
-  | 'requestTimeoutMs' | 'maxPixels' | 'inlineDecodeMaxPixels' | 'decodeWorkers' | 'maxDecodeQueue' | 'decodeTimeoutMs' | 'decoder'>;
+/** What the predictor reports to its owner, and the error it answers with once closed. */
+export interface PredictorHooks extends BatcherEvents {
+  /** The answer to work offered after close() (the server's SERVER_DRAINING). */
+  closedError?: () => AppError;
+  /** Warnings worth a log line (the decoder that will be used when sharp does not load). */
+  log?: (msg: string) => void;
+}
+
+/** The default answer to work offered after close(). */
+function predictorClosed(): AppError {
+  return new AppError('SERVER_DRAINING', 'the predictor is closed');
+}
 
 /**
  * Starts the worker pools for `modelPath`. Requests may come at once: they wait in the queue (bounded by
  * the request timeout) until every worker has loaded the model.
  * @example const p = createPredictor('artifacts/mnist-cnn.int8.onnx', config); await p.ready;
  */
-export function createPredictor(modelPath: string, opts: PredictorOptions, events: BatcherEvents = {}, log: (msg: string) => void = () => {}): Predictor {
+export function createPredictor(modelPath: string, opts: PredictorOptions, hooks: PredictorHooks = {}): Predictor {
+  const { closedError = predictorClosed, log = () => {}, ...events } = hooks;
   if (!existsSync(modelPath)) throw new AppError('MODEL_INVALID', `model file ${modelPath} does not exist (run make export-onnx, or pass --model)`);
   const inference = createInferencePool(opts.workers, {
     modelPath: resolve(modelPath), intraOpNumThreads: opts.intraOpNumThreads, soloIntraOpNumThreads: opts.soloIntraOpNumThreads, warmupBatch: opts.maxBatchSize, nice: opts.workerNice,
-  });
+  }, closedError);
   let decoder: Decoder = opts.decoder === 'auto' ? defaultDecoder() : opts.decoder;
   if (decoder === 'sharp' && !loadSharp()) decoder = 'jimp';
   if (decoder === 'jimp') log(`decoding photos with jimp${opts.decoder === 'auto' || opts.decoder === 'sharp' ? ': sharp\'s native binary does not load on this platform' : ''} (slower: ~1 s for a 12 MP JPEG)`);
   // Every decoder but our own PNG one runs here, with a deadline: a hostile file can make a decoder loop
   // forever, and the worker is then replaced. A 12 MP photo takes ~50 ms in sharp: bound how many may
   // wait, so a flood of them turns into 503s instead of memory growth.
-  const decoders = new WorkerPool<DecodeProtocol, DecodeWorkerData>(workerScript(__dirname, 'decode-worker'), {
-    size: opts.decodeWorkers, workerData: { nice: opts.workerNice, decoder }, maxWaiting: opts.maxDecodeQueue,
-    crashError: (m) => new AppError('IMAGE_UNDECODABLE', `the image could not be decoded: the decoding ${m}`),
-    closedError: serverDraining,
-  });
+  const decoders = createDecodePool({ nice: opts.workerNice, decoder }, { size: opts.decodeWorkers, maxWaiting: opts.maxDecodeQueue, closedError });
   const decodeDeadline = {
     // A request's whole life is bounded by requestTimeoutMs: waiting for a decoder too (a burst of files
     // that each run a decoder into its deadline can queue up behind one another).
@@ -71,7 +76,7 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, event
     await ready; // a batch cut before the model has loaded waits for it
     const { probabilities } = await inference.run('run', { images, n, solo }, { transfer: [images.buffer as ArrayBuffer] });
     return probabilities;
-  }, { ...opts, concurrency: opts.workers }, events);
+  }, { ...opts, concurrency: opts.workers, closedError }, events);
   // This thread's small PNGs: decoded into the decoder's buffers and preprocessed at once.
   const png = createPngDecoder();
   const preprocessor = createPreprocessor();

@@ -1,7 +1,7 @@
 import { loadMnist, PIXELS, Dataset } from '../../src/data/mnist';
-import { createPreprocessor, resample, toLuminance } from '../../src/serve/preprocess';
-import { otsu } from '../../src/serve/find-digit';
-import { decodeImage } from '../../src/serve/decode';
+import { createPreprocessor, resample, toLuminance } from '../../src/image/preprocess';
+import { otsu } from '../../src/image/find-digit';
+import { decodeImage } from '../../src/image/decode';
 import { canvasBitmap, correlation, encode, mnistBitmap } from '../helpers/images';
 
 let test: Dataset;

@@ -2,7 +2,7 @@ import { workerData } from 'node:worker_threads';
 import { openSession, OnnxSession } from '../onnx/ort-session';
 import { PIXELS } from '../data/mnist';
 import { answerTasks, Transfer } from '../workers/protocol';
-import { lowerThreadPriority } from './thread-priority';
+import { lowerThreadPriority } from '../workers/thread-priority';
 import type { InferenceProtocol, InferenceWorkerData } from './protocol';
 
 /**

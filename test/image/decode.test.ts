@@ -1,7 +1,7 @@
 import sharp from 'sharp';
-import { decodeImage, defaultDecoder, readHeader } from '../../src/serve/decode';
+import { decodeImage, defaultDecoder, readHeader } from '../../src/image/decode';
 import { correlation, encode } from '../helpers/images';
-import type { Bitmap } from '../../src/serve/preprocess';
+import type { Bitmap } from '../../src/image/bitmap';
 
 const SIZE = 48;
 
@@ -47,7 +47,7 @@ describe('decodeImage', () => {
     const jpeg = await jpegWithOrientation(6);
     await jest.isolateModulesAsync(async () => {
       jest.doMock('sharp', () => { throw new Error('Could not load the "sharp" module using the linux-x64 runtime'); });
-      const decode = await import('../../src/serve/decode');
+      const decode = await import('../../src/image/decode');
       expect(decode.loadSharp()).toBeUndefined();
       expect(decode.defaultDecoder()).toBe('jimp');
       const { bitmap } = await decode.decodeImage(jpeg, 1e6);

@@ -1,15 +1,14 @@
 import { AppError } from '../errors';
-import { serverDraining } from './server-state';
 import { WorkerPool, workerScript } from '../workers/pool';
 import type { InferenceProtocol, InferenceWorkerData } from './protocol';
 
 export type InferencePool = WorkerPool<InferenceProtocol, InferenceWorkerData>;
 
 /** A pool of onnxruntime workers (inference-worker.ts); broadcast `init` before the first `run`. */
-export function createInferencePool(size: number, data: InferenceWorkerData): InferencePool {
+export function createInferencePool(size: number, data: InferenceWorkerData, closedError: () => AppError): InferencePool {
   return new WorkerPool<InferenceProtocol, InferenceWorkerData>(workerScript(__dirname, 'inference-worker'), {
     size, workerData: data,
     crashError: (m) => new AppError('INFERENCE_FAILED', `an inference ${m}`),
-    closedError: serverDraining,
+    closedError,
   });
 }

@@ -1,6 +1,6 @@
 import * as zlib from 'node:zlib';
 import { AppError } from '../errors';
-import type { Bitmap } from './preprocess';
+import type { Bitmap } from './bitmap';
 
 /**
  * A small PNG decoder for the images the server sees most: 8-bit grey, RGB, grey+alpha and RGBA, and

@@ -1,5 +1,4 @@
 import { AppError } from '../errors';
-import { serverDraining } from './server-state';
 import { NUM_CLASSES, PIXELS } from '../data/mnist';
 
 /**
@@ -14,6 +13,7 @@ export interface BatcherOptions {
   maxQueue: number; // requests waiting; more are refused with QUEUE_FULL
   requestTimeoutMs: number; // ms from enqueue to answer before REQUEST_TIMEOUT
   concurrency: number; // batches in flight at once (one per worker)
+  closedError: () => Error; // the answer to work submitted after drain() began
 }
 
 export interface BatcherEvents {
@@ -49,7 +49,7 @@ export class Batcher {
 
   /** Queues one preprocessed 28×28 image; resolves with its 10 probabilities. */
   submit(input: Float32Array): Promise<Float32Array> {
-    if (this.draining) return Promise.reject(serverDraining());
+    if (this.draining) return Promise.reject(this.opts.closedError());
     if (this.queue.length >= this.opts.maxQueue) {
       return Promise.reject(new AppError('QUEUE_FULL', `the inference queue is full (${this.opts.maxQueue} waiting); retry shortly`));
     }

@@ -1,12 +1,7 @@
 import { IMAGE_SIZE, PIXELS } from '../data/mnist';
 import { borderMedian, findDigit } from './find-digit';
+import type { Bitmap } from './bitmap';
 
-/** An RGBA bitmap as decoders return it: width × height × 4 bytes, row-major. */
-export interface Bitmap {
-  width: number;
-  height: number;
-  data: Uint8Array;
-}
 
 /** MNIST's own recipe: the digit's longer side is scaled to this many pixels... */
 export const DIGIT_BOX = 20;

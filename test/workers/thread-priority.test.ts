@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { getPriority } from 'node:os';
 import { join } from 'node:path';
-import { lowerThreadPriority } from '../../src/serve/thread-priority';
+import { lowerThreadPriority } from '../../src/workers/thread-priority';
 
 const linux = process.platform === 'linux';
 
@@ -9,7 +9,7 @@ describe('lowerThreadPriority', () => {
   (linux ? it : it.skip)('lowers only the calling thread (a worker), not the process', async () => {
     const before = getPriority();
     // A worker calling the TypeScript helper through ts-node, as the pools' workers run under jest.
-    const helper = join(__dirname, '..', '..', 'src', 'serve', 'thread-priority.ts');
+    const helper = join(__dirname, '..', '..', 'src', 'workers', 'thread-priority.ts');
     const code = `
       const { parentPort } = require('node:worker_threads');
       const { readlinkSync } = require('node:fs');

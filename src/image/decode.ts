@@ -1,7 +1,7 @@
 import { imageSize } from 'image-size';
 import { Jimp, defaultFormats } from 'jimp';
 import { AppError } from '../errors';
-import type { Bitmap } from './preprocess';
+import type { Bitmap } from './bitmap';
 import { decodePng, PngDecoder } from './png';
 
 export type ImageFormat = 'png' | 'jpeg' | 'bmp' | 'gif' | 'tiff';

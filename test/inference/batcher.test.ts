@@ -1,8 +1,10 @@
-import { Batcher } from '../../src/serve/batcher';
+import { Batcher } from '../../src/inference/batcher';
 import { PIXELS } from '../../src/data/mnist';
+import { AppError } from '../../src/errors';
 
 const img = (v: number) => new Float32Array(PIXELS).fill(v);
-const opts = { maxBatchSize: 4, maxBatchDelayMs: 20, maxQueue: 8, requestTimeoutMs: 1000, concurrency: 1 };
+const closed = () => new AppError('SERVER_DRAINING', 'closed');
+const opts = { maxBatchSize: 4, maxBatchDelayMs: 20, maxQueue: 8, requestTimeoutMs: 1000, concurrency: 1, closedError: closed };
 
 /** A fake engine: answers each image with probabilities [v, 0, …] after `ms`, recording batch sizes. */
 function engine(ms: number) {

@@ -1,6 +1,3 @@
-import type { Decoder } from './decode';
-import type { PreprocessInfo } from './preprocess';
-
 /** What every inference worker is started with (its workerData). */
 export interface InferenceWorkerData {
   modelPath: string;
@@ -15,15 +12,4 @@ export type InferenceProtocol = {
   init: { request: Record<string, never>; reply: Record<string, never> };
   /** `images` is n × 784 floats; `solo`: nothing else runs or waits, so the many-thread session may take it. */
   run: { request: { images: Float32Array; n: number; solo: boolean }; reply: { probabilities: Float32Array } };
-};
-
-/** What every decoding worker is started with. */
-export interface DecodeWorkerData {
-  nice: number;
-  decoder: Decoder;
-}
-
-/** Tasks of decode-worker.ts: image file bytes in, the model's 28×28 input out. */
-export type DecodeProtocol = {
-  decode: { request: { bytes: Uint8Array; maxPixels: number }; reply: { input: Float32Array; info: PreprocessInfo } };
 };
