@@ -18,6 +18,8 @@ COPY package.json package-lock.json .npmrc ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json tsconfig.web.json ./
 COPY src ./src
+COPY scripts ./scripts
+COPY docs/openapi.yaml ./docs/
 RUN npm run build
 # What the server does not load: dev dependencies, TensorFlow.js and the MNIST files (training and
 # evaluation only; taken out of package.json so that prune drops what only they need), and onnxruntime's

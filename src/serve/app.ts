@@ -12,6 +12,7 @@ import type { ServerState } from './server-state';
 import { v2Router } from './v2-protocol';
 import { sendError, tooLarge, trackRequest } from './respond';
 import { createPredictRoute, isPredict } from './predict';
+import { loadOpenApi } from './openapi';
 
 export interface AppDeps {
   predictor: Predictor;
@@ -53,6 +54,8 @@ export function buildApp(deps: AppDeps): RequestListener {
     res.send(await metrics.registry.metrics());
   });
   app.get('/v1/model', (_req, res) => { res.json(deps.modelInfo); });
+  const openapi = loadOpenApi();
+  if (openapi) app.get('/openapi.json', (_req, res) => { res.json(openapi); });
   app.use(v2Router({
     predictor, metrics, state, logger, version: String(deps.modelInfo.modelVersion ?? '1'), maxBodyBytes: config.maxBodyBytes,
     server: { name: 'mnist-onnx', version: packageVersion() },

@@ -23,11 +23,16 @@ const INPUT_CONTRACT = {
   preprocessing: 'MNIST-like 28x28 images unchanged; otherwise luminance, illumination flattened, polarity to light-on-dark, printed rules removed, the digit\'s connected components chosen (specks, lines, page edges and shadows dropped), crop, longer side to 20 px, centre of mass at the centre of 28x28, [0,1]; 422 IMAGE_NO_DIGIT when no stroke is found',
 };
 
+/** What GET /v1/model answers: the model card at `cardPath` (when there is one), the file served and the input contract. */
+export function describeModel(cardPath: string, modelPath: string): Record<string, unknown> {
+  const card = existsSync(cardPath) ? JSON.parse(readFileSync(cardPath, 'utf8')) : { note: `no model card at ${cardPath}` };
+  return { ...card, served: modelPath, input: { ...(card.input ?? {}), ...INPUT_CONTRACT } };
+}
+
 /** Loads the config and model, then listens. `make serve` and `npm start` call this. */
 export async function startServer(partial: Partial<ServeConfig> = {}, logger?: Logger): Promise<RunningServer> {
   const config = resolveServeConfig(partial);
   const log = logger ?? pino({ level: config.logLevel });
-  const card = existsSync(config.card) ? JSON.parse(readFileSync(config.card, 'utf8')) : { note: `no model card at ${config.card}` };
   const holder: { predictor?: Predictor } = {};
   const metrics = createMetrics(() => holder.predictor?.queueDepth ?? 0);
   const p = createPredictor(config.model, config, {
@@ -40,7 +45,7 @@ export async function startServer(partial: Partial<ServeConfig> = {}, logger?: L
   const state = createServerState(() => p.isReady());
   const app = buildApp({
     predictor: p, config, logger: log, metrics, state,
-    modelInfo: { ...card, served: config.model, input: { ...(card.input ?? {}), ...INPUT_CONTRACT } },
+    modelInfo: describeModel(config.card, config.model),
   });
   // Requests whose headers have arrived and that are not answered yet: a drain waits for all of them.
   let inFlight = 0;

@@ -147,6 +147,11 @@ export function v2Router(deps: V2Deps): Router {
       next(err);
     }
   });
+  // Anything else under /v2 (another model's name, an unknown route) is answered in the protocol's format.
+  r.use('/v2', (req, _res, next) => {
+    const other = /^\/models\/([^/]+)/.exec(req.path);
+    next(new AppError('NOT_FOUND', other ? `no model '${decodeURIComponent(other[1])}' here; this server serves '${V2_MODEL_NAME}'` : `no such route: ${req.method} /v2${req.path}`));
+  });
   r.use('/v2', (err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const e = (err as { type?: string }).type === 'entity.parse.failed' ? new AppError('REQUEST_BAD_TENSOR', 'the body is not valid JSON') : err;
     sendError(res, e, { logger: deps.logger, maxBodyBytes: deps.maxBodyBytes, format: V2_ERROR_FORMAT });

@@ -82,6 +82,13 @@ describe('Kubernetes manifests validate against their schemas (kubernetes-models
     expect(kustomization.images.map((i: Obj) => i.name)).toEqual([server.image.split(':')[0]]);
   });
 
+  it('every manifest pins the image of this release (package.json\'s version)', () => {
+    const version = JSON.parse(readFileSync('package.json', 'utf8')).version;
+    expect(server.image).toBe(`mnist-onnx:${version}`);
+    expect(kustomization.images[0].newTag).toBe(version);
+    expect(runtime.spec.containers[0].image).toBe(`mnist-onnx:${version}`);
+  });
+
   it('the Service, HPA and PDB point at the Deployment and its pods', () => {
     const labels = deployment.spec.template.metadata.labels;
     for (const selector of [service.spec.selector, pdb.spec.selector.matchLabels, deployment.spec.selector.matchLabels]) {
