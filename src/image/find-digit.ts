@@ -7,11 +7,14 @@
  * All images here are Float32Array, row-major, w × h.
  */
 
+/** An axis-aligned box in pixels, inclusive. */
+export interface Box { x0: number; y0: number; x1: number; y1: number }
+
 export interface FoundDigit {
   /** Ink in [0,1] (0 = paper) of the digit's components only; everything else is 0. w × h. */
   ink: Float32Array;
   /** The digit's bounding box in pixels, inclusive. */
-  box: { x0: number; y0: number; x1: number; y1: number };
+  box: Box;
   /** True when the ink was lighter than the paper (white chalk on a board, an inverted screenshot). */
   inverted: boolean;
 }
@@ -25,7 +28,7 @@ export interface FindDigitOptions {
   minDigitPixels: number;
 }
 
-export const FIND_DIGIT_DEFAULTS: Readonly<FindDigitOptions> = Object.freeze({
+const FIND_DIGIT_DEFAULTS: Readonly<FindDigitOptions> = Object.freeze({
   minContrast: 0.12,
   minDigitFraction: 0.04,
   minDigitPixels: 8,
@@ -43,6 +46,16 @@ const BOX_INK = 0.1;
 const STRONG_TAIL = 60;
 /** Images smaller than this (short side) get a flat background: a digit fills them, there is no page. */
 const FLAT_BG_BELOW = 64;
+/**
+ * Border levels below which the paper is taken to be dark (light ink on a board or a screen). The two
+ * cases differ on purpose: a small image's border is its background with nothing to dim it, so the
+ * middle grey splits; a large picture without a clear ink tail is most often a page in dim light (grey
+ * 100–130 in photos), so it is called dark only well below the middle.
+ */
+const SMALL_IMAGE_DARK_BORDER = 128;
+const DIM_PAGE_DARK_BORDER = 96;
+/** Share of the sampled pixels that make a residual's far tail (the ink is a few per cent of a page). */
+const TAIL_SHARE = 0.005;
 
 /** Median of a small array, in place (quickselect). */
 function median(a: Float32Array, n: number): number {
@@ -151,10 +164,10 @@ const cellAt = ({ g, gw, gh }: Grid, w: number, h: number, x: number, y: number)
  * page's level; where the two are close, the sign of the brightness's skew. Small images get their
  * border's median: a digit fills them, there is no page.
  */
-export function estimateBackground(v: Float32Array, w: number, h: number): { bg: Float32Array; inverted: boolean } {
+function estimateBackground(v: Float32Array, w: number, h: number): { bg: Float32Array; inverted: boolean } {
   if (Math.min(w, h) < FLAT_BG_BELOW) {
     const level = borderMedian(v, w, h);
-    return { bg: new Float32Array(w * h).fill(level), inverted: level < 128 };
+    return { bg: new Float32Array(w * h).fill(level), inverted: level < SMALL_IMAGE_DARK_BORDER };
   }
   const grid = blockMeans(v, w, h);
   // The vote is taken against a median of the grid: it sides with neither polarity, so the ink shows
@@ -174,7 +187,7 @@ export function estimateBackground(v: Float32Array, w: number, h: number): { bg:
     let acc = 0;
     for (let k = 0; k < 511; k++) {
       const b = fromTop ? 510 - k : k;
-      if ((acc += residuals[b]) > n * 0.005) return fromTop ? b - 255 : 255 - b;
+      if ((acc += residuals[b]) > n * TAIL_SHARE) return fromTop ? b - 255 : 255 - b;
     }
     return 0;
   };
@@ -185,7 +198,7 @@ export function estimateBackground(v: Float32Array, w: number, h: number): { bg:
   // neither tail is strong there may be no ink at all, and the usual case stands: paper is the light
   // side unless the picture is dark.
   let inverted = vote > 0;
-  if (Math.abs(vote) <= POLARITY_MARGIN && Math.max(...tails) < STRONG_TAIL) inverted = borderMedian(v, w, h) < 96;
+  if (Math.abs(vote) <= POLARITY_MARGIN && Math.max(...tails) < STRONG_TAIL) inverted = borderMedian(v, w, h) < DIM_PAGE_DARK_BORDER;
   else if (Math.abs(vote) <= POLARITY_MARGIN) {
     const mean = sum / n;
     let m3 = 0;
@@ -230,7 +243,7 @@ export function borderMedian(v: Float32Array, w: number, h: number, band = Math.
  * to the page's own brightness, so a digit in the shadow or on a dimly lit page has the same contrast
  * as one in full light.
  */
-export function flatten(v: Float32Array, bg: Float32Array, inverted: boolean): Float32Array {
+function flatten(v: Float32Array, bg: Float32Array, inverted: boolean): Float32Array {
   const ink = new Float32Array(v.length);
   for (let i = 0; i < ink.length; i++) {
     const b = bg[i];
@@ -245,13 +258,17 @@ export function flatten(v: Float32Array, bg: Float32Array, inverted: boolean): F
  * most about half of a row (the bar of a 7 filling a canvas), so it never sets this level.
  */
 const RULE_COVER = 0.2;
+/** A row (column) whose level beats the median of its neighbours by this much is a printed rule... */
+const RULE_STANDOUT = 0.03;
+/** ...and this multiple of its level comes off it: a printed line's ink varies along it, so take a margin. */
+const RULE_REMOVAL = 1.5;
 
 /**
  * Removes printed rules: a row (column) whose ink level (RULE_COVER) stands out from the rows around it
  * is a line across the page, so that level is taken off the whole row and only the ink darker than the
  * line itself (a stroke crossing it) stays.
  */
-export function removeRules(ink: Float32Array, w: number, h: number): void {
+function removeRules(ink: Float32Array, w: number, h: number): void {
   // Row and column levels from 64-bin histograms: exact enough to see a line, and O(1) per pixel.
   const rowHist = new Uint32Array(h * 64);
   const colHist = new Uint32Array(w * 64);
@@ -279,13 +296,13 @@ export function removeRules(ink: Float32Array, w: number, h: number): void {
       let m = 0;
       for (let j = Math.max(0, i - k); j <= Math.min(n - 1, i + k); j++) window[m++] = prof[j];
       const level = prof[i] - median(window, m);
-      if (level > 0.03) apply(i, prof[i]);
+      if (level > RULE_STANDOUT) apply(i, prof[i]);
     }
   };
   const rows = profile(rowHist, h, w);
   const cols = profile(colHist, w, h);
-  strip(rows, (y, level) => { for (let x = 0; x < w; x++) { const i = y * w + x; ink[i] = Math.max(0, ink[i] - 1.5 * level); } });
-  strip(cols, (x, level) => { for (let y = 0; y < h; y++) { const i = y * w + x; ink[i] = Math.max(0, ink[i] - 1.5 * level); } });
+  strip(rows, (y, level) => { for (let x = 0; x < w; x++) { const i = y * w + x; ink[i] = Math.max(0, ink[i] - RULE_REMOVAL * level); } });
+  strip(cols, (x, level) => { for (let y = 0; y < h; y++) { const i = y * w + x; ink[i] = Math.max(0, ink[i] - RULE_REMOVAL * level); } });
 }
 
 /** 3×3 box blur (edges clamped): the mask is taken from this, so single noisy pixels do not form specks. */
@@ -324,21 +341,75 @@ export function otsu(v: Float32Array): number {
   return (threshold + 0.5) / 255; // the top of the last background bin: values above it are foreground
 }
 
-interface Component { label: number; area: number; mass: number; peak: number; x0: number; y0: number; x1: number; y1: number; border: boolean }
+interface Component extends Box { label: number; area: number; mass: number; peak: number; border: boolean }
+
+/** The ink that counts as a stroke: where the smoothed ink passes `t`, with `tLow` for hysteresis. */
+interface Strokes { smooth: Float32Array; t: number; tLow: number }
+
+/** Hysteresis: parts reach down to this share of the threshold, so a stroke that fades stays whole. */
+const HYSTERESIS_LOW = 0.6;
+/** Parts smaller than this share of the picture (or 3 pixels) are specks. */
+const MIN_PART_AREA = 0.0002;
+/** A printed line or page edge spans more than this share of the picture one way... */
+const LINE_SPAN = 0.6;
+/** ...and is thinner than this share of the short side (its area over its length) the other. */
+const LINE_THICKNESS = 0.03;
+/** A part joins the digit when its gap to the digit's box is within this share of the box's longer side... */
+const PART_REACH = 0.2;
+/** ...and it is at least this share of the main part's area (smaller ones are specks beside it)... */
+const PART_MIN_SHARE = 0.03;
+/** ...or, touching the border, at least this share (noise along an edge is small). */
+const BORDER_PART_MIN_SHARE = 0.1;
+/** A digit is at least this share of the short side of a tiny image (times minDigitPixels elsewhere). */
+const TINY_DIGIT_SHARE = 0.3;
+/** Soft edges are grown through ink above this share of the threshold... */
+const SOFT_EDGE_FLOOR = 0.25;
+/** ...within this share of the digit's longer side around its box (at least 2 pixels). */
+const SOFT_EDGE_MARGIN = 0.1;
+/** The strokes' ink at this percentile is stretched to 1, so faint pencil is still a full digit. */
+const STRETCH_PERCENTILE = 0.9;
+/** The stretch's top stays at least this far above the floor (a digit of the faintest ink is not noise amplified). */
+const STRETCH_MIN_RANGE = 0.05;
+
+/**
+ * 8-connected flood fill in a w-wide raster, within `rect`, from the `top` pixel indices already on
+ * `stack`: each neighbour for which `join` answers true (and marks it, so it is not taken twice) is
+ * pushed; `visit` sees every pixel as it leaves the stack.
+ */
+function flood8(stack: Int32Array, top: number, w: number, rect: Box, join: (j: number) => boolean, visit?: (i: number) => void): void {
+  while (top > 0) {
+    const i = stack[--top];
+    visit?.(i);
+    const x = i % w, y = (i - x) / w;
+    for (let dy = -1; dy <= 1; dy++) {
+      const yy = y + dy;
+      if (yy < rect.y0 || yy > rect.y1) continue;
+      for (let dx = -1; dx <= 1; dx++) {
+        const xx = x + dx;
+        if (xx < rect.x0 || xx > rect.x1) continue;
+        const j = yy * w + xx;
+        if (join(j)) stack[top++] = j;
+      }
+    }
+  }
+}
 
 /** 8-connected components of `mask`; `labels` gets 1-based labels (0 = background). */
 function components(mask: Uint8Array, weight: Float32Array, w: number, h: number, labels: Int32Array): Component[] {
   const out: Component[] = [];
   const stack = new Int32Array(w * h);
+  const whole: Box = { x0: 0, y0: 0, x1: w - 1, y1: h - 1 };
   for (let start = 0; start < mask.length; start++) {
     if (!mask[start] || labels[start]) continue;
     const label = out.length + 1;
     const c: Component = { label, area: 0, mass: 0, peak: 0, x0: w, y0: h, x1: -1, y1: -1, border: false };
-    let top = 0;
-    stack[top++] = start;
+    stack[0] = start;
     labels[start] = label;
-    while (top > 0) {
-      const i = stack[--top];
+    flood8(stack, 1, w, whole, (j) => {
+      if (!mask[j] || labels[j]) return false;
+      labels[j] = label;
+      return true;
+    }, (i) => {
       const x = i % w, y = (i - x) / w;
       c.area++;
       c.mass += weight[i];
@@ -347,17 +418,7 @@ function components(mask: Uint8Array, weight: Float32Array, w: number, h: number
       if (x > c.x1) c.x1 = x;
       if (y < c.y0) c.y0 = y;
       if (y > c.y1) c.y1 = y;
-      for (let dy = -1; dy <= 1; dy++) {
-        const yy = y + dy;
-        if (yy < 0 || yy >= h) continue;
-        for (let dx = -1; dx <= 1; dx++) {
-          const xx = x + dx;
-          if (xx < 0 || xx >= w) continue;
-          const j = yy * w + xx;
-          if (mask[j] && !labels[j]) { labels[j] = label; stack[top++] = j; }
-        }
-      }
-    }
+    });
     c.border = c.x0 === 0 || c.y0 === 0 || c.x1 === w - 1 || c.y1 === h - 1;
     out.push(c);
   }
@@ -365,10 +426,130 @@ function components(mask: Uint8Array, weight: Float32Array, w: number, h: number
 }
 
 /** Gap between two boxes in pixels (0 when they overlap). */
-function gap(a: { x0: number; y0: number; x1: number; y1: number }, b: { x0: number; y0: number; x1: number; y1: number }): number {
+function gap(a: Box, b: Box): number {
   const dx = Math.max(0, Math.max(a.x0, b.x0) - Math.min(a.x1, b.x1));
   const dy = Math.max(0, Math.max(a.y0, b.y0) - Math.min(a.y1, b.y1));
   return Math.max(dx, dy);
+}
+
+const longerSide = (b: Box) => Math.max(b.x1 - b.x0 + 1, b.y1 - b.y0 + 1);
+
+/**
+ * The threshold between paper and stroke: Otsu's on the 3×3-blurred ink (single noisy pixels do not
+ * form specks), never below the contrast a stroke must have.
+ */
+function strokeThreshold(ink: Float32Array, w: number, h: number, minContrast: number): Strokes {
+  const smooth = blur3(ink, w, h);
+  const t = Math.max(otsu(smooth), minContrast);
+  return { smooth, t, tLow: Math.max(t * HYSTERESIS_LOW, minContrast) };
+}
+
+/**
+ * The parts that may belong to a digit: components of everything above the low threshold that reach
+ * the threshold somewhere, less specks and printed lines or page edges.
+ */
+function strokeParts({ smooth, t, tLow }: Strokes, w: number, h: number, labels: Int32Array): Component[] {
+  const mask = new Uint8Array(w * h);
+  for (let i = 0; i < mask.length; i++) mask[i] = smooth[i] > tLow ? 1 : 0;
+  const all = components(mask, smooth, w, h, labels);
+  const short = Math.min(w, h);
+  const minArea = Math.max(3, MIN_PART_AREA * w * h);
+  const lineLike = (c: Component) => {
+    const cw = c.x1 - c.x0 + 1, ch = c.y1 - c.y0 + 1;
+    return Math.max(cw / w, ch / h) > LINE_SPAN && c.area / Math.max(cw, ch) < LINE_THICKNESS * short;
+  };
+  return all.filter((c) => c.area >= minArea && c.peak > t && !lineLike(c));
+}
+
+/**
+ * The digit's parts: the heaviest part off the border (parts touching it are shadows and page edges,
+ * unless nothing else is there), then, until nothing changes, every part close to what is kept that is
+ * not a speck beside it. A part may touch the border (a drawing to the canvas edge) if it is no bigger
+ * than the digit so far (a page edge or a shadow next to the digit is bigger).
+ */
+function chooseDigitParts(parts: Component[]): { labels: Set<number>; box: Box } | undefined {
+  const inside = parts.filter((c) => !c.border);
+  const pool = inside.length > 0 ? inside : parts;
+  if (pool.length === 0) return undefined;
+  const main = pool.reduce((a, b) => (b.mass > a.mass ? b : a));
+  const labels = new Set([main.label]);
+  const box: Box = { x0: main.x0, y0: main.y0, x1: main.x1, y1: main.y1 };
+  let keptArea = main.area;
+  for (let changed = true; changed;) {
+    changed = false;
+    const reach = PART_REACH * longerSide(box);
+    for (const c of parts) {
+      if (labels.has(c.label) || c.area < PART_MIN_SHARE * main.area || gap(c, box) > reach
+        || (c.border && (c.area > keptArea || c.area < BORDER_PART_MIN_SHARE * main.area))) continue;
+      keptArea += c.area;
+      labels.add(c.label);
+      box.x0 = Math.min(box.x0, c.x0); box.y0 = Math.min(box.y0, c.y0);
+      box.x1 = Math.max(box.x1, c.x1); box.y1 = Math.max(box.y1, c.y1);
+      changed = true;
+    }
+  }
+  return { labels, box };
+}
+
+/**
+ * The chosen strokes and the soft ink around them: grown from their pixels through everything fainter
+ * than the threshold but above `floor` (hysteresis), within a margin around the digit's box, so the
+ * anti-aliased edges stay whatever the scale and nothing unconnected comes along. Also returns the
+ * histogram of the strokes proper (above the threshold), which sets the stretch.
+ */
+function growSoftEdges(ink: Float32Array, strokes: Strokes, w: number, h: number, labels: Int32Array, chosen: Set<number>, box: Box, floor: number):
+  { keep: Uint8Array; region: Box; strokeHist: Uint32Array; strokePixels: number } {
+  const isChosen = new Uint8Array(Math.max(...chosen) + 1); // labels past its end read undefined: not chosen
+  for (const l of chosen) isChosen[l] = 1;
+  const margin = Math.max(2, Math.round(SOFT_EDGE_MARGIN * longerSide(box)));
+  const region: Box = { x0: Math.max(0, box.x0 - margin), y0: Math.max(0, box.y0 - margin), x1: Math.min(w - 1, box.x1 + margin), y1: Math.min(h - 1, box.y1 + margin) };
+  const keep = new Uint8Array(w * h);
+  const stack = new Int32Array((region.x1 - region.x0 + 1) * (region.y1 - region.y0 + 1));
+  let top = 0;
+  const strokeHist = new Uint32Array(256);
+  let strokePixels = 0;
+  for (let y = box.y0; y <= box.y1; y++) for (let x = box.x0; x <= box.x1; x++) {
+    const i = y * w + x;
+    if (!isChosen[labels[i]]) continue;
+    if (strokes.smooth[i] > strokes.t) {
+      strokeHist[(ink[i] * 255) | 0]++;
+      strokePixels++;
+    }
+    keep[i] = 1;
+    stack[top++] = i;
+  }
+  flood8(stack, top, w, region, (j) => {
+    if (keep[j] || !(ink[j] > floor)) return false;
+    keep[j] = 1;
+    return true;
+  });
+  return { keep, region, strokeHist, strokePixels };
+}
+
+/**
+ * The kept ink stretched so the strokes' STRETCH_PERCENTILE reaches 1, and the box of what is not the
+ * faintest halo (which stays in the picture but does not widen the box).
+ */
+function stretchInk(ink: Float32Array, w: number, h: number, grown: ReturnType<typeof growSoftEdges>, floor: number): { out: Float32Array; box: Box } {
+  const { keep, region, strokeHist, strokePixels } = grown;
+  let acc = 0, bTop = 255;
+  for (let b = 0; b < 256; b++) if ((acc += strokeHist[b]) > strokePixels * STRETCH_PERCENTILE) { bTop = b; break; }
+  const strong = Math.max((bTop + 0.5) / 255, floor + STRETCH_MIN_RANGE);
+  const out = new Float32Array(w * h);
+  const box: Box = { x0: w, y0: h, x1: -1, y1: -1 };
+  for (let y = region.y0; y <= region.y1; y++) for (let x = region.x0; x <= region.x1; x++) {
+    const i = y * w + x;
+    if (!keep[i]) continue;
+    const s = (ink[i] - floor) / (strong - floor);
+    if (s <= 0) continue;
+    out[i] = s >= 1 ? 1 : s;
+    if (s < BOX_INK) continue;
+    if (x < box.x0) box.x0 = x;
+    if (x > box.x1) box.x1 = x;
+    if (y < box.y0) box.y0 = y;
+    if (y > box.y1) box.y1 = y;
+  }
+  return { out, box };
 }
 
 /**
@@ -379,107 +560,15 @@ export function findDigit(v: Float32Array, w: number, h: number, opts: FindDigit
   const { bg, inverted } = estimateBackground(v, w, h);
   const ink = flatten(v, bg, inverted);
   if (Math.min(w, h) >= FLAT_BG_BELOW) removeRules(ink, w, h);
-  const smooth = blur3(ink, w, h);
-  // Hysteresis: components of everything above 0.6 of the threshold, kept only where they reach the
-  // threshold somewhere, so a stroke that fades (pencil, a dim corner) stays whole.
-  const t = Math.max(otsu(smooth), opts.minContrast);
-  const tLow = Math.max(t * 0.6, opts.minContrast);
-  const mask = new Uint8Array(w * h);
-  for (let i = 0; i < mask.length; i++) mask[i] = smooth[i] > tLow ? 1 : 0;
+  const strokes = strokeThreshold(ink, w, h, opts.minContrast);
   const labels = new Int32Array(w * h);
-  const all = components(mask, smooth, w, h, labels);
-
+  const digit = chooseDigitParts(strokeParts(strokes, w, h, labels));
+  if (!digit) return undefined;
   const short = Math.min(w, h);
-  const minArea = Math.max(3, 0.0002 * w * h);
-  // A printed line or a page edge: spans most of the image one way and is thin the other.
-  const lineLike = (c: Component) => {
-    const cw = c.x1 - c.x0 + 1, ch = c.y1 - c.y0 + 1;
-    const long = Math.max(cw / w, ch / h);
-    return long > 0.6 && c.area / Math.max(cw, ch) < 0.03 * short;
-  };
-  const candidates = all.filter((c) => c.area >= minArea && c.peak > t && !lineLike(c));
-  const inside = candidates.filter((c) => !c.border);
-  // Components touching the border are shadows and page edges, unless nothing else is there.
-  const pool = inside.length > 0 ? inside : candidates;
-  if (pool.length === 0) return undefined;
-  const main = pool.reduce((a, b) => (b.mass > a.mass ? b : a));
-  const chosen = new Set([main.label]);
-  const box = { x0: main.x0, y0: main.y0, x1: main.x1, y1: main.y1 };
-  // The digit's other parts (a 5's flag, a broken 4): close to what is kept and not specks next to it.
-  // A part may touch the border (a drawing to the canvas edge) if it is no bigger than the digit so far
-  // (a page edge or a shadow next to the digit is bigger) and not a speck (noise along the edge).
-  let keptArea = main.area;
-  for (let changed = true; changed;) {
-    changed = false;
-    const reach = 0.2 * Math.max(box.x1 - box.x0 + 1, box.y1 - box.y0 + 1);
-    for (const c of candidates) {
-      if (chosen.has(c.label) || c.area < 0.03 * main.area || gap(c, box) > reach || (c.border && (c.area > keptArea || c.area < 0.1 * main.area))) continue;
-      keptArea += c.area;
-      chosen.add(c.label);
-      box.x0 = Math.min(box.x0, c.x0); box.y0 = Math.min(box.y0, c.y0);
-      box.x1 = Math.max(box.x1, c.x1); box.y1 = Math.max(box.y1, c.y1);
-      changed = true;
-    }
-  }
-  const side = Math.max(box.x1 - box.x0 + 1, box.y1 - box.y0 + 1);
-  if (side < Math.min(opts.minDigitPixels, 0.3 * short) || side < opts.minDigitFraction * short) return undefined;
-
-  // Keep the chosen strokes and the soft ink around them: grow from their pixels through everything
-  // fainter than the threshold but above the floor (hysteresis), within a margin around the digit's box,
-  // so the anti-aliased edges stay whatever the scale, and nothing unconnected comes along.
-  const isChosen = new Uint8Array(all.length + 1);
-  for (const l of chosen) isChosen[l] = 1;
-  const floor = t * 0.25;
-  const margin = Math.max(2, Math.round(0.1 * side));
-  const x0 = Math.max(0, box.x0 - margin), y0 = Math.max(0, box.y0 - margin), x1 = Math.min(w - 1, box.x1 + margin), y1 = Math.min(h - 1, box.y1 + margin);
-  const bw = x1 - x0 + 1, bh = y1 - y0 + 1;
-  const keep = new Uint8Array(bw * bh);
-  const stack = new Int32Array(bw * bh);
-  let top = 0;
-  const strokeHist = new Uint32Array(256);
-  let strokePixels = 0;
-  for (let y = box.y0; y <= box.y1; y++) for (let x = box.x0; x <= box.x1; x++) {
-    const i = y * w + x;
-    if (!isChosen[labels[i]]) continue;
-    if (smooth[i] > t) { // the stretch is set by the strokes proper, not by their faint continuations
-      strokeHist[(ink[i] * 255) | 0]++;
-      strokePixels++;
-    }
-    const k = (y - y0) * bw + x - x0;
-    keep[k] = 1;
-    stack[top++] = k;
-  }
-  while (top > 0) {
-    const k = stack[--top];
-    const bx = k % bw, by = (k - bx) / bw;
-    for (let dy = -1; dy <= 1; dy++) {
-      const yy = by + dy;
-      if (yy < 0 || yy >= bh) continue;
-      for (let dx = -1; dx <= 1; dx++) {
-        const xx = bx + dx;
-        if (xx < 0 || xx >= bw) continue;
-        const kk = yy * bw + xx;
-        if (!keep[kk] && ink[(yy + y0) * w + xx + x0] > floor) { keep[kk] = 1; stack[top++] = kk; }
-      }
-    }
-  }
-  // Stretch: the strongest strokes (90th percentile) to 1, so faint pencil is still a full digit.
-  let acc = 0, b90 = 255;
-  for (let b = 0; b < 256; b++) if ((acc += strokeHist[b]) > strokePixels * 0.9) { b90 = b; break; }
-  const strong = Math.max((b90 + 0.5) / 255, floor + 0.05);
-  const out = new Float32Array(w * h);
-  const inked = { x0: w, y0: h, x1: -1, y1: -1 };
-  for (let y = y0; y <= y1; y++) for (let x = x0; x <= x1; x++) {
-    if (!keep[(y - y0) * bw + x - x0]) continue;
-    const i = y * w + x;
-    const s = (ink[i] - floor) / (strong - floor);
-    if (s <= 0) continue;
-    out[i] = s >= 1 ? 1 : s;
-    if (s < BOX_INK) continue; // the faintest halo stays in the picture but does not widen the box
-    if (x < inked.x0) inked.x0 = x;
-    if (x > inked.x1) inked.x1 = x;
-    if (y < inked.y0) inked.y0 = y;
-    if (y > inked.y1) inked.y1 = y;
-  }
-  return { ink: out, box: inked, inverted };
+  const side = longerSide(digit.box);
+  if (side < Math.min(opts.minDigitPixels, TINY_DIGIT_SHARE * short) || side < opts.minDigitFraction * short) return undefined;
+  const floor = strokes.t * SOFT_EDGE_FLOOR;
+  const grown = growSoftEdges(ink, strokes, w, h, labels, digit.labels, digit.box, floor);
+  const { out, box } = stretchInk(ink, w, h, grown, floor);
+  return { ink: out, box, inverted };
 }
