@@ -1,10 +1,10 @@
 import { spawn, spawnSync, SpawnSyncOptions } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
 import { AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppError } from '../errors';
+import { burstAcrossStop, postAlone, StopOutcome } from './stop-under-load';
 
 /**
  * `make container-test`: builds the image from the Dockerfile with podman, runs it, and checks it the way
@@ -40,15 +40,6 @@ export const CONTAINER_TEST_DEFAULTS: Readonly<Omit<ContainerTestOptions, 'log'>
   keep: false,
 });
 
-export interface BurstOutcome {
-  sent: number;
-  answered: number; // 200 with a digit
-  refused: number; // the connection failed (refused, or reset while connecting): the request was never sent
-  lost: number; // accepted and then not answered 200: reset, hung up, 5xx
-  answeredAfterStop: number; // answers that arrived after `podman stop` was called
-  lostDetail: string[];
-}
-
 export interface ContainerTestResult {
   image: string;
   base: string;
@@ -59,7 +50,7 @@ export interface ContainerTestResult {
   processUsers: string[];
   healthcheck: 'healthy' | 'unhealthy';
   bodyLimitFromEnv: number; // status for a body one byte over MNIST_MAX_BODY_BYTES
-  stop: BurstOutcome & { exitCode: number; stopSeconds: number; unansweredLogged: number | undefined };
+  stop: StopOutcome & { exitCode: number; stopSeconds: number; unansweredLogged: number | undefined };
   passed: boolean;
   failures: string[];
 }
@@ -127,23 +118,6 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-interface Answer { status: number; body: string }
-
-/** One request on a connection of its own, so a refused connection is told apart from a dropped request. */
-function post(url: string, body: Buffer, headers: Record<string, string>): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent: false, headers: { ...headers, 'Content-Length': String(body.length) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-      res.on('error', reject);
-    });
-    req.setTimeout(30_000, () => req.destroy(new Error('timed out')));
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 function multipart(files: Array<{ name: string; bytes: Buffer }>): { body: Buffer; type: string } {
   const boundary = 'mnist-onnx-container-test';
   const parts = files.flatMap((f) => [
@@ -153,8 +127,9 @@ function multipart(files: Array<{ name: string; bytes: Buffer }>): { body: Buffe
   return { body: Buffer.concat([...parts, Buffer.from(`--${boundary}--\r\n`)]), type: `multipart/form-data; boundary=${boundary}` };
 }
 
-function digits(answer: Answer): number[] {
-  if (answer.status !== 200) return [];
+/** The digits of an answer: one for a single image, one per file for several. */
+export function digits(answer: Awaited<ReturnType<typeof postAlone>>): number[] {
+  if (answer.kind !== 'answer' || answer.status !== 200) return [];
   const json = JSON.parse(answer.body) as { digit?: number; predictions?: Array<{ digit: number }> };
   return json.predictions ? json.predictions.map((p) => p.digit) : [json.digit ?? -1];
 }
@@ -171,53 +146,6 @@ async function waitReady(url: string, timeoutMs: number): Promise<number> {
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new AppError('INTERNAL_ERROR', `the container was not ready within ${timeoutMs} ms`);
-}
-
-/**
- * Clients post photos and PNGs, each on a new connection, until the server refuses connections; the
- * container is stopped `burstBeforeStopMs` into the burst.
- */
-async function burstAndStop(url: string, o: ContainerTestOptions): Promise<BurstOutcome & { stopSeconds: number }> {
-  const bodies = [readFileSync(join(REPO_DIR, 'examples', 'digit.png')), readFileSync(join(REPO_DIR, 'examples', 'two-on-paper.jpg'))];
-  const outcome: BurstOutcome = { sent: 0, answered: 0, refused: 0, lost: 0, answeredAfterStop: 0, lostDetail: [] };
-  let stopAt = Infinity;
-  let refusedOnce = false;
-  const client = async (k: number) => {
-    for (let i = k; !refusedOnce || performance.now() < stopAt; i++) {
-      outcome.sent++;
-      try {
-        const answer = await post(`${url}/predict`, bodies[i % bodies.length], { 'Content-Type': 'application/octet-stream' });
-        if (answer.status === 200) {
-          outcome.answered++;
-          if (performance.now() > stopAt) outcome.answeredAfterStop++;
-        } else {
-          outcome.lost++;
-          outcome.lostDetail.push(`${answer.status} ${answer.body.slice(0, 120)}`);
-        }
-      } catch (err) {
-        // A connection the server stopped listening for fails in connect(): refused, or reset when it was
-        // still in the listen backlog as the socket closed. Nothing was sent; the client may retry elsewhere.
-        if ((err as NodeJS.ErrnoException).syscall === 'connect') {
-          outcome.refused++;
-          refusedOnce = true;
-          return;
-        }
-        outcome.lost++;
-        outcome.lostDetail.push(String((err as Error).message));
-      }
-    }
-  };
-  const clients = Array.from({ length: o.burstConnections }, (_, k) => client(k));
-  await new Promise((r) => setTimeout(r, o.burstBeforeStopMs));
-  stopAt = performance.now();
-  const stop = new Promise<number>((resolve) => {
-    const start = performance.now();
-    // spawnSync would block the clients' event loop; podman stop runs beside them.
-    const child = spawn('podman', ['stop', '-t', String(o.stopTimeoutS), CONTAINER_NAME], { env: podmanEnv(), stdio: 'ignore' });
-    child.on('exit', () => resolve((performance.now() - start) / 1000));
-  });
-  const [stopSeconds] = await Promise.all([stop, Promise.all(clients)]);
-  return { ...outcome, stopSeconds };
 }
 
 /** Builds, runs and checks the image; the result says what passed and what did not. */
@@ -249,15 +177,17 @@ export async function runContainerTest(o: ContainerTestOptions): Promise<Contain
 
     const ex = (name: string) => ({ name, bytes: readFileSync(join(REPO_DIR, 'examples', name)) });
     const examples: ContainerTestResult['examples'] = [];
-    const raw = await post(`${url}/predict`, ex('digit.png').bytes, { 'Content-Type': 'image/png' });
+    const post = (body: Uint8Array, type: string) => postAlone(`${url}/predict`, { body, type });
+    const raw = await post(ex('digit.png').bytes, 'image/png');
     examples.push({ request: 'raw examples/digit.png', expected: [7], got: digits(raw) });
     const one = multipart([ex('canvas-one.png')]);
-    examples.push({ request: 'multipart examples/canvas-one.png', expected: [1], got: digits(await post(`${url}/predict`, one.body, { 'Content-Type': one.type })) });
+    examples.push({ request: 'multipart examples/canvas-one.png', expected: [1], got: digits(await post(one.body, one.type)) });
     const two = multipart([ex('digit.png'), ex('two-on-paper.jpg')]);
-    examples.push({ request: 'multipart digit.png + two-on-paper.jpg', expected: [7, 2], got: digits(await post(`${url}/predict`, two.body, { 'Content-Type': two.type })) });
+    examples.push({ request: 'multipart digit.png + two-on-paper.jpg', expected: [7, 2], got: digits(await post(two.body, two.type)) });
     for (const e of examples) check(JSON.stringify(e.expected) === JSON.stringify(e.got), `${e.request}: expected ${e.expected}, got ${e.got}`);
 
-    const bodyLimitFromEnv = (await post(`${url}/predict`, Buffer.alloc(o.maxBodyBytes + 1), { 'Content-Type': 'image/png' })).status;
+    const overLimit = await post(Buffer.alloc(o.maxBodyBytes + 1), 'image/png');
+    const bodyLimitFromEnv = overLimit.kind === 'answer' ? overLimit.status : 0;
     check(bodyLimitFromEnv === 413, `MNIST_MAX_BODY_BYTES not applied: ${bodyLimitFromEnv} for a body over it`);
 
     const processUsers = sh('podman', ['top', CONTAINER_NAME, 'user']).stdout.trim().split('\n').slice(1).map((s) => s.trim());
@@ -266,12 +196,18 @@ export async function runContainerTest(o: ContainerTestOptions): Promise<Contain
     check(healthcheck === 'healthy', 'HEALTHCHECK failed');
 
     o.log(`stop: ${o.burstConnections} clients posting, podman stop after ${o.burstBeforeStopMs} ms`);
-    const burst = await burstAndStop(url, o);
+    const bodies = ['digit.png', 'two-on-paper.jpg'].map((name) => ({ body: ex(name).bytes, type: 'application/octet-stream' }));
+    const { stop: stopSeconds, ...burst } = await burstAcrossStop(`${url}/predict`, bodies, o.burstConnections, o.burstBeforeStopMs, () => new Promise<number>((resolve) => {
+      const start = performance.now();
+      // spawnSync would block the clients' event loop; podman stop runs beside them.
+      const child = spawn('podman', ['stop', '-t', String(o.stopTimeoutS), CONTAINER_NAME], { env: podmanEnv(), stdio: 'ignore' });
+      child.on('exit', () => resolve((performance.now() - start) / 1000));
+    }));
     const exitCode = Number(sh('podman', ['inspect', '--format', '{{.State.ExitCode}}', CONTAINER_NAME]).stdout.trim());
     const logs = sh('podman', ['logs', CONTAINER_NAME], { allowFail: true });
     const stopped = `${logs.stdout}${logs.stderr}`.split('\n').map((l) => { try { return JSON.parse(l); } catch { return undefined; } })
       .find((l) => l?.msg === 'stopped') as { unanswered?: number } | undefined;
-    const stop = { ...burst, exitCode, unansweredLogged: stopped?.unanswered };
+    const stop = { ...burst, stopSeconds, exitCode, unansweredLogged: stopped?.unanswered };
     check(stop.lost === 0, `${stop.lost} requests lost during the stop: ${stop.lostDetail.slice(0, 5).join('; ')}`);
     check(stop.answeredAfterStop > 0, 'no request was in flight when the container was stopped: the stop was not tested under load');
     check(exitCode === 0, `exit code ${exitCode} after podman stop`);

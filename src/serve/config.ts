@@ -9,7 +9,8 @@ export interface ServeConfig extends PredictorOptions {
   card: string; // model card JSON returned by /v1/model
   maxBodyBytes: number; // request body / per-file limit (413)
   maxFiles: number; // files per multipart request
-  drainTimeoutMs: number; // ms to finish in-flight requests on SIGTERM before exiting anyway
+  drainTimeoutMs: number; // ms a drain (SIGTERM, SIGINT) may take in all, the grace included, before the process exits anyway
+  drainGraceMs: number; // ms of a drain's start in which the listener still accepts and a connection may deliver its request; silent connections are closed after it
   headersTimeoutMs: number; // ms a client may take to send a request's headers (408 past it)
   uploadTimeoutMs: number; // ms a client may take to send a whole request, body included (408 past it)
   watchdogMs: number; // ms the HTTP thread may be blocked before the process kills itself (a supervisor restarts it); 0 = off
@@ -25,6 +26,7 @@ export const SERVE_DEFAULTS: Readonly<ServeConfig> = Object.freeze({
   maxBodyBytes: 10 * 1024 * 1024,
   maxFiles: 16,
   drainTimeoutMs: 10_000,
+  drainGraceMs: 1_000,
   headersTimeoutMs: 20_000,
   uploadTimeoutMs: 60_000,
   watchdogMs: 15_000,
@@ -33,7 +35,7 @@ export const SERVE_DEFAULTS: Readonly<ServeConfig> = Object.freeze({
 
 /** The HTTP settings that are whole numbers, with the smallest value each takes. */
 const HTTP_INTEGER_MINIMUMS: Readonly<Partial<Record<keyof ServeConfig, number>>> = Object.freeze({
-  port: 0, maxBodyBytes: 1, maxFiles: 1, drainTimeoutMs: 1, headersTimeoutMs: 1, uploadTimeoutMs: 1, watchdogMs: 0,
+  port: 0, maxBodyBytes: 1, maxFiles: 1, drainTimeoutMs: 1, drainGraceMs: 0, headersTimeoutMs: 1, uploadTimeoutMs: 1, watchdogMs: 0,
 });
 
 const INTEGER_KEYS = [...Object.keys(PREDICTOR_INTEGER_MINIMUMS), ...Object.keys(HTTP_INTEGER_MINIMUMS)] as Array<keyof ServeConfig>;

@@ -1,6 +1,6 @@
 import { createServer, RequestListener, Server } from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
-import { AddressInfo } from 'node:net';
+import net, { AddressInfo } from 'node:net';
 import pino, { Logger } from 'pino';
 import { buildApp } from './app';
 import { createMetrics } from './prometheus';
@@ -8,6 +8,7 @@ import { createPredictor, Predictor } from '../predictor';
 import { resolveServeConfig, ServeConfig } from './config';
 import { startWatchdog } from './watchdog';
 import { createServerState, serverDraining } from './server-state';
+import { afterGrace, createConnectionTracker } from './connections';
 
 export interface RunningServer {
   server: Server;
@@ -47,16 +48,14 @@ export async function startServer(partial: Partial<ServeConfig> = {}, logger?: L
     predictor: p, config, logger: log, metrics, state,
     modelInfo: describeModel(config.card, config.model),
   });
-  // Requests whose headers have arrived and that are not answered yet: a drain waits for all of them.
-  let inFlight = 0;
-  let onIdle: (() => void) | undefined;
+  const connections = createConnectionTracker();
   const listener: RequestListener = (req, res) => {
-    inFlight++;
-    res.once('close', () => { if (--inFlight === 0) onIdle?.(); });
+    connections.requestStarted(req, res);
     app(req, res);
   };
   // Header and upload timeouts are checked this often (Node's default, 30 s, would let them run that late).
   const server = createServer({ connectionsCheckingInterval: Math.min(1000, config.headersTimeoutMs) }, listener);
+  server.on('connection', (socket) => connections.accepted(socket));
   // Longer than clients' and load balancers' idle timeouts (often 60 s): with Node's default of 5 s, a
   // client reusing a connection the server is just closing gets ECONNRESET (seen in the integration test).
   server.keepAliveTimeout = 65_000;
@@ -83,21 +82,25 @@ export async function startServer(partial: Partial<ServeConfig> = {}, logger?: L
     server, predictor: p, url,
     shutdown() {
       closing ??= (async () => {
-        state.startDraining();
-        log.info({ inFlight }, 'shutting down: no new connections; answering every request already accepted');
-        // No new connections; idle keep-alive ones close now, busy ones after their answer (Connection: close).
-        const closed = new Promise<void>((r) => server.close(() => r()));
-        server.closeIdleConnections();
+        const started = performance.now();
         const deadline = new Promise<void>((r) => setTimeout(r, config.drainTimeoutMs).unref());
-        const answered = inFlight === 0 ? Promise.resolve() : new Promise<void>((r) => { onIdle = r; });
-        // Every accepted request (still being read, decoded, queued or inferred) is answered before the
+        state.startDraining();
+        log.info({ inFlight: connections.inFlight, connections: connections.open }, 'shutting down: readiness fails; answering every request a client has sent');
+        // Connections without a request get drainGraceMs to deliver one; every answer from now on closes
+        // its connection. The listener keeps accepting for the same time, so connections already in the
+        // kernel's accept queue are taken and answered instead of reset when it closes.
+        connections.drain(config.drainGraceMs);
+        await Promise.race([afterGrace(config.drainGraceMs), deadline]);
+        // Not server.close(): since Node 19 it also closes "idle" connections, the ones this drain protects.
+        await new Promise<void>((r) => net.Server.prototype.close.call(server, () => r()));
+        log.info({ connections: connections.open }, 'listener closed: new connections are refused');
+        // Every request accepted (still being read, decoded, queued or inferred) is answered before the
         // workers stop under it.
-        await Promise.race([answered, deadline]);
+        await Promise.race([connections.allClosed(), deadline]);
         await Promise.race([p.close(), deadline]);
-        server.closeAllConnections();
-        await Promise.race([closed, deadline]);
+        const unanswered = connections.closeAll();
         stopWatchdog();
-        log.info({ unanswered: inFlight }, 'stopped');
+        log.info({ unanswered, ms: Math.round(performance.now() - started) }, 'stopped');
       })();
       return closing;
     },
