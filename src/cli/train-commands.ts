@@ -94,13 +94,14 @@ export const reportCommand: CommandModule<object, { report: string; out: string 
   handler: (argv) => writeTrainingReport(JSON.parse(readFileSync(argv.report, 'utf8')), argv.out),
 };
 
-export const evaluateCommand: CommandModule<object, { model: string; backend: string; 'data-dir'?: string; 'download-url'?: string }> = {
+export const evaluateCommand: CommandModule<object, { model: string; backend: string; 'min-accuracy': number; 'data-dir'?: string; 'download-url'?: string }> = {
   command: 'evaluate',
   describe: 'evaluate a saved model (tfjs directory or .onnx file) on the 10k test set',
   builder: (y) => y.options({
     ...dataOptions,
     model: { type: 'string', default: 'artifacts/model', describe: 'tfjs model directory or ONNX file' },
     backend: { choices: ['auto', 'tensorflow', 'wasm', 'cpu'], default: 'auto', describe: 'tfjs backend (tfjs models)' },
+    'min-accuracy': { type: 'number', default: 0, describe: 'exit 1 when the test accuracy is below this (CI gates the shipped model with it)' },
   }),
   handler: async (argv) => {
     const { test } = await loadMnist(dataFrom(argv));
@@ -111,6 +112,10 @@ export const evaluateCommand: CommandModule<object, { model: string; backend: st
     console.log('confusion matrix (rows true, columns predicted):');
     console.log(`     ${ev.confusion.map((_, d) => String(d).padStart(5)).join('')}`);
     ev.confusion.forEach((row, i) => console.log(`  ${i}: ${row.map((v) => String(v).padStart(5)).join('')}`));
+    if (ev.accuracy < argv['min-accuracy']) {
+      console.error(`accuracy ${(ev.accuracy * 100).toFixed(2)}% is below the floor of ${(argv['min-accuracy'] * 100).toFixed(2)}%`);
+      process.exitCode = 1;
+    }
   },
 };
 

@@ -19,6 +19,7 @@ export interface ExportAndVerifyOptions {
   backend: BackendChoice; // tfjs backend for the parity check
   parityImages: number; // test images compared between tfjs and onnxruntime
   log: (line: string) => void;
+  limits?: Readonly<{ fp32MaxAbsProbDiff: number; int8MinArgmaxAgreement: number }>; // the parity bars (PARITY_LIMITS unless given)
 }
 
 /** What export-and-verify reads of the training report (written by `make train`). */
@@ -77,10 +78,11 @@ export async function exportAndVerify(o: ExportAndVerifyOptions): Promise<ModelC
   const int8Parity = await compareWithTfjs(model, lm, exportOnnx(model, { quantize: [...INT8_LAYERS], producerVersion: version }), images);
   o.log(`parity on ${fp32Parity.count} images: fp32 max |Δp| ${fp32Parity.maxAbsProbDiff.toExponential(2)}, argmax ${fp32Parity.argmaxAgreement * 100}%;` +
     ` int8 max |Δp| ${int8Parity.maxAbsProbDiff.toExponential(2)}, argmax ${(int8Parity.argmaxAgreement * 100).toFixed(2)}%`);
-  if (fp32Parity.maxAbsProbDiff > PARITY_LIMITS.fp32MaxAbsProbDiff || fp32Parity.argmaxAgreement < 1) {
+  const limits = o.limits ?? PARITY_LIMITS;
+  if (fp32Parity.maxAbsProbDiff > limits.fp32MaxAbsProbDiff || fp32Parity.argmaxAgreement < 1) {
     throw new AppError('ONNX_GRAPH_INVALID', `fp32 export disagrees with tfjs: max |Δp| ${fp32Parity.maxAbsProbDiff}`);
   }
-  if (int8Parity.argmaxAgreement < PARITY_LIMITS.int8MinArgmaxAgreement) {
+  if (int8Parity.argmaxAgreement < limits.int8MinArgmaxAgreement) {
     throw new AppError('ONNX_GRAPH_INVALID', `int8 export agrees with tfjs on only ${int8Parity.argmaxAgreement * 100}% of images`);
   }
 

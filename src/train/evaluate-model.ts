@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import type { Tensor } from '@tensorflow/tfjs';
+import { AppError } from '../errors';
 import type { BackendChoice } from '../backend/select-backend';
 import { Dataset, IMAGE_SIZE, NUM_CLASSES, PIXELS, toFloat } from '../data/mnist';
 import { evaluateLogits, Evaluation, expectedCalibrationError } from '../metrics/classification';
@@ -19,6 +21,9 @@ export interface ModelEvaluation {
  * @example const { evaluation } = await evaluateSavedModel('artifacts/mnist-cnn.int8.onnx', test); // evaluation.accuracy ≈ 0.9961
  */
 export async function evaluateSavedModel(modelPath: string, test: Dataset, backend: BackendChoice = 'auto', log: (line: string) => void = () => {}): Promise<ModelEvaluation> {
+  if (!existsSync(modelPath)) {
+    throw new AppError('MODEL_INVALID', `${modelPath} does not exist${modelPath.endsWith('.onnx') ? '' : ': a tfjs model directory is written by make train (a fresh clone has only the shipped ONNX model, which make evaluate reads)'}`);
+  }
   const labels = Array.from(test.labels);
   const started = performance.now();
   let logits: Float32Array;

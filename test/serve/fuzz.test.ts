@@ -47,6 +47,7 @@ describe('hostile uploads (a seeded mutation corpus) posted to a real server', (
 
   it('answers every kept regression input', async () => {
     const files = existsSync(REGRESSIONS) ? readdirSync(REGRESSIONS) : [];
+    expect(files.length).toBeGreaterThan(0); // the kept inputs are committed: an empty folder is a lost fixture, not a pass
     for (const f of files) {
       const a = await postImage(`${server.url}/predict`, new Uint8Array(readFileSync(join(REGRESSIONS, f))), DECODE_TIMEOUT_MS + 4000);
       expect([f, judgeAnswer(a)]).toEqual([f, undefined]);

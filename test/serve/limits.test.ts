@@ -89,9 +89,11 @@ describe('overload with photos', () => {
 });
 
 describe('slow clients', () => {
-  it('answers 408 to a client that stalls in its headers or its body, within the configured times', async () => {
+  it('answers 408 to a client that stalls in its headers or its body, after the configured times', async () => {
     const slow = await startServer({ port: 0, host: '127.0.0.1', model: MODEL, logLevel: 'silent', workers: 1, headersTimeoutMs: 400, uploadTimeoutMs: 800 });
     try {
+      // The configured limits, not Node's defaults (60 s and 300 s), are the ones in force.
+      expect([slow.server.headersTimeout, slow.server.requestTimeout]).toEqual([400, 800]);
       const port = Number(new URL(slow.url).port);
       const stall = (payload: string) => new Promise<{ ms: number; text: string }>((resolve) => {
         const t0 = performance.now();
@@ -103,10 +105,10 @@ describe('slow clients', () => {
       });
       const headers = await stall('POST /predict HTTP/1.1\r\nHost: x\r\n');
       const body = await stall('POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nabc');
-      for (const r of [headers, body]) {
-        expect(r.text).toMatch(/^HTTP\/1\.1 408/);
-        expect(r.ms).toBeLessThan(3000);
-      }
+      for (const r of [headers, body]) expect(r.text).toMatch(/^HTTP\/1\.1 408/);
+      // Never before the limit (a busy machine may make it later, which is no fault).
+      expect(headers.ms).toBeGreaterThanOrEqual(400 - 5);
+      expect(body.ms).toBeGreaterThanOrEqual(400 - 5);
     } finally {
       await slow.shutdown();
     }

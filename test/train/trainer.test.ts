@@ -1,10 +1,13 @@
-import { mkdtempSync, existsSync } from 'node:fs';
+import { mkdtempSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadMnist, PIXELS } from '../../src/data/mnist';
 import { resolveTrainConfig } from '../../src/train/config';
 import { evaluateSavedModel } from '../../src/train/evaluate-model';
 import { train, TrainingReport } from '../../src/train/trainer';
+import { writeTrainingReport } from '../../src/train/report-plots';
+import { exportAndVerify, PARITY_LIMITS } from '../../src/onnx/export-and-verify';
+import { fileSha256 } from '../../src/onnx/model-card';
 
 // conv1 8·(9+1), conv2_k 16·(72+1), conv3_k 32·(144+1), fc1 128·(7·7·64+1), fc2 64·129, output 10·65.
 const SMALL_PARAMS = 80 + 2 * 1168 + 2 * 4640 + 401_536 + 8256 + 650;
@@ -36,6 +39,36 @@ describe('smoke training run (the branched net at small width, 2,000 training im
     const first = { count: 1000, images: test.images.subarray(0, 1000 * PIXELS), labels: test.labels.subarray(0, 1000) };
     const { evaluation } = await evaluateSavedModel(join(out, 'model'), first);
     expect(evaluation.accuracy).toBe(report.test.accuracy);
+
+    // The report and its pictures, as `make train` writes them.
+    writeTrainingReport(report, out);
+    expect(JSON.parse(readFileSync(join(out, 'training-report.json'), 'utf8')).test.accuracy).toBe(report.test.accuracy);
+    const curves = readFileSync(join(out, 'training-curves.svg'), 'utf8');
+    expect(curves).toMatch(/^<svg[^>]*>[\s\S]*<\/svg>$/);
+    expect(curves.match(/<polyline/g)?.length).toBeGreaterThanOrEqual(2);
+    const matrix = readFileSync(join(out, 'confusion-matrix.svg'), 'utf8');
+    expect(matrix).toContain(`accuracy ${(report.test.accuracy * 100).toFixed(2)}%`);
+    expect(matrix.match(/<rect/g)?.length).toBeGreaterThanOrEqual(100);
+
+    // The release step on this model: parity gates, both exports evaluated on the 10k test set, the card.
+    const card = await exportAndVerify({ modelDir: join(out, 'model'), outDir: out, name: 'smoke', backend: 'auto', parityImages: 64, log: () => {} });
+    expect(card.file).toBe('smoke.int8.onnx');
+    expect(fileSha256(join(out, card.file))).toBe(card.sha256);
+    expect(card.parameters).toBe(SMALL_PARAMS);
+    expect(card.parity.fp32MaxAbsProbDiff).toBeLessThanOrEqual(PARITY_LIMITS.fp32MaxAbsProbDiff);
+    expect(card.parity.int8ArgmaxAgreement).toBeGreaterThanOrEqual(PARITY_LIMITS.int8MinArgmaxAgreement);
+    expect(Math.abs(card.testAccuracy - card.fp32TestAccuracy)).toBeLessThan(0.01);
+    expect(card.testAccuracy).toBeGreaterThan(0.8); // 10,000 images here, against the run's 1,000
+    expect(card.training.seed).toBe(config.seed);
+    expect(readFileSync(join(out, 'MODEL_CARD.md'), 'utf8')).toContain(card.sha256.slice(0, 16));
+
+    // A gate that is not met writes nothing.
+    const refused = mkdtempSync(join(tmpdir(), 'mnist-export-'));
+    await expect(exportAndVerify({
+      modelDir: join(out, 'model'), outDir: refused, name: 'smoke', backend: 'auto', parityImages: 64, log: () => {},
+      limits: { ...PARITY_LIMITS, int8MinArgmaxAgreement: 1.01 },
+    })).rejects.toMatchObject({ code: 'ONNX_GRAPH_INVALID' });
+    expect(readdirSync(refused)).toEqual([]);
   }, 900_000);
 });
 

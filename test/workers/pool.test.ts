@@ -63,10 +63,11 @@ describe('WorkerPool waiting', () => {
   it('answers REQUEST_TIMEOUT to a task that waited longer than waitMs for a worker, and leaves the queue clean', async () => {
     const pool = new WorkerPool<Misbehaving>(script, { size: 1, workerData: {}, crashError, closedError });
     try {
-      const busy = pool.run('loop', {}, { deadlineMs: 600 }).catch((e: AppError) => e.code);
-      const t0 = performance.now();
+      let busyEnded = false;
+      const busy = pool.run('loop', {}, { deadlineMs: 600 }).catch((e: AppError) => e.code).finally(() => { busyEnded = true; });
       await expect(pool.run('echo', { value: 1 }, { waitMs: 150 })).rejects.toMatchObject({ code: 'REQUEST_TIMEOUT', status: 504 });
-      expect(performance.now() - t0).toBeLessThan(550);
+      // The waiter gave up on its own timer, not because the busy worker was replaced (timers fire in order).
+      expect(busyEnded).toBe(false);
       expect(await busy).toBe('IMAGE_UNDECODABLE');
       expect((await pool.run('echo', { value: 2 }, { waitMs: 5000 })).echo).toBe(2);
     } finally {
