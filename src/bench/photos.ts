@@ -25,10 +25,10 @@ export async function phonePhoto(test: Dataset, width: number, seed = 1): Promis
   return sharp(data, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
 }
 
-function postOnce(url: string, body: Buffer): Promise<{ status: number; ms: number }> {
+function postOnce(url: string, body: Buffer, localAddress?: string): Promise<{ status: number; ms: number }> {
   const t0 = performance.now();
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', headers: { 'content-type': 'image/jpeg', 'content-length': body.length } }, (res) => {
+    const req = request(url, { method: 'POST', localAddress, headers: { 'content-type': 'application/octet-stream', 'content-length': body.length } }, (res) => {
       res.resume();
       res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - t0 }));
     });
@@ -88,4 +88,49 @@ export async function photoOverload(base: string, server: ChildProcess, photo: B
   clearInterval(sampler);
   const other5xx = Object.entries(statuses).filter(([s]) => Number(s) >= 500 && s !== '503').reduce((a, [, n]) => a + n, 0);
   return { clients, seconds, photoBytes: photo.length, statuses, connectionFailures: failures, other5xx, rssBeforeMb: Math.round(before), rssPeakMb: Math.round(peak) };
+}
+
+export interface HostileResult {
+  senders: number; // clients posting the hostile file back to back, each from an address of its own
+  hostile: { file: string; bytes: number; sent: number; statuses: Record<number, number> };
+  photos: { n: number; p50Ms: number; p99Ms: number; maxMs: number; statuses: Record<number, number>; timeouts: number };
+}
+
+/**
+ * Ordinary 1,000 px photos posted one at a time while `senders` clients post `hostile` back to back:
+ * the latency everyone else sees while a few send files that are slow to decode. Each hostile client
+ * connects from its own loopback address (127.0.0.2, .3, ...), as distinct clients would.
+ */
+export async function photosBesideHostile(base: string, photo: Buffer, hostile: { name: string; bytes: Buffer }, senders: number, n: number): Promise<HostileResult> {
+  const statuses: Record<number, number> = {};
+  let sent = 0;
+  let running = true;
+  const attackers = Array.from({ length: senders }, async (_, i) => {
+    while (running) {
+      try {
+        const r = await postOnce(`${base}/predict`, hostile.bytes, `127.0.0.${2 + i}`);
+        statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+      } catch {
+        statuses[0] = (statuses[0] ?? 0) + 1;
+      }
+      sent++;
+    }
+  });
+  await new Promise((r) => setTimeout(r, 500)); // the hostile files are in the decoders before the first photo
+  const times: number[] = [];
+  const photoStatuses: Record<number, number> = {};
+  let timeouts = 0;
+  for (let i = 0; i < n; i++) {
+    const r = await postOnce(`${base}/predict`, photo).catch(() => ({ status: 0, ms: NaN }));
+    photoStatuses[r.status] = (photoStatuses[r.status] ?? 0) + 1;
+    if (r.status === 504 || r.status === 0) timeouts++;
+    if (Number.isFinite(r.ms)) times.push(r.ms);
+  }
+  running = false;
+  await Promise.all(attackers);
+  times.sort((a, b) => a - b);
+  return {
+    senders, hostile: { file: hostile.name, bytes: hostile.bytes.length, sent, statuses },
+    photos: { n, p50Ms: pct(times, 50), p99Ms: pct(times, 99), maxMs: times[times.length - 1], statuses: photoStatuses, timeouts },
+  };
 }

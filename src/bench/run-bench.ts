@@ -1,5 +1,5 @@
 import { spawn, execFile, ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { loadMnist, PIXELS, IMAGE_SIZE } from '../data/mnist';
 import { openSession } from '../onnx/ort-session';
 import { createInferencePool } from '../inference/inference-pool';
 import { AppError } from '../errors';
-import { phonePhoto, photoLatency, photoOverload } from './photos';
+import { HostileResult, phonePhoto, photoLatency, photoOverload, photosBesideHostile } from './photos';
 
 export interface BenchOptions {
   model: string;
@@ -198,6 +198,15 @@ async function loadPhase(generate: LoadGenerator, base: string, connections: num
   return { ...result, healthzP99Ms: pct(health, 99), healthzSamples: health.length };
 }
 
+/** The fuzz find whose header claims 29 MP in 476 bytes: it kept libvips busy for seconds. */
+const HOSTILE_FILE = 'test/fixtures/fuzz/png-rgba-1048576x28-slow-in-libvips.bin';
+
+/** A flat 3000×3000 PNG: plausible, within the PNG pixel limit, and about the slowest such file to decode. */
+async function flatPngAtLimit(): Promise<Buffer> {
+  const sharp = (await import('sharp')).default;
+  return sharp({ create: { width: 3000, height: 3000, channels: 3, background: { r: 245, g: 245, b: 240 } } }).png().toBuffer();
+}
+
 /**
  * The serving benchmark. The machine's speed drifts by ±20% from minute to minute (measured: the same
  * engine run gave 2,764 and 4,701 img/s a minute apart), so the load phases alternate with engine
@@ -232,7 +241,8 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void =
   let port = opts.port;
   const rounds: Array<PhaseResult & { engineImagesPerSecond: number; ratio: number; ratioToOneSession: number }> = [];
   let unloaded: LoadResult;
-  const photos: { latency12Mp?: Awaited<ReturnType<typeof photoLatency>>; latency1000Px?: Awaited<ReturnType<typeof photoLatency>>; overload?: Record<string, unknown> } = {};
+  const photos: { latency12Mp?: Awaited<ReturnType<typeof photoLatency>>; latency1000Px?: Awaited<ReturnType<typeof photoLatency>>; overload?: Record<string, unknown>;
+    besideHostile?: HostileResult[] } = {};
   let child = await startServerProcess(opts.model, port, []);
   let base = `http://127.0.0.1:${port++}`;
   try {
@@ -257,6 +267,17 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void =
       `1,000 px (${(small.length / 1e3).toFixed(0)} kB) p50 ${photos.latency1000Px.p50Ms.toFixed(0)} ms`);
     photos.overload = await photoOverload(base, child, big, opts.connections, opts.durationS);
     log(`${opts.connections} clients posting 12 MP JPEGs for ${opts.durationS} s: ${JSON.stringify(photos.overload)}`);
+    // Hostile senders: the fuzz find that stalled libvips (refused from its header now), and the slowest
+    // file the limits still let through (a flat PNG at the format's pixel limit, ~0.5 s in libvips).
+    photos.besideHostile = [];
+    for (const hostile of [{ name: HOSTILE_FILE, bytes: readFileSync(HOSTILE_FILE) }, { name: 'flat PNG at the pixel limit (3000×3000 RGB)', bytes: await flatPngAtLimit() }]) {
+      for (const senders of [2, 4, 8]) {
+        const r = await photosBesideHostile(base, small, hostile, senders, 40);
+        photos.besideHostile.push(r);
+        log(`1,000 px photos beside ${senders} clients posting ${hostile.name}: p50 ${r.photos.p50Ms.toFixed(0)} ms, p99 ${r.photos.p99Ms.toFixed(0)} ms, ` +
+          `timeouts ${r.photos.timeouts}, photo statuses ${JSON.stringify(r.photos.statuses)}; hostile ${r.hostile.sent} sent, ${JSON.stringify(r.hostile.statuses)}`);
+      }
+    }
   } finally {
     await stopServerProcess(child);
   }
@@ -287,6 +308,7 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void =
     photo1000PxP50Ms: photos.latency1000Px?.p50Ms,
     photoOverloadOther5xx: photos.overload?.other5xx,
     photoOverloadRssPeakMb: photos.overload?.rssPeakMb,
+    photoBesideHostile: photos.besideHostile?.map((r) => ({ file: r.hostile.file, senders: r.senders, p50Ms: r.photos.p50Ms, p99Ms: r.photos.p99Ms, timeouts: r.photos.timeouts })),
   };
   log(`summary (medians over ${opts.rounds} rounds): ${JSON.stringify(summary)}`);
   return {

@@ -1,6 +1,6 @@
 import { workerData } from 'node:worker_threads';
 import { answerTasks, Transfer } from '../workers/protocol';
-import { decodeImage } from './decode';
+import { decodeImage, loadSharp } from './decode';
 import { createPreprocessor } from './preprocess';
 import { lowerThreadPriority } from '../workers/thread-priority';
 import type { DecodeProtocol, DecodeWorkerData } from './protocol';
@@ -8,6 +8,8 @@ import type { DecodeProtocol, DecodeWorkerData } from './protocol';
 const { nice, decoder } = workerData as DecodeWorkerData;
 lowerThreadPriority(nice);
 const preprocessor = createPreprocessor();
+// Loaded now, not on the first photo: a spare worker is then warm when it takes a replaced one's place.
+if (decoder === 'sharp') loadSharp();
 
 /** Decodes and preprocesses every image our own PNG decoder does not take, off the HTTP thread. */
 answerTasks<DecodeProtocol>({

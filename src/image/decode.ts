@@ -12,6 +12,8 @@ export interface ImageHeader {
   height: number;
   /** EXIF orientation 1-8 (JPEG; 1 when absent): phone cameras store pictures rotated and say so here. */
   orientation: number;
+  /** PNG only: bits per pixel from IHDR (bit depth × channels), what the pixel data must hold. */
+  bitsPerPixel?: number;
 }
 
 const startsWith = (b: Uint8Array, sig: number[], at = 0) => sig.every((v, i) => b[at + i] === v);
@@ -49,8 +51,19 @@ export function readHeader(b: Uint8Array): ImageHeader {
   }
   const { width = 0, height = 0, orientation = 1 } = size;
   if (!width || !height) undecodable(format, `the header gives ${width}×${height} pixels`);
-  return { format, width, height, orientation: orientation >= 1 && orientation <= 8 ? orientation : 1 };
+  const header: ImageHeader = { format, width, height, orientation: orientation >= 1 && orientation <= 8 ? orientation : 1 };
+  if (format === 'png' && b.length > PNG_IHDR_COLOR_TYPE) {
+    const channels = PNG_CHANNELS[b[PNG_IHDR_COLOR_TYPE]];
+    if (channels) header.bitsPerPixel = channels * b[PNG_IHDR_BIT_DEPTH];
+  }
+  return header;
 }
+
+/** IHDR's bit depth and colour type, at fixed offsets after the signature and the chunk's length and type. */
+const PNG_IHDR_BIT_DEPTH = 24;
+const PNG_IHDR_COLOR_TYPE = 25;
+/** Samples per pixel by PNG colour type: grey, RGB, palette, grey + alpha, RGBA. */
+const PNG_CHANNELS: Readonly<Record<number, number>> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
 
 /** Checks that a file is complete where its format has an end marker (decoders often accept a cut file). */
 function checkComplete(b: Uint8Array, format: ImageFormat): void {
@@ -90,10 +103,50 @@ function applyExifOrientation(img: InstanceType<typeof Jimp>, orientation: numbe
   if (orientation === 5 || orientation === 8) img.rotate(90);
 }
 
-/** Refuses an image whose header promises more than `maxPixels` pixels, before anything is decoded. */
-export function checkPixelLimit(header: ImageHeader, maxPixels: number): void {
-  if (header.width * header.height > maxPixels) {
-    throw new AppError('IMAGE_TOO_MANY_PIXELS', `the image is ${header.width}×${header.height} = ${header.width * header.height} pixels, above the limit of ${maxPixels}`);
+/**
+ * The most pixels a file of each format may have. JPEG keeps the server's limit: phones take 12–50 MP
+ * pictures, and libvips decodes them at 1/8 scale straight from the DCT (a 12 MP photo in ~50 ms). PNG,
+ * GIF, TIFF and BMP are decoded at full size (~65 ns a pixel in libvips: 9 MP is ~0.6 s of a decoding
+ * thread): 9 MP still takes a 4K screenshot or an A4 page scanned at 300 dpi, and a digit needs far less.
+ */
+export const FORMAT_MAX_PIXELS: Readonly<Record<ImageFormat, number>> = Object.freeze({
+  jpeg: Infinity, png: 9_000_000, tiff: 9_000_000, bmp: 9_000_000, gif: 4_000_000,
+});
+/**
+ * Pixels a decoder works through for this file: all of them, except for JPEG, which libvips decodes at
+ * 1/2, 1/4 or 1/8 scale when it is larger than the working size (a 12 MP photo costs about 1/16).
+ */
+export function decodeCost(header: ImageHeader): number {
+  const pixels = header.width * header.height;
+  return header.format === 'jpeg' ? pixels / 16 : pixels;
+}
+
+/** Files that cost more than this (~130 ms of a decoding thread) are heavy: they never take every decoding thread. */
+export const HEAVY_DECODE_PIXELS = 2_000_000;
+
+/** Deflate (PNG) cannot compress better than 1032:1 (a 258-byte match in under two bits, repeated). */
+const DEFLATE_MAX_RATIO = 1032;
+/** LZW (GIF) with 12-bit codes emits at most ~3,800 pixels a code: 4,096 pixels a byte is beyond reach. */
+const LZW_MAX_PIXELS_PER_BYTE = 4096;
+
+/**
+ * Refuses, before anything is decoded, an image whose header promises more pixels than `maxPixels` or
+ * its format's limit (IMAGE_TOO_MANY_PIXELS), or more than its bytes can hold (IMAGE_UNDECODABLE): a
+ * 476-byte PNG that claims 29 MP cannot be whole, and libvips would spend seconds finding that out.
+ */
+export function checkPixelLimit(header: ImageHeader, maxPixels: number, fileBytes?: number): void {
+  const pixels = header.width * header.height;
+  const limit = Math.min(maxPixels, FORMAT_MAX_PIXELS[header.format]);
+  if (pixels > limit) {
+    const which = limit < maxPixels ? `a ${header.format.toUpperCase()}'s limit of ${limit}` : `the limit of ${limit}`;
+    throw new AppError('IMAGE_TOO_MANY_PIXELS', `the image is ${header.width}×${header.height} = ${pixels} pixels, above ${which}`);
+  }
+  if (fileBytes === undefined) return;
+  let least = 0;
+  if (header.format === 'png' && header.bitsPerPixel) least = (header.height * (1 + Math.ceil((header.width * header.bitsPerPixel) / 8))) / DEFLATE_MAX_RATIO;
+  else if (header.format === 'gif') least = pixels / LZW_MAX_PIXELS_PER_BYTE;
+  if (fileBytes < least) {
+    undecodable(header.format, `its header claims ${header.width}×${header.height} pixels, which ${fileBytes} bytes cannot hold (at least ${Math.ceil(least)} are needed): the file is cut short or forged`);
   }
 }
 
@@ -113,7 +166,7 @@ function decodePngOrUndefined(bytes: Uint8Array, png?: PngDecoder): Bitmap | und
  */
 export function decodeSmallPng(png: PngDecoder, bytes: Uint8Array, header: ImageHeader, maxPixels: number): Bitmap | undefined {
   if (header.format !== 'png') return undefined;
-  checkPixelLimit(header, maxPixels);
+  checkPixelLimit(header, maxPixels, bytes.length);
   checkComplete(bytes, header.format);
   return decodePngOrUndefined(bytes, png);
 }
@@ -197,7 +250,7 @@ async function decodeWithJimp(bytes: Uint8Array, header: ImageHeader, maxPixels:
 export async function decodeImage(bytes: Uint8Array, maxPixels: number, decoder: Decoder = defaultDecoder()): Promise<{ bitmap: Bitmap; header: ImageHeader }> {
   if (bytes.length === 0) throw new AppError('REQUEST_EMPTY', 'the image is empty (0 bytes)');
   const header = readHeader(bytes);
-  checkPixelLimit(header, maxPixels);
+  checkPixelLimit(header, maxPixels, bytes.length);
   checkComplete(bytes, header.format);
   if (header.format === 'png') {
     const fast = decodePngOrUndefined(bytes);

@@ -13,7 +13,7 @@ export interface PredictorOptions {
   requestTimeoutMs: number; // ms a queued image may wait for its answer (504)
   maxPixels: number; // decoded size limit, checked from the header before decoding (422)
   inlineDecodeMaxPixels: number; // images up to this size (128×128) decode on the calling thread (< 1 ms); larger in a worker
-  decodeWorkers: number; // threads decoding large images
+  decodeWorkers: number; // threads decoding every image but small PNGs; one client holds at most all but one of them
   maxDecodeQueue: number; // large images waiting for a decoding thread before 503 QUEUE_FULL
   decodeTimeoutMs: number; // ms one decode may take before its worker is replaced and the image refused (422)
   decoder: 'auto' | 'sharp' | 'jimp'; // photos: auto = sharp where its binary loads, else jimp
@@ -30,7 +30,7 @@ export const PREDICTOR_DEFAULTS: Readonly<PredictorOptions> = Object.freeze({
   requestTimeoutMs: 10_000,
   maxPixels: 40_000_000,
   inlineDecodeMaxPixels: 16_384,
-  decodeWorkers: 1,
+  decodeWorkers: Math.max(1, Math.min(2, cpus().length)),
   maxDecodeQueue: 16,
   decodeTimeoutMs: 2_000,
   decoder: 'auto',

@@ -8,8 +8,8 @@ export interface ImageCounter { observeImages(n: number): void }
  * Predicts every file on its own: each gets its result or its catalogued error, in order. An error
  * outside the catalogue (a bug, not a bad file) is thrown for the whole request.
  */
-export async function predictEach(predictor: Predictor, files: Uint8Array[], counter?: ImageCounter): Promise<Array<PredictResult | AppError>> {
-  const settled = await Promise.allSettled(files.map((f) => predictor.predictBytes(f)));
+export async function predictEach(predictor: Predictor, files: Uint8Array[], counter?: ImageCounter, client?: string): Promise<Array<PredictResult | AppError>> {
+  const settled = await Promise.allSettled(files.map((f) => predictor.predictBytes(f, client)));
   const results = settled.map((s) => (s.status === 'fulfilled' ? s.value : s.reason as unknown));
   const bug = results.find((r) => r instanceof Error && !isAppError(r));
   if (bug) throw bug;

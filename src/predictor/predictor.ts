@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { AppError } from '../errors';
-import { checkPixelLimit, Decoder, decodeSmallPng, defaultDecoder, loadSharp, readHeader } from '../image/decode';
+import { checkPixelLimit, Decoder, decodeCost, decodeSmallPng, defaultDecoder, HEAVY_DECODE_PIXELS, loadSharp, readHeader } from '../image/decode';
 import { createPreprocessor, PreprocessInfo } from '../image/preprocess';
 import { createPngDecoder } from '../image/png';
 import { createDecodePool } from '../image/decode-pool';
@@ -17,7 +17,8 @@ export interface Predictor {
   /** Resolves when every worker has loaded the model and run a warm-up batch. */
   readonly ready: Promise<void>;
   isReady(): boolean;
-  predictBytes(bytes: Uint8Array): Promise<PredictResult>;
+  /** `client` (an address) is whom the bytes are decoded for: one client cannot hold every decoding thread. */
+  predictBytes(bytes: Uint8Array, client?: string): Promise<PredictResult>;
   /** Already preprocessed images ([n,1,28,28] in [0,1]); each goes through the same queue. */
   predictInputs(inputs: Float32Array[]): Promise<Prediction[]>;
   readonly queueDepth: number;
@@ -81,27 +82,27 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
   const png = createPngDecoder();
   const preprocessor = createPreprocessor();
 
-  async function toInput(bytes: Uint8Array): Promise<{ input: Float32Array; info: PreprocessInfo }> {
+  async function toInput(bytes: Uint8Array, client?: string): Promise<{ input: Float32Array; info: PreprocessInfo }> {
     const header = readHeader(bytes);
-    checkPixelLimit(header, opts.maxPixels); // before copying the bytes to the decoding worker
+    checkPixelLimit(header, opts.maxPixels, bytes.length); // before copying the bytes to the decoding worker
     if (header.width * header.height <= opts.inlineDecodeMaxPixels) {
       // Our own PNG decoder only (bounded by the header's size), synchronously.
       const bitmap = decodeSmallPng(png, bytes, header, opts.maxPixels);
       if (bitmap) return preprocessor.run(bitmap);
     }
     const copy = Uint8Array.from(bytes);
-    return decoders.run('decode', { bytes: copy, maxPixels: opts.maxPixels }, { ...decodeDeadline, transfer: [copy.buffer] });
+    return decoders.run('decode', { bytes: copy, maxPixels: opts.maxPixels }, { ...decodeDeadline, owner: client, heavy: decodeCost(header) > HEAVY_DECODE_PIXELS, transfer: [copy.buffer] });
   }
 
   return {
     ready,
     isReady: () => readyFlag,
     get queueDepth() { return batcher.depth; },
-    async predictBytes(bytes) {
+    async predictBytes(bytes, client) {
       // Decode in the event loop's check phase, after the I/O callbacks that are ready now: under load a
       // burst of uploads would otherwise decode back to back before a /healthz in the same burst is read.
       await new Promise<void>((r) => setImmediate(r));
-      const { input, info } = await toInput(bytes);
+      const { input, info } = await toInput(bytes, client);
       if (info.empty) throw noDigit();
       const probs = await batcher.submit(input);
       return { prediction: toPrediction(probs), input28: input, info };

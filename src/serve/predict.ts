@@ -85,7 +85,7 @@ export function createPredictRoute(deps: PredictDeps): (req: IncomingMessage, re
     void (async () => {
       try {
         const files = await filesOf(req, res);
-        const results = await predictEach(deps.predictor, files.map((f) => f.bytes), deps.metrics);
+        const results = await predictEach(deps.predictor, files.map((f) => f.bytes), deps.metrics, req.socket.remoteAddress);
         const failed = allFailed(results);
         if (failed) throw failed;
         const debug = wantsDebug(req.url);

@@ -137,7 +137,7 @@ export function v2Router(deps: V2Deps): Router {
       if (parsed.kind === 'tensor') predictions = await predictor.predictInputs(parsed.images);
       else {
         // Each image stands on its own: one that has no digit or cannot be decoded gets its own error entry.
-        const results = await predictEach(predictor, parsed.files, deps.metrics);
+        const results = await predictEach(predictor, parsed.files, deps.metrics, req.socket.remoteAddress);
         const failed = allFailed(results);
         if (failed) throw failed;
         predictions = results.map((p) => (isAppError(p) ? p : p.prediction));

@@ -6,6 +6,13 @@ export { workerScript } from './script';
 
 interface Pending { resolve: (r: unknown) => void; reject: (e: Error) => void }
 interface Slot { worker: Worker; busy: boolean; pending: Map<number, Pending> }
+/** A task waiting for a worker: `give` hands it one (marked busy for it), or undefined when the pool closes. */
+interface Waiter { owner: string | undefined; heavy: boolean; give: (slot: Slot | undefined) => void }
+/** Worker time an owner has used lately: ms, decayed with USAGE_HALF_LIFE_MS. */
+interface Usage { busy: number; ms: number; at: number }
+
+/** How fast an owner's past use of the workers is forgiven when choosing whom to serve next. */
+const USAGE_HALF_LIFE_MS = 10_000;
 
 export interface WorkerPoolOptions<D> {
   size: number; // worker threads
@@ -20,6 +27,12 @@ export interface WorkerPoolOptions<D> {
    * rebuild (training replicas): the pool then fails every later task with the crash.
    */
   respawn?: boolean;
+  /** Workers started beside the pool and kept idle, so a replaced worker's place is taken at once (default 0). */
+  spares?: number;
+  /** Workers one owner (RunOptions.owner) may hold at once; the others stay for everyone else (default: no bound). */
+  maxPerOwner?: number;
+  /** Workers heavy tasks (RunOptions.heavy) may hold at once, whoever they are for (default: no bound). */
+  maxHeavy?: number;
 }
 
 export interface RunOptions {
@@ -28,6 +41,14 @@ export interface RunOptions {
   /** ms the task may wait for a free worker; past it the task gets `waitError` (REQUEST_TIMEOUT by default). */
   waitMs?: number;
   waitError?: () => AppError;
+  /**
+   * Who the task is for (a client): an owner holds at most maxPerOwner workers, and when a worker frees
+   * up, the waiting task of the owner that has used the workers least lately goes first. Tasks without
+   * an owner (the command line's own files) are not bounded.
+   */
+  owner?: string;
+  /** An expensive task: at most maxHeavy of them run at once, and at most half of maxWaiting wait. */
+  heavy?: boolean;
   /** ms the task may run; past it the worker is terminated and replaced and the task gets `timeoutError`. */
   deadlineMs?: number;
   timeoutError?: () => AppError;
@@ -43,7 +64,10 @@ export interface RunOptions {
  */
 export class WorkerPool<P extends Protocol, D = unknown> {
   private readonly slots: Slot[] = [];
-  private readonly waiting: Array<() => void> = [];
+  private readonly spares: Slot[] = [];
+  private readonly waiting: Waiter[] = [];
+  private readonly usage = new Map<string, Usage>();
+  private heavyBusy = 0;
   private nextId = 1;
   private closed = false;
   private dead: AppError | undefined;
@@ -54,9 +78,14 @@ export class WorkerPool<P extends Protocol, D = unknown> {
   constructor(private readonly script: { path: string; execArgv: string[] }, private readonly opts: WorkerPoolOptions<D>) {
     this.maxWaiting = opts.maxWaiting ?? Infinity;
     for (let i = 0; i < opts.size; i++) this.slots.push(this.spawn());
+    for (let i = 0; i < (opts.spares ?? 0); i++) this.spares.push(this.spawn());
   }
 
   get size(): number { return this.slots.length; }
+  /** Thread ids of the working and the spare workers: a test sees a spare take a replaced worker's place. */
+  get threadIds(): { working: number[]; spares: number[] } {
+    return { working: this.slots.map((s) => s.worker.threadId), spares: this.spares.map((s) => s.worker.threadId) };
+  }
 
   private spawn(): Slot {
     const worker = new Worker(this.script.path, { execArgv: this.script.execArgv, workerData: this.opts.workerData });
@@ -84,21 +113,83 @@ export class WorkerPool<P extends Protocol, D = unknown> {
     return slot;
   }
 
-  /** Puts a new worker in `slot`'s place (once: 'error' is followed by 'exit', a deadline by 'exit'). */
+  /**
+   * Puts a spare, or a new worker, in `slot`'s place (once: 'error' is followed by 'exit', a deadline by
+   * 'exit'); a spare that died is replaced by a new spare.
+   */
   private replace(slot: Slot, cause: AppError): void {
+    if (this.closed) return;
+    const spare = this.spares.indexOf(slot);
+    if (spare >= 0) {
+      this.spares[spare] = this.spawn();
+      return;
+    }
     const i = this.slots.indexOf(slot);
-    if (i < 0 || this.closed) return;
+    if (i < 0) return;
     if (this.opts.respawn === false) {
       this.dead ??= cause;
       return;
     }
-    this.slots[i] = this.spawn();
-    this.release();
+    const ready = this.spares.shift();
+    this.slots[i] = ready ?? this.spawn();
+    if (ready) this.spares.push(this.spawn());
+    this.dispatch();
   }
 
-  private release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
+  private usageOf(owner: string): Usage {
+    let u = this.usage.get(owner);
+    if (!u) this.usage.set(owner, u = { busy: 0, ms: 0, at: performance.now() });
+    return u;
+  }
+
+  private recentMs(u: Usage, now: number): number {
+    return u.ms * 0.5 ** ((now - u.at) / USAGE_HALF_LIFE_MS);
+  }
+
+  /** Whether a task for `owner` may take one more worker (tasks without an owner are not bounded per owner). */
+  private underBound(owner: string | undefined, heavy: boolean): boolean {
+    if (heavy && this.heavyBusy >= (this.opts.maxHeavy ?? Infinity)) return false;
+    return owner === undefined || this.usageOf(owner).busy < (this.opts.maxPerOwner ?? Infinity);
+  }
+
+  /** A free worker for the task (taken: marked busy and counted), if one is free and the task is under its bounds. */
+  private take(owner: string | undefined, heavy: boolean): Slot | undefined {
+    if (!this.underBound(owner, heavy)) return undefined;
+    const slot = this.slots.find((s) => !s.busy);
+    if (!slot) return undefined;
+    slot.busy = true;
+    this.usageOf(owner ?? '').busy++;
+    if (heavy) this.heavyBusy++;
+    return slot;
+  }
+
+  /** Hands free workers to waiting tasks: among owners under their bound, the least-served lately first, then in order. */
+  private dispatch(): void {
+    while (this.waiting.length > 0 && this.slots.some((s) => !s.busy)) {
+      const now = performance.now();
+      let best = -1;
+      let bestMs = Infinity;
+      for (let i = 0; i < this.waiting.length; i++) {
+        if (!this.underBound(this.waiting[i].owner, this.waiting[i].heavy)) continue;
+        const ms = this.recentMs(this.usageOf(this.waiting[i].owner ?? ''), now);
+        if (ms < bestMs) { best = i; bestMs = ms; }
+      }
+      if (best < 0) return;
+      const [w] = this.waiting.splice(best, 1);
+      w.give(this.take(w.owner, w.heavy));
+    }
+  }
+
+  /** Records a finished task's time against its owner and forgets owners with nothing left to remember. */
+  private finished(owner: string, ms: number): void {
+    const u = this.usageOf(owner);
+    const now = performance.now();
+    u.ms = this.recentMs(u, now) + ms;
+    u.at = now;
+    u.busy--;
+    if (this.usage.size > 1000) {
+      for (const [k, v] of this.usage) if (v.busy === 0 && this.recentMs(v, now) < 1) this.usage.delete(k);
+    }
   }
 
   private send(slot: Slot, type: keyof P, body: unknown, run: RunOptions = {}): Promise<unknown> {
@@ -140,41 +231,51 @@ export class WorkerPool<P extends Protocol, D = unknown> {
     return this.send(this.slots[index], type, body, opts) as Promise<P[K]['reply']>;
   }
 
-  /** Runs a task on an idle worker, waiting for one if all are busy. */
+  /** Runs a task on an idle worker, waiting for one if all are busy (or its owner holds its share). */
   async run<K extends keyof P>(type: K, body: P[K]['request'], opts: RunOptions = {}): Promise<P[K]['reply']> {
     if (this.closed) throw this.opts.closedError();
-    let slot = this.slots.find((s) => !s.busy);
-    if (!slot && this.waiting.length >= this.maxWaiting) {
-      throw new AppError('QUEUE_FULL', `${this.waiting.length} tasks are already waiting for a worker; retry shortly`);
-    }
-    const waitUntil = opts.waitMs === undefined ? Infinity : performance.now() + opts.waitMs;
-    while (!slot) {
-      const woken = await new Promise<boolean>((resolve) => {
-        const wake = () => { clearTimeout(timer); resolve(true); };
-        const timer = waitUntil === Infinity ? undefined : setTimeout(() => {
-          const i = this.waiting.indexOf(wake);
+    const owner = opts.owner;
+    const heavy = opts.heavy === true;
+    let slot = this.take(owner, heavy);
+    if (!slot) {
+      if (this.waiting.length >= this.maxWaiting) {
+        throw new AppError('QUEUE_FULL', `${this.waiting.length} tasks are already waiting for a worker; retry shortly`);
+      }
+      // Heavy tasks may fill half the queue: the other half stays for everyone else's ordinary ones.
+      if (heavy && this.waiting.filter((w) => w.heavy).length >= Math.ceil(this.maxWaiting / 2)) {
+        throw new AppError('QUEUE_FULL', 'too many expensive images are waiting for a worker; retry shortly');
+      }
+      let timedOut = false;
+      slot = await new Promise<Slot | undefined>((resolve) => {
+        const w: Waiter = { owner, heavy, give: (s) => { clearTimeout(timer); resolve(s); } };
+        const timer = opts.waitMs === undefined ? undefined : setTimeout(() => {
+          const i = this.waiting.indexOf(w);
           if (i >= 0) this.waiting.splice(i, 1);
-          resolve(false);
-        }, Math.max(0, waitUntil - performance.now()));
-        this.waiting.push(wake);
+          timedOut = true;
+          resolve(undefined);
+        }, opts.waitMs);
+        this.waiting.push(w);
       });
-      if (this.closed) throw this.opts.closedError();
-      if (!woken) throw opts.waitError?.() ?? new AppError('REQUEST_TIMEOUT', `no worker was free within ${opts.waitMs} ms`);
-      slot = this.slots.find((s) => !s.busy);
+      if (!slot) {
+        if (timedOut) throw opts.waitError?.() ?? new AppError('REQUEST_TIMEOUT', `no worker was free within ${opts.waitMs} ms`);
+        throw this.opts.closedError();
+      }
     }
-    slot.busy = true;
+    const started = performance.now();
     try {
       return await this.send(slot, type, body, opts) as P[K]['reply'];
     } finally {
       slot.busy = false;
-      this.release();
+      if (heavy) this.heavyBusy--;
+      this.finished(owner ?? '', performance.now() - started);
+      this.dispatch();
     }
   }
 
   /** Stops the workers; tasks still waiting for one get the pool's closed error. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const w of this.waiting.splice(0)) w();
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    for (const w of this.waiting.splice(0)) w.give(undefined);
+    await Promise.all([...this.slots, ...this.spares].map((s) => s.worker.terminate()));
   }
 }

@@ -1,5 +1,7 @@
 import sharp from 'sharp';
-import { decodeImage, defaultDecoder, readHeader } from '../../src/image/decode';
+import { readFileSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
+import { checkPixelLimit, decodeImage, defaultDecoder, FORMAT_MAX_PIXELS, readHeader } from '../../src/image/decode';
 import { correlation, encode } from '../helpers/images';
 import type { Bitmap } from '../../src/image/bitmap';
 
@@ -118,5 +120,33 @@ describe('decodeImage', () => {
     for (const bytes of [gif, bmp]) {
       await expect(decodeImage(bytes, 40e6, 'jimp')).rejects.toMatchObject({ code: 'IMAGE_TOO_MANY_PIXELS', message: expect.stringMatching(/65535×65535/) });
     }
+  });
+
+  it('holds PNG, GIF, TIFF and BMP to a limit of their own, far below the JPEG one', async () => {
+    for (const format of ['png', 'gif', 'tiff', 'bmp'] as const) {
+      expect(() => checkPixelLimit({ format, width: 4000, height: 3000, orientation: 1 }, 40e6))
+        .toThrow(expect.objectContaining({ code: 'IMAGE_TOO_MANY_PIXELS', message: expect.stringMatching(/limit of/) }));
+    }
+    expect(() => checkPixelLimit({ format: 'jpeg', width: 8000, height: 5000, orientation: 1 }, 40e6)).not.toThrow();
+    expect(FORMAT_MAX_PIXELS.png).toBeLessThanOrEqual(40e6 / 4);
+  });
+
+  it('refuses a PNG or GIF whose header claims more pixels than its bytes can hold, before decoding', async () => {
+    // The fuzz find: 476 bytes claiming 1048576×28 RGBA kept libvips busy for seconds.
+    const slow = new Uint8Array(readFileSync('test/fixtures/fuzz/png-rgba-1048576x28-slow-in-libvips.bin'));
+    await expect(decodeImage(slow, 40e6, 'sharp')).rejects.toMatchObject({ code: 'IMAGE_TOO_MANY_PIXELS' });
+    // Under the format's limit but still impossible: 2,000×2,000 RGBA needs ≥ 15.5 kB of deflate data.
+    const forged = Buffer.from(slow);
+    forged.writeUInt32BE(2000, 16);
+    forged.writeUInt32BE(2000, 20);
+    forged.writeUInt32BE(crc32(forged.subarray(12, 29)) >>> 0, 29);
+    const header = readHeader(forged);
+    expect([header.width, header.height, header.bitsPerPixel]).toEqual([2000, 2000, 32]);
+    await expect(decodeImage(new Uint8Array(forged), 40e6, 'sharp')).rejects.toMatchObject({ code: 'IMAGE_UNDECODABLE', message: expect.stringMatching(/cannot hold/) });
+    const gif = Uint8Array.from([...Buffer.from('GIF89a'), 0xd0, 0x07, 0xd0, 0x07, 0, 0, 0, 0x3b]);
+    await expect(decodeImage(gif, 40e6, 'jimp')).rejects.toMatchObject({ code: 'IMAGE_UNDECODABLE', message: expect.stringMatching(/cannot hold/) });
+    // A real flat PNG compresses well, but never past deflate's limit: it passes and decodes.
+    const flat = await sharp({ create: { width: 2000, height: 2000, channels: 4, background: { r: 250, g: 250, b: 250, alpha: 1 } } }).png().toBuffer();
+    expect(() => checkPixelLimit(readHeader(flat), 40e6, flat.length)).not.toThrow();
   });
 });
