@@ -33,7 +33,7 @@ export default tseslint.config(
   {
     // Plain CommonJS worker scripts the tests start (no ts-node in the worker).
     files: ['test/fixtures/**/*.js'],
-    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', process: 'readonly' } },
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', process: 'readonly', setTimeout: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   forbid(['src/image/**'], [
