@@ -1,11 +1,11 @@
 import { Worker } from 'node:worker_threads';
 import { AppError, isErrorCode } from '../errors';
-import type { Protocol, TaskMessage, ResultMessage } from './protocol';
+import type { Protocol, ReadyMessage, ResultMessage, TaskMessage } from './protocol';
 
 export { workerScript } from './script';
 
 interface Pending { resolve: (r: unknown) => void; reject: (e: Error) => void }
-interface Slot { worker: Worker; busy: boolean; pending: Map<number, Pending> }
+interface Slot { worker: Worker; busy: boolean; pending: Map<number, Pending>; ready: Promise<void>; inFlight: Set<Promise<unknown>> }
 /** A task waiting for a worker: `give` hands it one (marked busy for it), or undefined when the pool closes. */
 interface Waiter { owner: string | undefined; heavy: boolean; give: (slot: Slot | undefined) => void }
 /** Worker time an owner has used lately: ms, decayed with USAGE_HALF_LIFE_MS. */
@@ -13,6 +13,12 @@ interface Usage { busy: number; ms: number; at: number }
 
 /** How fast an owner's past use of the workers is forgiven when choosing whom to serve next. */
 const USAGE_HALF_LIFE_MS = 10_000;
+/**
+ * How long close() lets a worker finish loading and the tasks it has in hand before terminating it
+ * anyway: a thread stopped inside a native addon's asynchronous work (onnxruntime creating a session)
+ * aborts the whole process when the addon calls back into it.
+ */
+const SETTLE_WAIT_MS = 5_000;
 
 export interface WorkerPoolOptions<D> {
   size: number; // worker threads
@@ -90,8 +96,11 @@ export class WorkerPool<P extends Protocol, D = unknown> {
   private spawn(): Slot {
     const worker = new Worker(this.script.path, { execArgv: this.script.execArgv, workerData: this.opts.workerData });
     this.spawned++;
-    const slot: Slot = { worker, busy: false, pending: new Map() };
-    worker.on('message', (msg: ResultMessage) => {
+    let markReady = () => {};
+    const slot: Slot = { worker, busy: false, pending: new Map(), ready: new Promise((r) => { markReady = r; }), inFlight: new Set() };
+    worker.once('exit', () => markReady());
+    worker.on('message', (msg: ResultMessage | ReadyMessage) => {
+      if ('ready' in msg) return markReady();
       const p = slot.pending.get(msg.id);
       if (!p) return;
       slot.pending.delete(msg.id);
@@ -195,7 +204,7 @@ export class WorkerPool<P extends Protocol, D = unknown> {
   private send(slot: Slot, type: keyof P, body: unknown, run: RunOptions = {}): Promise<unknown> {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
-    return new Promise((resolve, reject) => {
+    const task = new Promise((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const done = () => { if (timer) clearTimeout(timer); };
       slot.pending.set(id, { resolve: (r) => { done(); resolve(r); }, reject: (e) => { done(); reject(e); } });
@@ -214,6 +223,10 @@ export class WorkerPool<P extends Protocol, D = unknown> {
       }
       slot.worker.postMessage({ id, type, body } as TaskMessage<P>, run.transfer ?? []);
     });
+    slot.inFlight.add(task);
+    const forget = () => { slot.inFlight.delete(task); };
+    task.then(forget, forget);
+    return task;
   }
 
   /** Sends a task to every worker (start-up, warm-up); `body` may depend on the worker's index. */
@@ -276,6 +289,12 @@ export class WorkerPool<P extends Protocol, D = unknown> {
   async close(): Promise<void> {
     this.closed = true;
     for (const w of this.waiting.splice(0)) w.give(undefined);
-    await Promise.all([...this.slots, ...this.spares].map((s) => s.worker.terminate()));
+    // A worker still starting, or with a task in hand (a model loading), finishes it first (bounded).
+    await Promise.all([...this.slots, ...this.spares].map(async (s) => {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([s.ready, ...s.inFlight]), new Promise((r) => { timer = setTimeout(r, SETTLE_WAIT_MS); })]);
+      clearTimeout(timer);
+      await s.worker.terminate();
+    }));
   }
 }

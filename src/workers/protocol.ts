@@ -16,6 +16,12 @@ export type ResultMessage =
   | { id: number; ok: true; body: unknown }
   | { id: number; ok: false; error: { code?: string; message: string } };
 
+/**
+ * Worker → pool, once: the worker's module has run (native modules loaded). The pool terminates a worker
+ * only after this: a thread stopped while a native addon initialises aborts the whole process.
+ */
+export type ReadyMessage = { ready: true };
+
 /** A reply together with the buffers to move (not copy) back to the pool. */
 export class Transfer<R> {
   constructor(readonly body: R, readonly list: ArrayBuffer[]) {}
@@ -33,6 +39,7 @@ export function answerTasks<P extends Protocol>(handlers: Handlers<P>, fallbackC
   const port = parentPort!;
   let previous = Promise.resolve();
   port.on('message', (msg: TaskMessage<P>) => { previous = previous.then(() => answer(msg)); });
+  port.postMessage({ ready: true } satisfies ReadyMessage);
   async function answer(msg: TaskMessage<P>): Promise<void> {
     try {
       const out = await handlers[msg.type](msg.body);
