@@ -16,7 +16,7 @@ export const containerTestCommand: CommandModule<object, { base: string; image: 
     const result = await runContainerTest({ ...CONTAINER_TEST_DEFAULTS, base: argv.base, image: argv.image, keep: argv.keep, log: (line) => console.log(line) });
     writeFileSync(argv.out, `${JSON.stringify(result, null, 2)}\n`);
     const s = result.stop;
-    console.log(`stop under load: ${s.sent} sent, ${s.answered} answered (${s.answeredAfterStop} after the stop), ${s.refused} not connected (refused or reset in connect), ${s.lost} lost; exit ${s.exitCode} in ${s.stopSeconds.toFixed(1)} s`);
+    console.log(`stop under load: ${s.sent} sent, ${s.answered} answered (${s.answeredAfterStop} after the stop), ${s.refused} could not connect once the listener closed (nothing sent), ${s.lost} lost (sent, then reset or unanswered); exit ${s.exitCode} in ${s.stopSeconds.toFixed(1)} s`);
     console.log(`image ${(result.imageBytes / 1e6).toFixed(0)} MB, ready ${result.startToReadyMs} ms after podman run; wrote ${argv.out}`);
     if (!result.passed) {
       console.error(`container test FAILED:\n  ${result.failures.join('\n  ')}`);
