@@ -183,7 +183,7 @@ let sharpModule: SharpModule | null | undefined;
 
 /**
  * sharp (libvips) if its prebuilt binary loads here, else undefined: the caller falls back to jimp.
- * Loaded on first use, not at import: a worker that never decodes a photo never pays for libvips.
+ * Loaded when first asked for, not at import (the decoding workers ask as they start, so a spare is warm).
  */
 export function loadSharp(): SharpModule | undefined {
   if (sharpModule === undefined) {

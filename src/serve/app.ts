@@ -1,6 +1,4 @@
-import { existsSync } from 'node:fs';
 import type { RequestListener } from 'node:http';
-import { join } from 'node:path';
 import express, { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { AppError } from '../errors';
@@ -12,7 +10,7 @@ import type { ServerState } from './server-state';
 import { v2Router } from './v2-protocol';
 import { sendError, tooLarge, trackRequest } from './respond';
 import { createPredictRoute, isPredict } from './predict';
-import { loadOpenApi } from './openapi';
+import { loadOpenApi, webDir } from './built';
 
 export interface AppDeps {
   predictor: Predictor;
@@ -23,11 +21,6 @@ export interface AppDeps {
   modelInfo: Record<string, unknown>;
   /** Loading, ready or draining: the readiness endpoints answer from it, and draining closes every answer's connection. */
   state: ServerState;
-}
-
-/** The compiled drawing page (dist/web), from the compiled server or from the TypeScript sources. */
-function webDir(): string | undefined {
-  return [join(__dirname, '..', '..', 'web'), join(__dirname, '..', '..', 'dist', 'web')].find((d) => existsSync(join(d, 'app.js')));
 }
 
 /**
