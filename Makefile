@@ -5,7 +5,7 @@ MODEL ?= artifacts/mnist-cnn.int8.onnx
 ARGS ?=
 VERSION := $(shell $(NODE) -p "require('./package.json').version")
 
-.PHONY: build data train resume evaluate evaluate-tfjs export-onnx report bench-train serve predict bench bench-files evaluate-uploads evaluate-images fuzz container-test test lint ci dist clean
+.PHONY: build data train resume evaluate evaluate-tfjs export-onnx fit-digit-score report bench-train serve predict bench bench-files evaluate-uploads evaluate-images fuzz container-test test lint ci dist clean
 
 build:
 	npm run build
@@ -29,6 +29,11 @@ evaluate-tfjs: build
 
 export-onnx: build
 	$(CLI) export-onnx $(ARGS)
+
+# The digit-score head (digit or not a digit) on the model's fc1, fitted on the tuned non-digit families;
+# replaces the model file and brings its card up to date (~10 minutes).
+fit-digit-score: build
+	$(CLI) fit-digit-score --model $(MODEL) $(ARGS)
 
 report: build
 	$(CLI) report $(ARGS)

@@ -1,5 +1,8 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { DIGIT_SCORE_OUTPUT } from '../onnx/digit-score';
+import { fileSha256, ModelCard, modelCardMarkdown } from '../onnx/model-card';
+import { fitDigitScore } from '../uploads/fit-digit-score';
 import type { CommandModule } from 'yargs';
 import { loadMnist } from '../data/mnist';
 import { resolveServeConfig, SERVE_DEFAULTS } from '../serve/config';
@@ -7,8 +10,10 @@ import { createPredictor } from '../predictor';
 import { evaluateMnistPngs, evaluateUploads, UploadExample, UPLOADS_DEFAULTS } from '../uploads/evaluate-uploads';
 import { examplesPicture } from '../uploads/examples-picture';
 import { EMPTY_CONDITIONS, UPLOAD_CONDITIONS } from '../uploads/conditions';
+import { NON_DIGIT_FAMILIES } from '../uploads/non-digits';
+import { tradeoffPlot } from '../uploads/tradeoff-plot';
 
-interface Args { model?: string; only?: string[]; mnist: boolean; failures?: string; seed: number; 'per-condition': number; 'per-empty': number; out: string; picture: string; decoder: string }
+interface Args { model?: string; only?: string[]; mnist: boolean; failures?: string; seed: number; 'per-condition': number; 'per-empty': number; 'per-family': number; out: string; picture: string; tradeoff: string; decoder: string }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
@@ -20,35 +25,48 @@ export const evaluateUploadsCommand: CommandModule<object, Args> = {
     seed: { type: 'number', default: UPLOADS_DEFAULTS.seed, describe: 'seed of the generated set (2 is the held-out set the README reports; tune on 1)' },
     'per-condition': { type: 'number', default: UPLOADS_DEFAULTS.perCondition, describe: 'uploads per condition' },
     'per-empty': { type: 'number', default: UPLOADS_DEFAULTS.perEmptyCondition, describe: 'pictures with no digit, per kind' },
-    only: { type: 'string', array: true, describe: `only these conditions (of ${[...UPLOAD_CONDITIONS, ...EMPTY_CONDITIONS].join(', ')})` },
+    'per-family': { type: 'number', default: UPLOADS_DEFAULTS.perNonDigitFamily, describe: 'marks that are not digits, per family' },
+    only: { type: 'string', array: true, describe: `only these conditions or families (of ${[...UPLOAD_CONDITIONS, ...EMPTY_CONDITIONS, ...NON_DIGIT_FAMILIES].join(', ')})` },
     failures: { type: 'string', describe: 'folder to write every misread upload to, with what the model saw' },
     mnist: { type: 'boolean', default: true, describe: 'also post the 10,000 MNIST test digits as 28×28 PNGs' },
     decoder: { choices: ['auto', 'sharp', 'jimp'], default: 'auto', describe: 'photo decoder' },
     out: { type: 'string', default: 'artifacts/uploads-report.json', describe: 'report file' },
     picture: { type: 'string', default: 'artifacts/uploads-examples.png', describe: 'picture of a few uploads and what the model saw' },
+    tradeoff: { type: 'string', default: 'artifacts/not-a-digit.svg', describe: 'plot of non-digits refused against digits kept as the digit-score line moves' },
   }),
   handler: async (argv) => {
     const { test } = await loadMnist();
-    const config = resolveServeConfig({ model: argv.model ?? process.env.MODEL, workers: 1, decodeWorkers: 2, decoder: argv.decoder as never, maxBatchDelayMs: 1 });
+    // notDigit 'flag': a refused mark's digit score is still known, for the AUROC and the trade-off plot.
+    const config = resolveServeConfig({ model: argv.model ?? process.env.MODEL, workers: 1, decodeWorkers: 2, decoder: argv.decoder as never, maxBatchDelayMs: 1, notDigit: 'flag' });
     const predictor = createPredictor(config.model, config, { log: (m) => console.error(m) });
     await predictor.ready;
     const examples: UploadExample[] = [];
     const t0 = performance.now();
     try {
       const report = await evaluateUploads(predictor, test, {
-        ...UPLOADS_DEFAULTS, only: argv.only, seed: argv.seed, perCondition: argv['per-condition'], perEmptyCondition: argv['per-empty'],
+        ...UPLOADS_DEFAULTS, only: argv.only, seed: argv.seed, perCondition: argv['per-condition'], perEmptyCondition: argv['per-empty'], perNonDigitFamily: argv['per-family'],
       }, (e) => examples.push(e));
+      const { scores, ...saved } = report;
       console.log(`seed ${report.seed}: ${report.overall.right}/${report.overall.images} right (${pct(report.overall.accuracy)})`);
       for (const c of report.conditions) {
         const errors = Object.entries(c.errors).map(([k, v]) => `${k} ${v}`).join(', ');
-        console.log(`  ${c.condition.padEnd(18)} ${pct(c.accuracy).padStart(6)}  wrong ${c.wrong}, no digit ${c.noDigit}${errors ? `, ${errors}` : ''}  ${c.meanMs} ms`);
+        console.log(`  ${c.condition.padEnd(18)} ${pct(c.accuracy).padStart(6)}  wrong ${c.wrong}, no digit ${c.noDigit} (not a digit ${c.notDigit})${errors ? `, ${errors}` : ''}  ${c.meanMs} ms`);
       }
       console.log(`no-digit pictures refused: ${report.emptyRefused.refused}/${report.emptyRefused.images}`);
       for (const c of report.empty) console.log(`  ${c.condition.padEnd(18)} ${c.noDigit}/${c.images} refused`);
+      const nd = report.nonDigitRefused;
+      console.log(`not digits refused: tuned families ${pct(nd.tuned)} (AUROC ${nd.aurocTuned}), held-out families ${pct(nd.heldOut)} (AUROC ${nd.aurocHeldOut})`);
+      for (const f of report.nonDigits) {
+        const answered = Object.entries(f.answered).map(([d, k]) => `${d}×${k}`).join(' ');
+        console.log(`  ${f.family.padEnd(18)} ${f.heldOut ? 'held out' : 'tuned   '} ${f.refused}/${f.images} refused (${f.notDigit} by the digit score)${answered ? `; read as ${answered}` : ''}`);
+      }
       const mnist = argv.mnist ? await evaluateMnistPngs(predictor, test) : undefined;
-      if (mnist) console.log(`MNIST test set as 28×28 PNGs: ${mnist.right}/${mnist.images} right (${pct(mnist.accuracy)}), ${mnist.noDigit} refused as no digit, ${mnist.errors} errors, ${mnist.passthrough} passed through unchanged`);
-      writeFileSync(argv.out, `${JSON.stringify({ ...report, mnistTestPngs: mnist, model: config.model, decoder: config.decoder, seconds: Number(((performance.now() - t0) / 1000).toFixed(1)) }, null, 2)}\n`);
-      const firsts = examples.filter((e) => e.index === 0);
+      if (mnist) console.log(`MNIST test set as 28×28 PNGs: ${mnist.right}/${mnist.images} right (${pct(mnist.accuracy)}), ${mnist.noDigit} refused as no digit (${mnist.notDigit} by the digit score), ${mnist.errors} errors, ${mnist.passthrough} passed through unchanged`);
+      if (scores.digits.length) writeFileSync(argv.tradeoff, tradeoffPlot(scores, config.minDigitScore));
+      writeFileSync(argv.out, `${JSON.stringify({ ...saved, mnistTestPngs: mnist, model: config.model, decoder: config.decoder, seconds: Number(((performance.now() - t0) / 1000).toFixed(1)) }, null, 2)}\n`);
+      const isMark = (e: UploadExample) => e.condition.includes('/');
+      const firsts = examples.filter((e) => e.index === 0 && !isMark(e));
+      const marks = examples.filter((e) => e.index === 0 && isMark(e));
       if (argv.failures) {
         mkdirSync(argv.failures, { recursive: true });
         for (const e of examples.filter((x) => !x.right)) {
@@ -58,7 +76,50 @@ export const evaluateUploadsCommand: CommandModule<object, Args> = {
         }
       }
       writeFileSync(argv.picture, await examplesPicture(firsts));
-      console.log(`wrote ${argv.out} and ${argv.picture}`);
+      if (marks.length) writeFileSync(argv.picture.replace(/uploads-examples/, 'not-a-digit-examples'), await examplesPicture(marks));
+      console.log(`wrote ${argv.out}, ${argv.picture}${scores.digits.length ? ` and ${argv.tradeoff}` : ''}`);
+    } finally {
+      await predictor.close();
+    }
+  },
+};
+
+interface FitArgs { model: string; out?: string; card: string; quick: boolean }
+
+export const fitDigitScoreCommand: CommandModule<object, FitArgs> = {
+  command: 'fit-digit-score',
+  describe: 'fit the digit-score head (digit or not) on fc1 from digits and the tuned non-digit families, and add it to the model',
+  builder: (y) => y.options({
+    model: { type: 'string', default: SERVE_DEFAULTS.model, describe: 'ONNX model to add the head to (an earlier head is replaced)' },
+    out: { type: 'string', describe: 'where to write the model with the head (default: over --model)' },
+    card: { type: 'string', default: 'artifacts/model-card.json', describe: 'model card to bring up to date when it describes --out' },
+    quick: { type: 'boolean', default: false, describe: 'a small fit (minutes fewer, a weaker head): for trying the command' },
+  }),
+  handler: async (argv) => {
+    const out = argv.out ?? argv.model;
+    const config = resolveServeConfig({ model: argv.model, workers: 1, decodeWorkers: 2, maxBatchDelayMs: 1, notDigit: 'flag' });
+    const predictor = createPredictor(config.model, config, { log: (m) => console.error(m) });
+    await predictor.ready;
+    try {
+      const quick = argv.quick ? { mnistDigits: 2000, digitUploadsPerCondition: 5, markUploadsPerFamily: 10, validationUploadsPerCondition: 5, validationMarksPerFamily: 10 } : {};
+      const { model, report } = await fitDigitScore(argv.model, predictor, quick, (m) => console.error(m));
+      writeFileSync(out, model);
+      const v = report.validation;
+      console.log(`digit score fitted on ${report.fit.digits} digits and ${report.fit.nonDigits} non-digits in ${report.seconds} s; `
+        + `validation: ${v.refusedDigits}/${v.digits} digits refused, ${v.refusedMarks}/${v.marks} tuned-family marks refused; wrote ${out}`);
+      if (existsSync(argv.card)) {
+        const card = JSON.parse(readFileSync(argv.card, 'utf8')) as ModelCard;
+        if (card.file === basename(out)) {
+          const updated: ModelCard = {
+            ...card, sha256: fileSha256(out), bytes: statSync(out).size,
+            outputs: [...card.outputs.filter((o) => o.name !== DIGIT_SCORE_OUTPUT), { name: DIGIT_SCORE_OUTPUT, shape: ['N', 1], meaning: 'how much the picture looks like a digit at all, in [0,1]; below 0.5 it is not a digit' }],
+            digitScore: report,
+          };
+          writeFileSync(argv.card, `${JSON.stringify(updated, null, 2)}\n`);
+          writeFileSync(join(dirname(argv.card), 'MODEL_CARD.md'), modelCardMarkdown(updated));
+          console.log(`updated ${argv.card} and MODEL_CARD.md`);
+        }
+      }
     } finally {
       await predictor.close();
     }

@@ -18,7 +18,7 @@ export function formatResult(r: FileResult, format: OutputFormat): string {
   const p = r.result?.prediction;
   switch (format) {
     case 'json':
-      return JSON.stringify(p ? { file: r.path, digit: p.digit, probability: p.probability, probabilities: p.probabilities }
+      return JSON.stringify(p ? { file: r.path, digit: p.digit, probability: p.probability, probabilities: p.probabilities, digitScore: p.digitScore, isDigit: p.isDigit }
         : { file: r.path, error: { code: r.error!.code, message: r.error!.message } });
     case 'csv':
       return p ? `${csvField(r.path)},${p.digit},${p.probability.toFixed(6)},` : `${csvField(r.path)},,,${csvField(`${r.error!.code}: ${r.error!.message}`)}`;

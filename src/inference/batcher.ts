@@ -2,8 +2,9 @@ import { AppError } from '../errors';
 import { NUM_CLASSES, PIXELS } from '../data/mnist';
 
 /**
- * Runs a batch of n preprocessed images; resolves with n × 10 probabilities. `solo`: no other batch is
- * running and no request waits, so this one may use more threads.
+ * Runs a batch of n preprocessed images; resolves with n rows of `rowWidth` values (what the model
+ * answers per image). `solo`: no other batch is running and no request waits, so this one may use more
+ * threads.
  */
 export type RunBatch = (images: Float32Array, n: number, solo: boolean) => Promise<Float32Array>;
 
@@ -14,6 +15,7 @@ export interface BatcherOptions {
   requestTimeoutMs: number; // ms from enqueue to answer before REQUEST_TIMEOUT
   concurrency: number; // batches in flight at once (one per worker)
   closedError: () => Error; // the answer to work submitted after drain() began
+  rowWidth?: number; // values per image in a batch's answer (default NUM_CLASSES, the probabilities)
 }
 
 export interface BatcherEvents {
@@ -47,7 +49,7 @@ export class Batcher {
   get depth(): number { return this.queue.length; }
   get busy(): number { return this.inFlight; }
 
-  /** Queues one preprocessed 28×28 image; resolves with its 10 probabilities. */
+  /** Queues one preprocessed 28×28 image; resolves with its row of the batch's answer. */
   submit(input: Float32Array): Promise<Float32Array> {
     if (this.draining) return Promise.reject(this.opts.closedError());
     if (this.queue.length >= this.opts.maxQueue) {
@@ -90,6 +92,7 @@ export class Batcher {
 
   private dispatch(jobs: Job[]): void {
     const n = jobs.length;
+    const width = this.opts.rowWidth ?? NUM_CLASSES;
     const images = new Float32Array(n * PIXELS);
     const now = performance.now();
     jobs.forEach((j, i) => { images.set(j.input, i * PIXELS); this.events.onQueueWait?.(now - j.enqueued); });
@@ -98,7 +101,7 @@ export class Batcher {
     const solo = this.inFlight === 0 && this.queue.length === 0;
     this.inFlight++;
     this.run(images, n, solo).then(
-      (probs) => jobs.forEach((j, i) => this.settle(j, () => j.resolve(probs.slice(i * NUM_CLASSES, (i + 1) * NUM_CLASSES)))),
+      (rows) => jobs.forEach((j, i) => this.settle(j, () => j.resolve(rows.slice(i * width, (i + 1) * width)))),
       (err: Error) => jobs.forEach((j) => this.settle(j, () => j.reject(err))),
     ).finally(() => {
       this.inFlight--;

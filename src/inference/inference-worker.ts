@@ -1,9 +1,9 @@
 import { workerData } from 'node:worker_threads';
 import { openSession, OnnxSession } from '../onnx/ort-session';
-import { PIXELS } from '../data/mnist';
+import { NUM_CLASSES, PIXELS } from '../data/mnist';
 import { answerTasks, Transfer } from '../workers/protocol';
 import { lowerThreadPriority } from '../workers/thread-priority';
-import type { InferenceProtocol, InferenceWorkerData } from './protocol';
+import { OUTPUT_ROW, type InferenceProtocol, type InferenceWorkerData } from './protocol';
 
 /**
  * One worker thread: `session.run` blocks its thread, never the HTTP one. Two sessions of the same model
@@ -31,7 +31,11 @@ answerTasks<InferenceProtocol>({
   },
   async run({ images, n, solo: isSolo }) {
     const out = await (isSolo && solo ? solo : loaded).run(images, n);
-    const probabilities = Float32Array.from(out.probabilities);
-    return new Transfer({ probabilities }, [probabilities.buffer]);
+    const rows = new Float32Array(n * OUTPUT_ROW);
+    for (let i = 0; i < n; i++) {
+      rows.set(out.probabilities.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES), i * OUTPUT_ROW);
+      rows[i * OUTPUT_ROW + NUM_CLASSES] = out.digitScores ? out.digitScores[i] : NaN;
+    }
+    return new Transfer({ rows }, [rows.buffer]);
   },
 }, 'INFERENCE_FAILED');

@@ -1,17 +1,35 @@
 import { argmaxRows } from '../metrics/classification';
+import { NUM_CLASSES } from '../data/mnist';
 
 export interface Prediction {
   digit: number;
   probability: number;
   probabilities: number[];
+  /**
+   * How much the picture looks like a digit at all, in [0, 1], from the model's digit-score head;
+   * absent when the model has none. `isDigit` is `digitScore >= minDigitScore`.
+   */
+  digitScore?: number;
+  isDigit?: boolean;
 }
 
+/** The score at or above which a picture counts as a digit: the head is fitted so that 0.5 is its line. */
+export const DEFAULT_MIN_DIGIT_SCORE = 0.5;
+
 /**
- * The answer for one image from its calibrated probabilities.
- * @example toPrediction(Float32Array.of(0, 0, 0, 0, 0, 0, 0, 0.9991, 0.0009, 0)) // { digit: 7, probability: 0.9991, ... }
+ * The answer for one image from its row of the model's outputs: the calibrated probabilities, then (when
+ * the row has it and it is a number) the digit score.
+ * @example toPrediction(Float32Array.of(0, 0, 0, 0, 0, 0, 0, 0.9991, 0.0009, 0, 0.97)) // { digit: 7, probability: 0.9991, ..., digitScore: 0.97, isDigit: true }
  */
-export function toPrediction(probs: Float32Array): Prediction {
+export function toPrediction(row: Float32Array, minDigitScore = DEFAULT_MIN_DIGIT_SCORE): Prediction {
+  const probs = row.subarray(0, NUM_CLASSES);
   const digit = argmaxRows(probs)[0];
   const probabilities = Array.from(probs, (p) => Number(p.toPrecision(6)));
-  return { digit, probability: probabilities[digit], probabilities };
+  const prediction: Prediction = { digit, probability: probabilities[digit], probabilities };
+  const score = row.length > NUM_CLASSES ? row[NUM_CLASSES] : NaN;
+  if (!Number.isNaN(score)) {
+    prediction.digitScore = Number(score.toPrecision(6));
+    prediction.isDigit = score >= minDigitScore;
+  }
+  return prediction;
 }

@@ -1,3 +1,8 @@
+import { NUM_CLASSES } from '../data/mnist';
+
+/** Values per image a batch answers: the 10 calibrated probabilities, then the digit score. */
+export const OUTPUT_ROW = NUM_CLASSES + 1;
+
 /** What every inference worker is started with (its workerData). */
 export interface InferenceWorkerData {
   modelPath: string;
@@ -11,5 +16,6 @@ export interface InferenceWorkerData {
 export type InferenceProtocol = {
   init: { request: Record<string, never>; reply: Record<string, never> };
   /** `images` is n × 784 floats; `solo`: nothing else runs or waits, so the many-thread session may take it. */
-  run: { request: { images: Float32Array; n: number; solo: boolean }; reply: { probabilities: Float32Array } };
+  /** `rows`: n × OUTPUT_ROW values, an image's probabilities then its digit score (NaN without one). */
+  run: { request: { images: Float32Array; n: number; solo: boolean }; reply: { rows: Float32Array } };
 };

@@ -24,10 +24,21 @@ export interface ModelCard {
   data: Record<string, string>;
   sourceCommit: string;
   date: string;
+  /** The digit-score head's fit (make fit-digit-score), when the model has one. */
+  digitScore?: { features: string; fit: { digits: number; nonDigits: number }; validation: { digits: number; refusedDigits: number; marks: number; refusedMarks: number }; lineShare: number };
 }
 
 export function fileSha256(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
+
+function digitScoreParagraph(d: NonNullable<ModelCard['digitScore']>): string {
+  return `**Digit score.** A second output, \`digit_score\` = sigmoid(fc1 · w + b): a logistic unit on fc1's features
+fitted (\`make fit-digit-score\`) on ${d.fit.digits.toLocaleString('en-US')} digits and ${d.fit.nonDigits.toLocaleString('en-US')} drawn marks that are not digits
+(letters, symbols, shapes, scribbles, textures), its line (0.5) placed where ${(100 * d.lineShare).toFixed(1)}% of the validation digits
+read right fall below it. Validation: ${d.validation.refusedDigits}/${d.validation.digits} digits and ${d.validation.refusedMarks}/${d.validation.marks} marks below the line.
+
+`;
 }
 
 /** A short human-readable card from the JSON one. */
@@ -60,8 +71,8 @@ fp32 max |Δp| ${card.parity.fp32MaxAbsProbDiff.toExponential(1)}, int8 max |Δp
 **Intended use.** Recognising a single, roughly centred handwritten digit, after the preprocessing the server
 applies (polarity, crop, resize to 20 px, centre of mass at the centre of 28×28).
 
-**Limits.** Trained on MNIST only: American census workers' and students' handwriting from the 1990s,
-scanned and normalised. It always answers one of 0–9, even for letters, several digits or an empty image;
+${card.digitScore ? digitScoreParagraph(card.digitScore) : ''}**Limits.** Trained on MNIST only: American census workers' and students' handwriting from the 1990s,
+scanned and normalised. ${card.digitScore ? 'The digit score catches many marks that are not digits, not all (see its figures); the probabilities are calibrated for digits only; several digits are read as one' : 'It always answers one of 0–9, even for letters, several digits or an empty image'};
 treat low probabilities as "not sure". Accuracy on photos and canvas drawings is lower than on MNIST
 and depends on the preprocessing. Not for decisions about people.
 

@@ -1,11 +1,15 @@
 import * as ort from 'onnxruntime-node';
+import { DIGIT_SCORE_OUTPUT } from './digit-score';
 
 /**
  * The one module that imports onnxruntime-node. Everything else sees this small interface.
  */
 export interface OnnxSession {
-  /** Runs a batch of images [n, 1, 28, 28] (pixels in [0,1]); returns the named outputs. */
-  run(images: Float32Array, n: number): Promise<{ probabilities: Float32Array; logits: Float32Array }>;
+  /**
+   * Runs a batch of images [n, 1, 28, 28] (pixels in [0,1]); returns the named outputs. `digitScores`
+   * ([n], the `digit_score` output) only from a model that has one (see digit-score.ts).
+   */
+  run(images: Float32Array, n: number): Promise<{ probabilities: Float32Array; logits: Float32Array; digitScores?: Float32Array; outputs: Record<string, Float32Array> }>;
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   close(): Promise<void>;
@@ -47,6 +51,8 @@ export async function openSession(model: string | Uint8Array, options: Partial<S
       return {
         probabilities: out.probabilities.data as Float32Array,
         logits: out.logits.data as Float32Array,
+        digitScores: out[DIGIT_SCORE_OUTPUT]?.data as Float32Array | undefined,
+        outputs: Object.fromEntries(Object.entries(out).map(([k, t]) => [k, t.data as Float32Array])),
       };
     },
     close: () => session.release(),

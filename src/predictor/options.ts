@@ -1,5 +1,6 @@
 import { cpus } from 'node:os';
 import { AppError } from '../errors';
+import { DEFAULT_MIN_DIGIT_SCORE } from '../inference/postprocess';
 
 /** How the predictor decodes, batches and infers: the settings shared by the server, `predict` and the evaluations. */
 export interface PredictorOptions {
@@ -17,6 +18,8 @@ export interface PredictorOptions {
   maxDecodeQueue: number; // large images waiting for a decoding thread before 503 QUEUE_FULL
   decodeTimeoutMs: number; // ms one decode may take before its worker is replaced and the image refused (422)
   decoder: 'auto' | 'sharp' | 'jimp'; // photos: auto = sharp where its binary loads, else jimp
+  notDigit: 'refuse' | 'flag'; // a mark that is not a digit: refuse = 422 IMAGE_NO_DIGIT; flag = answer with isDigit false
+  minDigitScore: number; // digit score (0..1) below which a mark is not a digit; the model's head puts its line at 0.5
 }
 
 export const PREDICTOR_DEFAULTS: Readonly<PredictorOptions> = Object.freeze({
@@ -34,6 +37,8 @@ export const PREDICTOR_DEFAULTS: Readonly<PredictorOptions> = Object.freeze({
   maxDecodeQueue: 16,
   decodeTimeoutMs: 2_000,
   decoder: 'auto',
+  notDigit: 'refuse',
+  minDigitScore: DEFAULT_MIN_DIGIT_SCORE,
 });
 
 /** Options that are whole numbers, with the smallest value each takes. */
@@ -49,6 +54,8 @@ export function checkPredictorOptions(c: PredictorOptions): void {
     if (!Number.isInteger(v) || v < min) throw new AppError('CONFIG_INVALID', `option '${key}' must be an integer ≥ ${min}, got ${v}`);
   }
   if (!['auto', 'sharp', 'jimp'].includes(c.decoder)) throw new AppError('CONFIG_INVALID', `option 'decoder' must be auto, sharp or jimp, got ${c.decoder}`);
+  if (!['refuse', 'flag'].includes(c.notDigit)) throw new AppError('CONFIG_INVALID', `option 'notDigit' must be refuse or flag, got ${c.notDigit}`);
+  if (!(c.minDigitScore >= 0 && c.minDigitScore <= 1)) throw new AppError('CONFIG_INVALID', `option 'minDigitScore' must be in [0, 1], got ${c.minDigitScore}`);
   if (!(c.maxBatchDelayMs >= 0)) throw new AppError('CONFIG_INVALID', `option 'maxBatchDelayMs' must be ≥ 0, got ${c.maxBatchDelayMs}`);
 }
 

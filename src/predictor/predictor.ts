@@ -8,6 +8,7 @@ import { createDecodePool } from '../image/decode-pool';
 import { Batcher, BatcherEvents } from '../inference/batcher';
 import { toPrediction, Prediction } from '../inference/postprocess';
 import { createInferencePool } from '../inference/inference-pool';
+import { OUTPUT_ROW } from '../inference/protocol';
 import type { PredictorOptions } from './options';
 
 export interface PredictResult { prediction: Prediction; input28: Float32Array; info: PreprocessInfo }
@@ -29,6 +30,11 @@ export interface Predictor {
 /** The answer for a picture in which nothing stands out as a stroke. */
 function noDigit(): AppError {
   return new AppError('IMAGE_NO_DIGIT', 'no digit found: nothing in the image stands out from the background as a pen or pencil stroke (blank page, flat colour, paper texture or an empty canvas?)');
+}
+
+/** The answer for a mark the model's digit-score head does not take for a digit. */
+function notADigit(score: number, min: number): AppError {
+  return new AppError('IMAGE_NO_DIGIT', `no digit found: a mark stands out from the background but it is not a digit (digit score ${score.toFixed(3)} < ${min}); a letter, a symbol, a drawing or a scribble?`);
 }
 
 /** What the predictor reports to its owner, and the error it answers with once closed. */
@@ -75,9 +81,9 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
   ready.catch(() => {}); // the server logs it; requests waiting on it get the error
   const batcher = new Batcher(async (images, n, solo) => {
     await ready; // a batch cut before the model has loaded waits for it
-    const { probabilities } = await inference.run('run', { images, n, solo }, { transfer: [images.buffer as ArrayBuffer] });
-    return probabilities;
-  }, { ...opts, concurrency: opts.workers, closedError }, events);
+    const { rows } = await inference.run('run', { images, n, solo }, { transfer: [images.buffer as ArrayBuffer] });
+    return rows;
+  }, { ...opts, concurrency: opts.workers, closedError, rowWidth: OUTPUT_ROW }, events);
   // This thread's small PNGs: decoded into the decoder's buffers and preprocessed at once.
   const png = createPngDecoder();
   const preprocessor = createPreprocessor();
@@ -104,12 +110,13 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
       await new Promise<void>((r) => setImmediate(r));
       const { input, info } = await toInput(bytes, client);
       if (info.empty) throw noDigit();
-      const probs = await batcher.submit(input);
-      return { prediction: toPrediction(probs), input28: input, info };
+      const prediction = toPrediction(await batcher.submit(input), opts.minDigitScore);
+      if (prediction.isDigit === false && opts.notDigit === 'refuse') throw notADigit(prediction.digitScore!, opts.minDigitScore);
+      return { prediction, input28: input, info };
     },
     async predictInputs(inputs) {
-      const probs = await Promise.all(inputs.map((x) => batcher.submit(x)));
-      return probs.map(toPrediction);
+      const rows = await Promise.all(inputs.map((x) => batcher.submit(x)));
+      return rows.map((row) => toPrediction(row, opts.minDigitScore));
     },
     async close() {
       await batcher.drain();

@@ -40,7 +40,7 @@ const HTTP_INTEGER_MINIMUMS: Readonly<Partial<Record<keyof ServeConfig, number>>
 
 const INTEGER_KEYS = [...Object.keys(PREDICTOR_INTEGER_MINIMUMS), ...Object.keys(HTTP_INTEGER_MINIMUMS)] as Array<keyof ServeConfig>;
 
-const STRING_KEYS = ['host', 'model', 'card', 'decoder', 'logLevel'] as const;
+const STRING_KEYS = ['host', 'model', 'card', 'decoder', 'notDigit', 'logLevel'] as const;
 
 /**
  * The environment variable that sets each option: PORT, HOST and MODEL, and MNIST_<OPTION> for the rest
@@ -58,7 +58,7 @@ export const SERVE_ENV: Readonly<Record<keyof ServeConfig, string>> = Object.fre
  */
 export function serveConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<ServeConfig> {
   const out: Record<string, string | number> = {};
-  for (const key of [...INTEGER_KEYS, 'maxBatchDelayMs', ...STRING_KEYS] as Array<keyof ServeConfig>) {
+  for (const key of [...INTEGER_KEYS, 'maxBatchDelayMs', 'minDigitScore', ...STRING_KEYS] as Array<keyof ServeConfig>) {
     const raw = env[SERVE_ENV[key]];
     if (raw === undefined || raw === '') continue;
     if ((STRING_KEYS as readonly string[]).includes(key)) out[key] = raw;

@@ -66,7 +66,9 @@ const NO_ANSWER: Prediction = { digit: -1, probability: 0, probabilities: new Ar
 /**
  * The response body for a batch of predictions, keeping only the requested outputs. An image that got
  * an error instead (IMAGE_NO_DIGIT, IMAGE_UNDECODABLE, ...) has digit -1, zero probabilities and its
- * `CODE: message` in the BYTES output `error`, which is present only when some image failed.
+ * `CODE: message` in the BYTES output `error`, which is present only when some image failed. With a
+ * model that has a digit score, `digit_score` [N] (0 for an image that got an error; a BYTES image the
+ * score refused has IMAGE_NO_DIGIT in `error`; an FP32 tensor is answered, not refused).
  */
 export function v2Response(predictions: Array<Prediction | AppError>, version: string, req: V2Request): Record<string, unknown> {
   const n = predictions.length;
@@ -75,6 +77,9 @@ export function v2Response(predictions: Array<Prediction | AppError>, version: s
     { name: 'probabilities', shape: [n, 10], datatype: 'FP32', data: answers.flatMap((p) => p.probabilities) },
     { name: 'digit', shape: [n], datatype: 'INT64', data: answers.map((p) => p.digit) },
   ];
+  if (answers.some((p) => p.digitScore !== undefined)) {
+    outputs.push({ name: 'digit_score', shape: [n], datatype: 'FP32', data: answers.map((p) => p.digitScore ?? 0) });
+  }
   if (predictions.some((p) => p instanceof AppError)) {
     outputs.push({ name: 'error', shape: [n], datatype: 'BYTES', data: predictions.map((p) => (p instanceof AppError ? `${p.code}: ${p.message}` : '')) as never });
   }

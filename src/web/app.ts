@@ -31,11 +31,14 @@ function showError(message: string | null): void {
   errorEl.textContent = message ?? '';
 }
 
-/** Nothing on the page (an empty or cleared canvas, a blank photo): no guess, no bars. */
-function showNoDigit(): void {
+/**
+ * No guess, no bars: nothing on the page (an empty or cleared canvas, a blank photo), or a mark that the
+ * model's digit score does not take for a digit (a letter, a symbol, a drawing).
+ */
+function showNoDigit(why: 'no digit found' | 'not a digit'): void {
   showError(null);
   digitEl.textContent = '–';
-  probEl.textContent = 'no digit found';
+  probEl.textContent = why;
   Array.from(bars.children).forEach((li) => {
     (li.querySelector('.bar span') as HTMLElement).style.width = '0%';
     li.querySelector('.pct')!.textContent = '0%';
@@ -65,7 +68,8 @@ async function predict(body: Blob): Promise<void> {
     const res = await fetch('/predict?debug=1', { method: 'POST', body, headers: { 'content-type': body.type || 'application/octet-stream' } });
     const json = (await res.json()) as Answer & ErrorBody;
     if (mine !== requestNo) return; // a newer drawing is on its way
-    if (json.error?.code === 'IMAGE_NO_DIGIT') showNoDigit();
+    // The server's message says which of the two IMAGE_NO_DIGIT answers this is.
+    if (json.error?.code === 'IMAGE_NO_DIGIT') showNoDigit(/not a digit/.test(json.error.message) ? 'not a digit' : 'no digit found');
     else if (!res.ok) showError(json.error ? `${json.error.message} (${json.error.code})` : `The server answered ${res.status}.`);
     else show(json);
   } catch {
