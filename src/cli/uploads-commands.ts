@@ -1,7 +1,6 @@
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { DIGIT_SCORE_OUTPUT } from '../onnx/digit-score';
-import { fileSha256, ModelCard, modelCardMarkdown } from '../onnx/model-card';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { updateCardForDigitScore } from '../onnx/model-card';
 import { fitDigitScore } from '../uploads/fit-digit-score';
 import type { CommandModule } from 'yargs';
 import { loadMnist } from '../data/mnist';
@@ -107,19 +106,7 @@ export const fitDigitScoreCommand: CommandModule<object, FitArgs> = {
       const v = report.validation;
       console.log(`digit score fitted on ${report.fit.digits} digits and ${report.fit.nonDigits} non-digits in ${report.seconds} s; `
         + `validation: ${v.refusedDigits}/${v.digits} digits refused, ${v.refusedMarks}/${v.marks} tuned-family marks refused; wrote ${out}`);
-      if (existsSync(argv.card)) {
-        const card = JSON.parse(readFileSync(argv.card, 'utf8')) as ModelCard;
-        if (card.file === basename(out)) {
-          const updated: ModelCard = {
-            ...card, sha256: fileSha256(out), bytes: statSync(out).size,
-            outputs: [...card.outputs.filter((o) => o.name !== DIGIT_SCORE_OUTPUT), { name: DIGIT_SCORE_OUTPUT, shape: ['N', 1], meaning: 'how much the picture looks like a digit at all, in [0,1]; below 0.5 it is not a digit' }],
-            digitScore: report,
-          };
-          writeFileSync(argv.card, `${JSON.stringify(updated, null, 2)}\n`);
-          writeFileSync(join(dirname(argv.card), 'MODEL_CARD.md'), modelCardMarkdown(updated));
-          console.log(`updated ${argv.card} and MODEL_CARD.md`);
-        }
-      }
+      if (updateCardForDigitScore(argv.card, out, report)) console.log(`updated ${argv.card} and MODEL_CARD.md`);
     } finally {
       await predictor.close();
     }

@@ -27,7 +27,7 @@ answerTasks<InferenceProtocol>({
   async init() {
     loaded = await open(intraOpNumThreads);
     if (soloIntraOpNumThreads > 0 && soloIntraOpNumThreads !== intraOpNumThreads) solo = await open(soloIntraOpNumThreads);
-    return {};
+    return { outputs: [...loaded.outputNames] };
   },
   async run({ images, n, solo: isSolo }) {
     const out = await (isSolo && solo ? solo : loaded).run(images, n);

@@ -14,7 +14,8 @@ export interface InferenceWorkerData {
 
 /** Tasks of inference-worker.ts: load the model (once, broadcast), then run batches. */
 export type InferenceProtocol = {
-  init: { request: Record<string, never>; reply: Record<string, never> };
+  /** Replies with the model's output names (a digit-score head adds `digit_score`). */
+  init: { request: Record<string, never>; reply: { outputs: string[] } };
   /** `images` is n × 784 floats; `solo`: nothing else runs or waits, so the many-thread session may take it. */
   /** `rows`: n × OUTPUT_ROW values, an image's probabilities then its digit score (NaN without one). */
   run: { request: { images: Float32Array; n: number; solo: boolean }; reply: { rows: Float32Array } };

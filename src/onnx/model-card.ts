@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { DIGIT_SCORE_OUTPUT } from './digit-score';
 import { ONNX_OPSET } from './graph-builder';
 
 /** What `artifacts/model-card.json` holds; the server's /v1/model returns it. */
@@ -20,7 +22,7 @@ export interface ModelCard {
   input: { name: string; shape: Array<string | number>; dtype: string; normalization: string };
   outputs: Array<{ name: string; shape: Array<string | number>; meaning: string }>;
   labels: string[];
-  training: { command: string; seed: number; epochs: number; backend: string; workers: number; wallSeconds: number; tfjsTestAccuracy: number };
+  training: { command: string; seed: number; epochs: number; backend: string; workers?: number; wallSeconds: number; tfjsTestAccuracy: number };
   data: Record<string, string>;
   sourceCommit: string;
   date: string;
@@ -33,10 +35,11 @@ export function fileSha256(path: string): string {
 }
 
 function digitScoreParagraph(d: NonNullable<ModelCard['digitScore']>): string {
-  return `**Digit score.** A second output, \`digit_score\` = sigmoid(fc1 · w + b): a logistic unit on fc1's features
-fitted (\`make fit-digit-score\`) on ${d.fit.digits.toLocaleString('en-US')} digits and ${d.fit.nonDigits.toLocaleString('en-US')} drawn marks that are not digits
-(letters, symbols, shapes, scribbles, textures), its line (0.5) placed where ${(100 * d.lineShare).toFixed(1)}% of the validation digits
-read right fall below it. Validation: ${d.validation.refusedDigits}/${d.validation.digits} digits and ${d.validation.refusedMarks}/${d.validation.marks} marks below the line.
+  return `**Digit score.** A second output, \`digit_score\` = sigmoid(relu(fc1 · w1 + b1) · w2 + b2): a small MLP (64
+hidden units) on fc1's features, the network itself unchanged, fitted (\`make fit-digit-score\`) on ${d.fit.digits.toLocaleString('en-US')} digits
+and ${d.fit.nonDigits.toLocaleString('en-US')} photos of marks that are not digits (letters, symbols, shapes, scribbles, textures: the tuned
+families of \`docs/not-a-digit.md\`); its line, 0.5, placed where ${(100 * d.lineShare).toFixed(2)}% of the validation digits read right
+fall below it. On validation data: ${d.validation.refusedDigits} of ${d.validation.digits.toLocaleString('en-US')} digits and ${d.validation.refusedMarks} of ${d.validation.marks} marks below the line.
 
 `;
 }
@@ -60,7 +63,7 @@ convolutions and the output layer are fp32.
 55,000 MNIST training images left after holding out 5,000 for validation (stratified), Adam with warm-up and
 cosine decay, on-the-fly augmentation (shifts, rotations, scaling, stroke thickness), dropout between the
 dense layers, early stopping on validation loss; backend ${card.training.backend}, ${(card.training.wallSeconds / 60).toFixed(0)} minutes
-with ${card.training.workers} replica worker threads. Probabilities are calibrated by temperature scaling fitted on the validation set
+${card.training.workers ? `with ${card.training.workers} replica worker threads` : 'on this project\'s 2-core machine'}. Probabilities are calibrated by temperature scaling fitted on the validation set
 (T = ${card.temperature.toFixed(3)}).
 
 **How well.** On the 10,000 MNIST test images, measured through onnxruntime: accuracy ${pct(card.testAccuracy)}
@@ -78,4 +81,24 @@ and depends on the preprocessing. Not for decisions about people.
 
 Data sha256: ${Object.entries(card.data).map(([k, v]) => `${k} \`${v.slice(0, 8)}…\``).join(', ')}. Source commit \`${card.sourceCommit}\`. Date ${card.date}.
 `;
+}
+
+/**
+ * After the digit-score head was added to `modelPath`: the card at `cardPath` (when it describes that
+ * file) gets the file's new sha256 and size, the `digit_score` output and the fit's figures, and
+ * MODEL_CARD.md beside it is written again. Returns whether it did.
+ */
+export function updateCardForDigitScore(cardPath: string, modelPath: string, fit: NonNullable<ModelCard['digitScore']>): boolean {
+  if (!existsSync(cardPath)) return false;
+  const card = JSON.parse(readFileSync(cardPath, 'utf8')) as ModelCard;
+  if (card.file !== basename(modelPath)) return false;
+  const updated: ModelCard = {
+    ...card, sha256: fileSha256(modelPath), bytes: statSync(modelPath).size,
+    outputs: [...card.outputs.filter((o) => o.name !== DIGIT_SCORE_OUTPUT),
+      { name: DIGIT_SCORE_OUTPUT, shape: ['N', 1], meaning: 'how much the picture looks like a digit at all, in [0,1]; under 0.5 it is not a digit' }],
+    digitScore: fit,
+  };
+  writeFileSync(cardPath, `${JSON.stringify(updated, null, 2)}\n`);
+  writeFileSync(join(dirname(cardPath), 'MODEL_CARD.md'), modelCardMarkdown(updated));
+  return true;
 }

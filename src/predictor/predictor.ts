@@ -9,6 +9,7 @@ import { Batcher, BatcherEvents } from '../inference/batcher';
 import { toPrediction, Prediction } from '../inference/postprocess';
 import { createInferencePool } from '../inference/inference-pool';
 import { OUTPUT_ROW } from '../inference/protocol';
+import { DIGIT_SCORE_OUTPUT } from '../onnx/digit-score';
 import type { PredictorOptions } from './options';
 
 export interface PredictResult { prediction: Prediction; input28: Float32Array; info: PreprocessInfo }
@@ -18,6 +19,8 @@ export interface Predictor {
   /** Resolves when every worker has loaded the model and run a warm-up batch. */
   readonly ready: Promise<void>;
   isReady(): boolean;
+  /** Once ready: whether the model answers a digit score (has the digit-score head). */
+  hasDigitScore(): boolean;
   /** `client` (an address) is whom the bytes are decoded for: one client cannot hold every decoding thread. */
   predictBytes(bytes: Uint8Array, client?: string): Promise<PredictResult>;
   /** Already preprocessed images ([n,1,28,28] in [0,1]); each goes through the same queue. */
@@ -76,7 +79,8 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
     timeoutError: () => new AppError('IMAGE_UNDECODABLE', `the image could not be decoded: the decoder took longer than ${opts.decodeTimeoutMs} ms and was stopped`),
   };
   let readyFlag = false;
-  const ready = inference.broadcast('init', {}).then(() => { readyFlag = true; },
+  let digitScore = false;
+  const ready = inference.broadcast('init', {}).then((replies) => { digitScore = replies[0].outputs.includes(DIGIT_SCORE_OUTPUT); readyFlag = true; },
     (err: Error) => { throw new AppError('MODEL_INVALID', `a worker could not load ${modelPath}: ${err.message}`); });
   ready.catch(() => {}); // the server logs it; requests waiting on it get the error
   const batcher = new Batcher(async (images, n, solo) => {
@@ -103,6 +107,7 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
   return {
     ready,
     isReady: () => readyFlag,
+    hasDigitScore: () => digitScore,
     get queueDepth() { return batcher.depth; },
     async predictBytes(bytes, client) {
       // Decode in the event loop's check phase, after the I/O callbacks that are ready now: under load a

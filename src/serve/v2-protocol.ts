@@ -131,7 +131,8 @@ export function v2Router(deps: V2Deps): Router {
     res.json({
       name: V2_MODEL_NAME, versions: [version], platform: 'onnxruntime_onnx',
       inputs: [{ name: V2_INPUT_NAME, datatype: 'FP32', shape: [-1, 1, IMAGE_SIZE, IMAGE_SIZE] }],
-      outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 10] }, { name: 'digit', datatype: 'INT64', shape: [-1] }],
+      outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 10] }, { name: 'digit', datatype: 'INT64', shape: [-1] },
+        ...(predictor.hasDigitScore() ? [{ name: 'digit_score', datatype: 'FP32', shape: [-1] }] : [])],
     });
   });
   r.get(at('/ready'), (_req, res) => { res.status(ready() ? 200 : 400).json({ name: V2_MODEL_NAME, ready: ready() }); });

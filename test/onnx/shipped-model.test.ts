@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileSha256, ModelCard } from '../../src/onnx/model-card';
+import { DIGIT_SCORE_OUTPUT, digitScoreInfo } from '../../src/onnx/digit-score';
 import { evaluateOnnxLogits } from '../../src/onnx/evaluate-onnx';
 import { evaluateLogits } from '../../src/metrics/classification';
 import { loadMnist } from '../../src/data/mnist';
@@ -36,4 +37,10 @@ describe('shipped model (artifacts/)', () => {
     expect(ev.accuracy).toBeGreaterThanOrEqual(SHIPPED_FLOOR.accuracy);
     expect(ev.ece).toBeLessThanOrEqual(SHIPPED_FLOOR.ece); // of the calibrated probabilities (the card's temperature)
   }, 300_000);
+
+  it('has the digit-score head its card describes', () => {
+    const info = digitScoreInfo(readFileSync(join('artifacts', card!.file)));
+    expect(info).toMatchObject({ line: 0.5, features: card!.digitScore!.features, fit: card!.digitScore!.fit, validation: card!.digitScore!.validation });
+    expect(card!.outputs.map((o) => o.name)).toContain(DIGIT_SCORE_OUTPUT);
+  });
 });

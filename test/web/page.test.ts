@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { chromium, Browser, Page } from 'playwright-core';
 import { loadMnist } from '../../src/data/mnist';
 import { startServer, RunningServer } from '../../src/serve/server';
@@ -100,6 +100,15 @@ describe('drawing page in headless Chromium', () => {
     expect(await page.textContent('#digit')).toBe('–');
     expect(await page.isHidden('#error')).toBe(true);
     await page.screenshot({ path: `${SHOTS}/page-no-digit.png`, fullPage: true });
+  });
+
+  it('says "not a digit" for a photo of a letter instead of guessing', async () => {
+    const letter = readFileSync('test/fixtures/not-a-digit/letter.jpg');
+    await page.setInputFiles('#file', { name: 'letter.jpg', mimeType: 'image/jpeg', buffer: letter });
+    await page.waitForFunction(() => document.getElementById('prob')?.textContent === 'not a digit', undefined, { timeout: 10_000 });
+    expect(await page.textContent('#digit')).toBe('–');
+    expect(await page.isHidden('#error')).toBe(true);
+    await page.screenshot({ path: `${SHOTS}/page-not-a-digit.png`, fullPage: true });
   });
 
   it('fits a phone-width screen', async () => {
