@@ -181,7 +181,7 @@ describe('the manifests agree with the server', () => {
 
   it('every probe path answers 200 on a running server configured by the manifest\'s environment', async () => {
     const env = envOf(server);
-    const running = await startServer({ ...serveConfigFromEnv(env), port: 0, host: '127.0.0.1', workers: 1, logLevel: 'silent' });
+    const running = await startServer({ ...serveConfigFromEnv(env), port: 0, host: '127.0.0.1', workers: 1, logLevel: 'silent', watchdogMs: 0 });
     try {
       await running.predictor.ready;
       const probes = [server.startupProbe, server.readinessProbe, server.livenessProbe, runtime.spec.containers[0].readinessProbe, runtime.spec.containers[0].livenessProbe];
@@ -197,7 +197,7 @@ describe('the manifests agree with the server', () => {
   });
 
   it('readiness fails while the server drains, so the pod leaves the endpoints', async () => {
-    const running = await startServer({ port: 0, host: '127.0.0.1', workers: 1, logLevel: 'silent' });
+    const running = await startServer({ port: 0, host: '127.0.0.1', workers: 1, logLevel: 'silent', watchdogMs: 0 });
     await running.predictor.ready;
     const closing = running.shutdown();
     // The listener still accepts during the drain's grace, and the probe is answered: not ready.

@@ -16,7 +16,7 @@ let seeds: FuzzSeed[];
 beforeAll(async () => {
   const { test } = await loadMnist();
   seeds = await fuzzSeeds(test.images.subarray(3 * PIXELS, 4 * PIXELS));
-  server = await startServer({ port: 0, host: '127.0.0.1', model: MODEL, logLevel: 'silent', workers: 1, decodeTimeoutMs: DECODE_TIMEOUT_MS });
+  server = await startServer({ port: 0, host: '127.0.0.1', model: MODEL, logLevel: 'silent', watchdogMs: 0, workers: 1, decodeTimeoutMs: DECODE_TIMEOUT_MS });
   await server.predictor.ready;
 });
 afterAll(() => server.shutdown());

@@ -17,7 +17,7 @@ let heavy: Buffer;
 const photo = readFileSync('examples/two-on-paper.jpg');
 
 beforeAll(async () => {
-  server = await startServer({ port: 0, host: '127.0.0.1', model: MODEL, logLevel: 'silent', workers: 1, decodeWorkers: 2 });
+  server = await startServer({ port: 0, host: '127.0.0.1', model: MODEL, logLevel: 'silent', watchdogMs: 0, workers: 1, decodeWorkers: 2 });
   await server.predictor.ready;
   // Plausible and within the PNG limit, and about the slowest such file: a flat 3000×3000 PNG.
   heavy = await sharp({ create: { width: 3000, height: 3000, channels: 3, background: { r: 245, g: 245, b: 240 } } }).png().toBuffer();

@@ -95,7 +95,7 @@ async function stopRound(server: Spawned, signal: NodeJS.Signals, group: boolean
 
 describe('start-up', () => {
   it('answers requests sent in the first milliseconds after listening (they wait for the model), never 500', async () => {
-    const server = await startServer({ port: 0, host: '127.0.0.1', model: MODEL, logLevel: 'silent', workers: 1 });
+    const server = await startServer({ port: 0, host: '127.0.0.1', model: MODEL, logLevel: 'silent', watchdogMs: 0, workers: 1 });
     try {
       expect(server.predictor.isReady()).toBe(false);
       const answers = await Promise.all(pngs.map((png) => fetch(`${server.url}/predict`, { method: 'POST', body: png, headers: { 'content-type': 'image/png' } })));

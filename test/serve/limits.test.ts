@@ -8,7 +8,7 @@ const LIMIT = 3_000_000;
 
 let server: RunningServer;
 beforeAll(async () => {
-  server = await startServer({ port: 0, host: '127.0.0.1', model: MODEL, logLevel: 'silent', workers: 1, maxBodyBytes: LIMIT, decodeWorkers: 1, maxDecodeQueue: 2 });
+  server = await startServer({ port: 0, host: '127.0.0.1', model: MODEL, logLevel: 'silent', watchdogMs: 0, workers: 1, maxBodyBytes: LIMIT, decodeWorkers: 1, maxDecodeQueue: 2 });
   await server.predictor.ready;
 });
 afterAll(() => server.shutdown());
@@ -90,7 +90,7 @@ describe('overload with photos', () => {
 
 describe('slow clients', () => {
   it('answers 408 to a client that stalls in its headers or its body, after the configured times', async () => {
-    const slow = await startServer({ port: 0, host: '127.0.0.1', model: MODEL, logLevel: 'silent', workers: 1, headersTimeoutMs: 400, uploadTimeoutMs: 800 });
+    const slow = await startServer({ port: 0, host: '127.0.0.1', model: MODEL, logLevel: 'silent', watchdogMs: 0, workers: 1, headersTimeoutMs: 400, uploadTimeoutMs: 800 });
     try {
       // The configured limits, not Node's defaults (60 s and 300 s), are the ones in force.
       expect([slow.server.headersTimeout, slow.server.requestTimeout]).toEqual([400, 800]);

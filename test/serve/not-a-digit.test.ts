@@ -18,7 +18,7 @@ const DIGIT = readFileSync('examples/digit.png'); // a 7
 let server: RunningServer;
 let flagging: RunningServer;
 const start = (extra: Parameters<typeof startServer>[0] = {}) =>
-  startServer({ port: 0, host: '127.0.0.1', model: MODEL, logLevel: 'silent', workers: 1, ...extra });
+  startServer({ port: 0, host: '127.0.0.1', model: MODEL, logLevel: 'silent', watchdogMs: 0, workers: 1, ...extra });
 
 beforeAll(async () => {
   [server, flagging] = await Promise.all([start(), start({ notDigit: 'flag' })]);

@@ -15,8 +15,11 @@ let test: Dataset;
 let pngs: Buffer[];
 let server: RunningServer;
 
+// watchdogMs 0 in every test server: jest runs the tests on the server's own HTTP thread, so a test's
+// synchronous work (building bitmaps, slow in jest) would trip it; test/serve/watchdog.test.ts checks it
+// in a process of its own.
 const start = (extra: Parameters<typeof startServer>[0] = {}) =>
-  startServer({ port: 0, host: '127.0.0.1', model: MODEL, logLevel: 'silent', workers: 1, ...extra });
+  startServer({ port: 0, host: '127.0.0.1', model: MODEL, logLevel: 'silent', watchdogMs: 0, workers: 1, ...extra });
 
 beforeAll(async () => {
   test = (await loadMnist()).test;
@@ -289,7 +292,7 @@ describe('access log', () => {
   it('writes one JSON line per request with its id, the URL as sent, status, latency and error code', async () => {
     const lines: Json[] = [];
     const sink = new Writable({ write(chunk, _enc, done) { lines.push(JSON.parse(String(chunk))); done(); } });
-    const logged = await startServer({ port: 0, host: '127.0.0.1', model: MODEL, workers: 1 }, pino({ level: 'info' }, sink));
+    const logged = await startServer({ port: 0, host: '127.0.0.1', model: MODEL, workers: 1, watchdogMs: 0 }, pino({ level: 'info' }, sink));
     try {
       await logged.predictor.ready;
       await (await fetch(`${logged.url}/predict`, { method: 'POST', body: new Uint8Array(pngs[0]), headers: { 'x-request-id': 'req-raw' } })).arrayBuffer();

@@ -14,7 +14,7 @@ let page: Page;
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (.ci/run does)`);
-  server = await startServer({ port: 0, host: '127.0.0.1', model: MODEL, logLevel: 'silent', workers: 1 });
+  server = await startServer({ port: 0, host: '127.0.0.1', model: MODEL, logLevel: 'silent', watchdogMs: 0, workers: 1 });
   await server.predictor.ready;
   browser = await chromium.launch({
     executablePath: CHROMIUM, headless: true,
