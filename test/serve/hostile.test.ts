@@ -17,7 +17,9 @@ let heavy: Buffer;
 const photo = readFileSync('examples/two-on-paper.jpg');
 
 beforeAll(async () => {
-  server = await startServer({ port: 0, host: '127.0.0.1', model: MODEL, logLevel: 'silent', watchdogMs: 0, workers: 1, decodeWorkers: 2 });
+  // Deadlines far above a heavy file's decode (~0.3 s alone): this test is about who waits for whom, and
+  // on a machine busy with other work the default 2 s decode deadline turned decodes into refusals.
+  server = await startServer({ port: 0, host: '127.0.0.1', model: MODEL, logLevel: 'silent', watchdogMs: 0, workers: 1, decodeWorkers: 2, decodeTimeoutMs: 20_000, requestTimeoutMs: 60_000 });
   await server.predictor.ready;
   // Plausible and within the PNG limit, and about the slowest such file: a flat 3000×3000 PNG.
   heavy = await sharp({ create: { width: 3000, height: 3000, channels: 3, background: { r: 245, g: 245, b: 240 } } }).png().toBuffer();
