@@ -17,7 +17,7 @@ let heavy: Buffer;
 const photo = readFileSync('examples/two-on-paper.jpg');
 
 beforeAll(async () => {
-  // Deadlines far above a heavy file's decode (~0.3 s alone): this test is about who waits for whom, and
+  // Deadlines far above a heavy file's decode (a fraction of a second alone): this test is about who waits for whom, and
   // on a machine busy with other work the default 2 s decode deadline turned decodes into refusals.
   server = await startServer({ port: 0, host: '127.0.0.1', model: MODEL, logLevel: 'silent', watchdogMs: 0, workers: 1, decodeWorkers: 2, decodeTimeoutMs: 20_000, requestTimeoutMs: 60_000 });
   await server.predictor.ready;
