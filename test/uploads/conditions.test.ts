@@ -70,23 +70,23 @@ describe('evaluateUploads through the predictor', () => {
     try {
       await predictor.ready;
       const examples: UploadExample[] = [];
-      const report = await evaluateUploads(predictor, test, { ...UPLOADS_DEFAULTS, seed: SEED, perCondition: 2, perEmptyCondition: 1, perNonDigitFamily: 2, only: ['canvas-rgba', 'noisy-scan', 'empty-canvas', 'doodles'] },
+      const report = await evaluateUploads(predictor, test, { ...UPLOADS_DEFAULTS, seed: SEED, perCondition: 2, perEmptyCondition: 1, perNonDigitFamily: 2, only: ['canvas-rgba', 'noisy-scan', 'empty-canvas', 'shapes'] },
         (e) => examples.push(e));
       expect(report.conditions.map((c) => [c.condition, c.images, c.right])).toEqual([['noisy-scan', 2, 2], ['canvas-rgba', 2, 2]]);
       expect(report.overall).toMatchObject({ images: 4, right: 4, accuracy: 1 });
       expect(report.empty).toEqual([expect.objectContaining({ condition: 'empty-canvas', images: 1, noDigit: 1, accuracy: 1 })]);
       expect(report.emptyRefused).toEqual({ images: 1, refused: 1 });
-      const [doodles] = report.nonDigits;
-      expect(doodles).toMatchObject({ family: 'doodles', heldOut: true, images: 2 });
-      expect(doodles.refused + Object.values(doodles.answered).reduce((a, b) => a + b, 0)).toBe(2);
-      expect(doodles.refused).toBe(doodles.noDigit + doodles.notDigit);
+      const [shapes] = report.nonDigits;
+      expect(shapes).toMatchObject({ family: 'shapes', heldOut: true, images: 2 });
+      expect(shapes.refused + Object.values(shapes.answered).reduce((a, b) => a + b, 0)).toBe(2);
+      expect(shapes.refused).toBe(shapes.noDigit + shapes.notDigit);
       expect(report.scores.digits).toHaveLength(4);
-      expect(report.scores.heldOut.length + doodles.noDigit).toBe(2);
+      expect(report.scores.heldOut.length + shapes.noDigit).toBe(2);
       expect(report.scores.digits.every((x) => x >= 0 && x <= 1)).toBe(true);
       // Conditions run one after another; within one, answers come in the order the decoding threads finish.
       const order = examples.map((e) => e.condition).filter((c, i, all) => all.indexOf(c) === i);
       expect(order.slice(0, 3)).toEqual(['noisy-scan', 'canvas-rgba', 'empty-canvas']);
-      expect(order.slice(3).every((c) => c.startsWith('doodles/'))).toBe(true);
+      expect(order.slice(3).every((c) => c.startsWith('shapes/'))).toBe(true);
       const sorted = [...examples].filter((e) => !e.condition.includes('/')).sort((a, b) => order.indexOf(a.condition) - order.indexOf(b.condition) || a.index - b.index);
       expect(sorted.map((e) => [e.condition, e.index, e.right])).toEqual([['noisy-scan', 0, true], ['noisy-scan', 1, true], ['canvas-rgba', 0, true], ['canvas-rgba', 1, true], ['empty-canvas', 0, true]]);
       const picture = await examplesPicture(sorted.filter((e) => e.index === 0));
