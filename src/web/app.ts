@@ -125,14 +125,20 @@ function setupBrush(): void {
 }
 
 document.getElementById('clear')!.addEventListener('click', clear);
-fileInput.addEventListener('change', () => { const f = fileInput.files?.[0]; if (f) void predict(f); });
+/** A picked or dropped file is answered on its own: the drawing is cleared, so the answer is not read as the drawing's. */
+function predictFile(f: File): void {
+  clear();
+  void predict(f);
+}
+
+fileInput.addEventListener('change', () => { const f = fileInput.files?.[0]; if (f) predictFile(f); });
 drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
 drop.addEventListener('dragleave', () => drop.classList.remove('over'));
 drop.addEventListener('drop', (e) => {
   e.preventDefault();
   drop.classList.remove('over');
   const f = e.dataTransfer?.files[0];
-  if (f) void predict(f);
+  if (f) predictFile(f);
 });
 drop.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); fileInput.click(); } });
 setupBrush();

@@ -107,6 +107,11 @@ describe('drawing page in headless Chromium', () => {
     await page.setInputFiles('#file', { name: 'letter.jpg', mimeType: 'image/jpeg', buffer: letter });
     await page.waitForFunction(() => document.getElementById('prob')?.textContent === 'not a digit', undefined, { timeout: 10_000 });
     expect(await page.textContent('#digit')).toBe('–');
+    // The drawing left from the tests before is cleared: the answer is the file's.
+    expect(await page.evaluate(() => {
+      const c = document.getElementById('pad') as HTMLCanvasElement;
+      return c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data.some((v) => v !== 0);
+    })).toBe(false);
     expect(await page.isHidden('#error')).toBe(true);
     await page.screenshot({ path: `${SHOTS}/page-not-a-digit.png`, fullPage: true });
   });
