@@ -118,7 +118,7 @@ export async function encodeUpload(r: RenderedUpload): Promise<Uint8Array> {
 }
 
 /** Runs `f` over 0..n-1 with at most `limit` calls in flight. */
-async function forEachLimited(n: number, limit: number, f: (i: number) => Promise<void>): Promise<void> {
+export async function forEachLimited(n: number, limit: number, f: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
   await Promise.all(Array.from({ length: Math.min(limit, n) }, async () => {
     while (next < n) await f(next++);

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { Dataset, loadMnist, PIXELS, stratifiedSplit } from '../data/mnist';
+import { Dataset, loadMnist, PIXELS, stratifiedSplit, subset, toFloat } from '../data/mnist';
 import { createRng } from '../data/rng';
 import { argmaxRows } from '../metrics/classification';
 import { openSession } from '../onnx/ort-session';
 import { addDigitScoreHead, DIGIT_SCORE_FEATURES, FIT_DEFAULTS, fitDigitScoreHead, headLogits, lowerQuantile, withOutputs } from '../onnx/digit-score';
 import type { Predictor } from '../predictor';
 import { renderUpload, UPLOAD_CONDITIONS, uploadSeed } from './conditions';
-import { encodeUpload } from './evaluate-uploads';
+import { encodeUpload, forEachLimited } from './evaluate-uploads';
 import { renderNonDigitUpload, TUNED_FAMILIES } from './non-digits';
 
 /**
@@ -52,23 +52,22 @@ export interface DigitScoreFitReport {
   seconds: number;
 }
 
-/** 28×28 inputs of `count` uploads through the predictor (those it refuses before the model are skipped). */
+/**
+ * 28×28 inputs of `count` uploads through the predictor, in upload order whatever order they finish in
+ * (the fit is seeded, so the same uploads must give the same rows); those refused before the model
+ * are skipped.
+ */
 async function inputsOf(predictor: Predictor, count: number, concurrency: number, make: (i: number) => Promise<Uint8Array>): Promise<{ inputs: Float32Array[]; index: number[] }> {
-  const inputs: Float32Array[] = [], index: number[] = [];
-  let next = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => {
-    while (next < count) {
-      const i = next++;
-      try {
-        const res = await predictor.predictBytes(await make(i));
-        inputs.push(res.input28);
-        index.push(i);
-      } catch {
-        // nothing stood out: IMAGE_NO_DIGIT before the model, so the head never sees it
-      }
+  const byUpload: Array<Float32Array | undefined> = new Array(count);
+  await forEachLimited(count, concurrency, async (i) => {
+    try {
+      byUpload[i] = (await predictor.predictBytes(await make(i))).input28;
+    } catch {
+      // nothing stood out: IMAGE_NO_DIGIT before the model, so the head never sees it
     }
-  }));
-  return { inputs, index };
+  });
+  const index = byUpload.flatMap((x, i) => (x ? [i] : []));
+  return { inputs: index.map((i) => byUpload[i]!), index };
 }
 
 /** Uploads of MNIST digits `pool` under every condition, with their labels. */
@@ -112,11 +111,7 @@ export async function fitDigitScore(modelPath: string, predictor: Predictor, par
     }
     return { fc1, digits };
   };
-  const mnistImages = (indices: number[]) => {
-    const x = new Float32Array(indices.length * PIXELS);
-    indices.forEach((j, i) => { for (let p = 0; p < PIXELS; p++) x[i * PIXELS + p] = train.images[j * PIXELS + p] / 255; });
-    return x;
-  };
+  const mnistImages = (indices: number[]) => toFloat(subset(train, indices).images);
   try {
     const fitPool = split.train.slice(0, opts.mnistDigits);
     log(`digits: ${fitPool.length} MNIST training images, ${opts.digitUploadsPerCondition} uploads per condition`);
