@@ -5,7 +5,7 @@ MODEL ?= artifacts/mnist-cnn.int8.onnx
 ARGS ?=
 VERSION := $(shell $(NODE) -p "require('./package.json').version")
 
-.PHONY: build data train resume evaluate evaluate-tfjs export-onnx fit-digit-score report bench-train serve predict bench bench-files evaluate-uploads evaluate-images fuzz container-test test lint ci dist clean
+.PHONY: build data train resume evaluate evaluate-tfjs export-onnx fit-digit-score report bench-train serve predict bench bench-files evaluate-uploads evaluate-numbers evaluate-images fuzz container-test test lint ci dist clean
 
 build:
 	npm run build
@@ -57,6 +57,10 @@ bench-files: build
 # Realistic uploads made from MNIST test digits; seed 2 (default) is the held-out set the README reports.
 evaluate-uploads: build
 	$(CLI) evaluate-uploads --model $(MODEL) $(ARGS)
+
+# Handwritten numbers (2–8 digits, apart or touching) on the same pages; seed 2 (default) is held out.
+evaluate-numbers: build
+	$(CLI) evaluate-numbers --model $(MODEL) $(ARGS)
 
 # Your own labelled images: DIR/<digit>/* or a CSV of path,label (make evaluate-images DIR=my-digits).
 evaluate-images: build

@@ -5,7 +5,7 @@ import { trainCommand, evaluateCommand, dataCommand, benchTrainCommand, reportCo
 import { exportCommand } from './onnx-commands';
 import { serveCommand, benchCommand, benchFilesCommand } from './serve-commands';
 import { predictCommand, evaluateImagesCommand } from './files-commands';
-import { evaluateUploadsCommand, fitDigitScoreCommand } from './uploads-commands';
+import { evaluateNumbersCommand, evaluateUploadsCommand, fitDigitScoreCommand } from './uploads-commands';
 import { fuzzCommand } from './fuzz-commands';
 import { containerTestCommand } from './deploy-commands';
 import { AppError } from '../errors';
@@ -27,6 +27,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .command(benchCommand)
     .command(benchFilesCommand)
     .command(evaluateUploadsCommand)
+    .command(evaluateNumbersCommand)
     .command(fitDigitScoreCommand)
     .command(evaluateImagesCommand)
     .command(fuzzCommand)

@@ -11,6 +11,7 @@ import { examplesPicture } from '../uploads/examples-picture';
 import { EMPTY_CONDITIONS, UPLOAD_CONDITIONS } from '../uploads/conditions';
 import { NON_DIGIT_FAMILIES } from '../uploads/non-digits';
 import { tradeoffPlot } from '../uploads/tradeoff-plot';
+import { evaluateNumbers, NumberExample, numbersPicture, NUMBERS_DEFAULTS } from '../uploads/evaluate-numbers';
 
 interface Args { model?: string; only?: string[]; mnist: boolean; failures?: string; seed: number; 'per-condition': number; 'per-empty': number; 'per-family': number; out: string; picture: string; tradeoff: string; decoder: string }
 
@@ -107,6 +108,41 @@ export const fitDigitScoreCommand: CommandModule<object, FitArgs> = {
       console.log(`digit score fitted on ${report.fit.digits} digits and ${report.fit.nonDigits} non-digits in ${report.seconds} s; `
         + `validation: ${v.refusedDigits}/${v.digits} digits refused, ${v.refusedMarks}/${v.marks} tuned-family marks refused; wrote ${out}`);
       if (updateCardForDigitScore(argv.card, out, report)) console.log(`updated ${argv.card} and MODEL_CARD.md`);
+    } finally {
+      await predictor.close();
+    }
+  },
+};
+
+interface NumbersArgs { model?: string; seed: number; 'per-set': number; out: string; picture: string }
+
+export const evaluateNumbersCommand: CommandModule<object, NumbersArgs> = {
+  command: 'evaluate-numbers',
+  describe: 'whole numbers (2–8 handwritten digits, apart or touching) on realistic pages, made from MNIST test digits',
+  builder: (y) => y.options({
+    model: { type: 'string', describe: `ONNX model (default ${SERVE_DEFAULTS.model})` },
+    seed: { type: 'number', default: NUMBERS_DEFAULTS.seed, describe: 'seed of the generated numbers (2 is held out; the reading was tuned on 1)' },
+    'per-set': { type: 'number', default: NUMBERS_DEFAULTS.perSet, describe: 'numbers per set (gaps, touching, long)' },
+    out: { type: 'string', default: 'artifacts/numbers-report.json', describe: 'report file' },
+    picture: { type: 'string', default: 'artifacts/numbers-examples.png', describe: 'picture of a few numbers with the boxes of the digits read' },
+  }),
+  handler: async (argv) => {
+    const { test } = await loadMnist();
+    const config = resolveServeConfig({ model: argv.model ?? process.env.MODEL, workers: 1, decodeWorkers: 2, maxBatchDelayMs: 1 });
+    const predictor = createPredictor(config.model, config, { log: (m) => console.error(m) });
+    await predictor.ready;
+    const examples: NumberExample[] = [];
+    const t0 = performance.now();
+    try {
+      const report = await evaluateNumbers(predictor, test, { ...NUMBERS_DEFAULTS, seed: argv.seed, perSet: argv['per-set'] }, (e) => examples.push(e));
+      console.log(`seed ${report.seed}: whole numbers ${pct(report.accuracy)} right; whole-number probability ECE ${report.ece} (mean probability ${report.meanProbability})`);
+      for (const s of report.sets) {
+        const errors = Object.entries(s.errors).map(([k, v]) => `${k} ${v}`).join(', ');
+        console.log(`  ${s.set.padEnd(9)} ${s.lengths.join('–')} digits: ${s.right}/${s.images} (${pct(s.accuracy)}), per digit ${pct(s.digitAccuracy)}${errors ? `, ${errors}` : ''}  ${s.meanMs} ms`);
+      }
+      writeFileSync(argv.out, `${JSON.stringify({ ...report, model: config.model, seconds: Number(((performance.now() - t0) / 1000).toFixed(1)) }, null, 2)}\n`);
+      writeFileSync(argv.picture, await numbersPicture(examples));
+      console.log(`wrote ${argv.out} and ${argv.picture}`);
     } finally {
       await predictor.close();
     }

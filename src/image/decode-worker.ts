@@ -14,9 +14,12 @@ if (decoder === 'sharp') loadSharp();
 /** Decodes and preprocesses every image our own PNG decoder does not take, off the HTTP thread. */
 answerTasks<DecodeProtocol>({
   async decode({ bytes, maxPixels }) {
-    const { bitmap } = await decodeImage(bytes, maxPixels, decoder);
-    const { input, info } = preprocessor.run(bitmap);
-    const owned = Float32Array.from(input); // the preprocessor's buffer stays with it; this copy moves
-    return new Transfer({ input: owned, info }, [owned.buffer]);
+    const { bitmap, header } = await decodeImage(bytes, maxPixels, decoder);
+    // Large JPEGs are decoded shrunk: boxes are given in the picture's own pixels, upright.
+    const result = preprocessor.run(bitmap, header.orientation >= 5 ? header.height : header.width);
+    const owned = Float32Array.from(result.input); // the preprocessor's buffer stays with it; this copy moves
+    const transfer: ArrayBuffer[] = [owned.buffer];
+    if (result.line) transfer.push(result.line.inputs.buffer as ArrayBuffer);
+    return new Transfer({ ...result, input: owned }, transfer);
   },
 }, 'IMAGE_UNDECODABLE');

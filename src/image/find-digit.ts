@@ -41,7 +41,7 @@ const BG_RADIUS = 4;
 /** Grey levels by which one residual's tail must beat the other to decide the polarity alone. */
 const POLARITY_MARGIN = 24;
 /** Ink (0..1, after the stretch) that counts for the digit's bounding box. */
-const BOX_INK = 0.1;
+export const BOX_INK = 0.1;
 /** A residual tail this far from the page (grey levels) is ink, not noise or light. */
 const STRONG_TAIL = 60;
 /** Images smaller than this (short side) get a flat background: a digit fills them, there is no page. */
@@ -341,10 +341,10 @@ export function otsu(v: Float32Array): number {
   return (threshold + 0.5) / 255; // the top of the last background bin: values above it are foreground
 }
 
-interface Component extends Box { label: number; area: number; mass: number; peak: number; border: boolean }
+export interface Component extends Box { label: number; area: number; mass: number; peak: number; border: boolean }
 
 /** The ink that counts as a stroke: where the smoothed ink passes `t`, with `tLow` for hysteresis. */
-interface Strokes { smooth: Float32Array; t: number; tLow: number }
+export interface Strokes { smooth: Float32Array; t: number; tLow: number }
 
 /** Hysteresis: parts reach down to this share of the threshold, so a stroke that fades stays whole. */
 const HYSTERESIS_LOW = 0.6;
@@ -357,26 +357,26 @@ const LINE_THICKNESS = 0.03;
 /** A part joins the digit when its gap to the digit's box is within this share of the box's longer side... */
 const PART_REACH = 0.2;
 /** ...and it is at least this share of the main part's area (smaller ones are specks beside it)... */
-const PART_MIN_SHARE = 0.03;
+export const PART_MIN_SHARE = 0.03;
 /** ...or, touching the border, at least this share (noise along an edge is small). */
 const BORDER_PART_MIN_SHARE = 0.1;
 /** A digit is at least this share of the short side of a tiny image (times minDigitPixels elsewhere). */
 const TINY_DIGIT_SHARE = 0.3;
 /** Soft edges are grown through ink above this share of the threshold... */
-const SOFT_EDGE_FLOOR = 0.25;
+export const SOFT_EDGE_FLOOR = 0.25;
 /** ...within this share of the digit's longer side around its box (at least 2 pixels). */
-const SOFT_EDGE_MARGIN = 0.1;
+export const SOFT_EDGE_MARGIN = 0.1;
 /** The strokes' ink at this percentile is stretched to 1, so faint pencil is still a full digit. */
-const STRETCH_PERCENTILE = 0.9;
+export const STRETCH_PERCENTILE = 0.9;
 /** The stretch's top stays at least this far above the floor (a digit of the faintest ink is not noise amplified). */
-const STRETCH_MIN_RANGE = 0.05;
+export const STRETCH_MIN_RANGE = 0.05;
 
 /**
  * 8-connected flood fill in a w-wide raster, within `rect`, from the `top` pixel indices already on
  * `stack`: each neighbour for which `join` answers true (and marks it, so it is not taken twice) is
  * pushed; `visit` sees every pixel as it leaves the stack.
  */
-function flood8(stack: Int32Array, top: number, w: number, rect: Box, join: (j: number) => boolean, visit?: (i: number) => void): void {
+export function flood8(stack: Int32Array, top: number, w: number, rect: Box, join: (j: number) => boolean, visit?: (i: number) => void): void {
   while (top > 0) {
     const i = stack[--top];
     visit?.(i);
@@ -467,7 +467,7 @@ function strokeParts({ smooth, t, tLow }: Strokes, w: number, h: number, labels:
  * not a speck beside it. A part may touch the border (a drawing to the canvas edge) if it is no bigger
  * than the digit so far (a page edge or a shadow next to the digit is bigger).
  */
-function chooseDigitParts(parts: Component[]): { labels: Set<number>; box: Box } | undefined {
+export function chooseDigitParts(parts: Component[]): { labels: Set<number>; box: Box } | undefined {
   const inside = parts.filter((c) => !c.border);
   const pool = inside.length > 0 ? inside : parts;
   if (pool.length === 0) return undefined;
@@ -557,18 +557,44 @@ function stretchInk(ink: Float32Array, w: number, h: number, grown: ReturnType<t
  * a flat colour, paper texture, an empty canvas.
  */
 export function findDigit(v: Float32Array, w: number, h: number, opts: FindDigitOptions = FIND_DIGIT_DEFAULTS): FoundDigit | undefined {
+  return digitFromInk(findInk(v, w, h, opts), w, h, opts);
+}
+
+/** findDigit's choice of parts and soft edges, from the page's ink already found. */
+export function digitFromInk(page: PageInk, w: number, h: number, opts: FindDigitOptions = FIND_DIGIT_DEFAULTS): FoundDigit | undefined {
+  const digit = chooseDigitParts(page.parts);
+  if (!digit || !bigEnough(digit.box, w, h, opts)) return undefined;
+  const { ink, strokes, labels, inverted } = page;
+  const floor = strokes.t * SOFT_EDGE_FLOOR;
+  const grown = growSoftEdges(ink, strokes, w, h, labels, digit.labels, digit.box, floor);
+  const { out, box } = stretchInk(ink, w, h, grown, floor);
+  return { ink: out, box, inverted };
+}
+
+/** The page's ink and its stroke parts, before any choice of which parts make a digit. */
+export interface PageInk {
+  /** Ink in [0,1] relative to the page around it, rules removed. */
+  ink: Float32Array;
+  strokes: Strokes;
+  /** Component label per pixel (0: none); parts' labels index it. */
+  labels: Int32Array;
+  parts: Component[];
+  inverted: boolean;
+}
+
+/** Illumination flattened, polarity decided, rules removed, stroke parts labelled (specks and lines dropped). */
+export function findInk(v: Float32Array, w: number, h: number, opts: FindDigitOptions = FIND_DIGIT_DEFAULTS): PageInk {
   const { bg, inverted } = estimateBackground(v, w, h);
   const ink = flatten(v, bg, inverted);
   if (Math.min(w, h) >= FLAT_BG_BELOW) removeRules(ink, w, h);
   const strokes = strokeThreshold(ink, w, h, opts.minContrast);
   const labels = new Int32Array(w * h);
-  const digit = chooseDigitParts(strokeParts(strokes, w, h, labels));
-  if (!digit) return undefined;
+  return { ink, strokes, labels, parts: strokeParts(strokes, w, h, labels), inverted };
+}
+
+/** Is a digit with this box large enough in a w × h picture not to be a speck? */
+export function bigEnough(digitBox: Box, w: number, h: number, opts: FindDigitOptions = FIND_DIGIT_DEFAULTS): boolean {
   const short = Math.min(w, h);
-  const side = longerSide(digit.box);
-  if (side < Math.min(opts.minDigitPixels, TINY_DIGIT_SHARE * short) || side < opts.minDigitFraction * short) return undefined;
-  const floor = strokes.t * SOFT_EDGE_FLOOR;
-  const grown = growSoftEdges(ink, strokes, w, h, labels, digit.labels, digit.box, floor);
-  const { out, box } = stretchInk(ink, w, h, grown, floor);
-  return { ink: out, box, inverted };
+  const side = longerSide(digitBox);
+  return !(side < Math.min(opts.minDigitPixels, TINY_DIGIT_SHARE * short) || side < opts.minDigitFraction * short);
 }

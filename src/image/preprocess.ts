@@ -1,5 +1,6 @@
 import { IMAGE_SIZE, PIXELS } from '../data/mnist';
-import { borderMedian, findDigit } from './find-digit';
+import { borderMedian, Box, digitFromInk, findInk } from './find-digit';
+import { findLine } from './find-number';
 import type { Bitmap } from './bitmap';
 
 
@@ -15,6 +16,28 @@ export interface PreprocessInfo {
   hadAlpha: boolean;
   /** True when nothing stood out from the background (the result is all zeros). */
   empty: boolean;
+}
+
+/** A box in the uploaded picture's pixels. */
+export interface PixelBox { x: number; y: number; width: number; height: number }
+
+/** The candidate characters of a line of several marks (see find-number.ts), for the model to read. */
+export interface LineInputs {
+  atoms: number;
+  skippable: boolean[];
+  cutStrokes: number[];
+  /** Candidate k is atoms [start, end) read as one digit; its 28×28 input is inputs[k·784, (k+1)·784). */
+  candidates: { start: number; end: number; box: PixelBox }[];
+  inputs: Float32Array;
+}
+
+/** What preprocessing answers: the one-digit input, and for a line of several marks, its candidates. */
+export interface Preprocessed {
+  input: Float32Array;
+  info: PreprocessInfo;
+  /** The digit's box in the picture (absent when nothing was found). */
+  box?: PixelBox;
+  line?: LineInputs;
 }
 
 const luma = (r: number, g: number, b: number) => 0.299 * r + 0.587 * g + 0.114 * b;
@@ -140,7 +163,7 @@ function looksLikeMnist(lum: Float32Array, inverted: boolean): boolean {
  * looks like MNIST passes through unchanged (pixel / 255). `info.empty`: no digit was found, the input
  * is all zeros.
  */
-function preprocessWith(img: Bitmap, buffers: Buffers): { input: Float32Array; info: PreprocessInfo } {
+function preprocessWith(img: Bitmap, buffers: Buffers, sourceWidth = img.width): Preprocessed {
   const { lum, hadAlpha } = toLuminance(img, buffers.luminance(img.width * img.height));
   const out = buffers.input();
   if (img.width === IMAGE_SIZE && img.height === IMAGE_SIZE) {
@@ -148,11 +171,12 @@ function preprocessWith(img: Bitmap, buffers: Buffers): { input: Float32Array; i
     const inverted = borderMedian(lum, IMAGE_SIZE, IMAGE_SIZE, band, buffers.histogram) > 127;
     if (looksLikeMnist(lum, inverted)) {
       for (let i = 0; i < out.length; i++) out[i] = (inverted ? 255 - lum[i] : lum[i]) / 255;
-      return { input: out, info: { path: 'passthrough', inverted, hadAlpha, empty: false } };
+      return { input: out, info: { path: 'passthrough', inverted, hadAlpha, empty: false }, box: { x: 0, y: 0, width: IMAGE_SIZE, height: IMAGE_SIZE } };
     }
   }
   const { v, w, h } = shrink(lum, img.width, img.height, WORK_SIZE);
-  const found = findDigit(v, w, h);
+  const page = findInk(v, w, h);
+  const found = digitFromInk(page, w, h);
   if (!found) return { input: out, info: { path: 'normalized', inverted: false, hadAlpha, empty: true } };
   const { ink, inverted } = found;
   const { x0: minX, y0: minY, x1: maxX, y1: maxY } = found.box;
@@ -160,6 +184,28 @@ function preprocessWith(img: Bitmap, buffers: Buffers): { input: Float32Array; i
   const ch = maxY - minY + 1;
   const crop = new Float32Array(cw * ch);
   for (let y = 0; y < ch; y++) crop.set(ink.subarray((minY + y) * w + minX, (minY + y) * w + minX + cw), y * cw);
+  toMnistInput(crop, cw, ch, out);
+  // Boxes in the uploaded picture's pixels: the working image is the picture shrunk by a whole factor.
+  const f = sourceWidth / w;
+  const scaleBox = (b: Box): PixelBox => ({ x: Math.round(b.x0 * f), y: Math.round(b.y0 * f), width: Math.round((b.x1 - b.x0 + 1) * f), height: Math.round((b.y1 - b.y0 + 1) * f) });
+  const result: Preprocessed = { input: out, info: { path: 'normalized', inverted, hadAlpha, empty: false }, box: scaleBox(found.box) };
+  const line = findLine(page, w, h);
+  if (line) {
+    const inputs = new Float32Array(line.candidates.length * PIXELS);
+    line.crops.forEach((c, k) => toMnistInput(c.ink, c.w, c.h, inputs.subarray(k * PIXELS, (k + 1) * PIXELS)));
+    result.line = {
+      atoms: line.atoms, skippable: line.skippable, cutStrokes: line.cutStrokes, inputs,
+      candidates: line.candidates.map((c) => ({ start: c.start, end: c.end, box: scaleBox(c.box) })),
+    };
+  }
+  return result;
+}
+
+/**
+ * MNIST's recipe for a crop of a digit's ink (0..1, cw × ch, tight around it): longer side to 20 px with
+ * anti-aliasing, centre of mass at the centre of 28×28, into `out`.
+ */
+function toMnistInput(crop: Float32Array, cw: number, ch: number, out: Float32Array): void {
   const scale = DIGIT_BOX / Math.max(cw, ch);
   const nw = Math.max(1, Math.round(cw * scale));
   const nh = Math.max(1, Math.round(ch * scale));
@@ -181,7 +227,6 @@ function preprocessWith(img: Bitmap, buffers: Buffers): { input: Float32Array; i
       out[y * IMAGE_SIZE + x] = Math.min(1, Math.max(0, v));
     }
   }
-  return { input: out, info: { path: 'normalized', inverted, hadAlpha, empty: false } };
 }
 
 /** The working memory one thread's preprocessing reuses from call to call. */
@@ -196,9 +241,10 @@ export interface Preprocessor {
   /**
    * Any decoded image → the model's 28×28 input (the recipe: preprocessWith). The input is
    * the caller's to keep; it is a view into a slab shared with this preprocessor's other inputs, so
-   * transfer a copy to another thread, never the input itself.
+   * transfer a copy to another thread, never the input itself. `sourceWidth`: the picture's width
+   * before a decoder shrank it, so boxes are given in the picture's own pixels.
    */
-  run(img: Bitmap): { input: Float32Array; info: PreprocessInfo };
+  run(img: Bitmap, sourceWidth?: number): Preprocessed;
 }
 
 /** Inputs carved from one slab (~0.3 µs each, against ~2.5 µs for a new 784-float array). */
@@ -233,5 +279,5 @@ export function createPreprocessor(): Preprocessor {
       return slab.subarray(slabUsed * PIXELS, ++slabUsed * PIXELS);
     },
   };
-  return { run: (img) => preprocessWith(img, buffers) };
+  return { run: (img, sourceWidth) => preprocessWith(img, buffers, sourceWidth) };
 }

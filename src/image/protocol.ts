@@ -1,5 +1,5 @@
 import type { Decoder } from './decode';
-import type { PreprocessInfo } from './preprocess';
+import type { Preprocessed } from './preprocess';
 
 /** What every decoding worker is started with. */
 export interface DecodeWorkerData {
@@ -9,5 +9,5 @@ export interface DecodeWorkerData {
 
 /** Tasks of decode-worker.ts: image file bytes in, the model's 28×28 input out. */
 export type DecodeProtocol = {
-  decode: { request: { bytes: Uint8Array; maxPixels: number }; reply: { input: Float32Array; info: PreprocessInfo } };
+  decode: { request: { bytes: Uint8Array; maxPixels: number }; reply: Preprocessed };
 };

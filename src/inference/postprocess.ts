@@ -1,8 +1,21 @@
 import { argmaxRows } from '../metrics/classification';
 import { NUM_CLASSES } from '../data/mnist';
 
+/** One character of a reading: the digit (null when it is not one, under the refusing policy) and where it is. */
+export interface DigitReading {
+  digit: number | null;
+  probability: number;
+  probabilities: number[];
+  /** In the uploaded picture's pixels. */
+  box: { x: number; y: number; width: number; height: number };
+  digitScore?: number;
+  isDigit?: boolean;
+}
+
 export interface Prediction {
+  /** The digit; for a number of several digits, its leftmost digit. */
   digit: number;
+  /** The probability of the whole reading: the digit's, or for several digits the product of theirs. */
   probability: number;
   probabilities: number[];
   /**
@@ -11,6 +24,10 @@ export interface Prediction {
    */
   digitScore?: number;
   isDigit?: boolean;
+  /** The digits read, left to right ("7", "2026"); set by the predictor. */
+  number?: string;
+  /** Each digit of `number` with its probabilities and box; set by the predictor. */
+  digits?: DigitReading[];
 }
 
 /** The score at or above which a picture counts as a digit: the head is fitted so that 0.5 is its line. */

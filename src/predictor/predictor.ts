@@ -2,15 +2,17 @@ import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { AppError } from '../errors';
 import { checkPixelLimit, Decoder, decodeCost, decodeSmallPng, defaultDecoder, HEAVY_DECODE_PIXELS, loadSharp, readHeader } from '../image/decode';
-import { createPreprocessor, PreprocessInfo } from '../image/preprocess';
+import { createPreprocessor, PixelBox, Preprocessed, PreprocessInfo } from '../image/preprocess';
 import { createPngDecoder } from '../image/png';
 import { createDecodePool } from '../image/decode-pool';
 import { Batcher, BatcherEvents } from '../inference/batcher';
-import { toPrediction, Prediction } from '../inference/postprocess';
+import { DigitReading, toPrediction, Prediction } from '../inference/postprocess';
 import { createInferencePool } from '../inference/inference-pool';
 import { OUTPUT_ROW } from '../inference/protocol';
 import { DIGIT_SCORE_OUTPUT } from '../onnx/digit-score';
 import type { PredictorOptions } from './options';
+import { lineAnswer, readLine } from './read-number';
+import { PIXELS } from '../data/mnist';
 
 export interface PredictResult { prediction: Prediction; input28: Float32Array; info: PreprocessInfo }
 
@@ -38,6 +40,16 @@ function noDigit(): AppError {
 /** The answer for a mark the model's digit-score head does not take for a digit. */
 function notADigit(score: number, min: number): AppError {
   return new AppError('IMAGE_NO_DIGIT', `no digit found: a mark stands out from the background but it is not a digit (digit score ${score.toFixed(3)} < ${min}); a letter, a symbol, a drawing or a scribble?`);
+}
+
+/** The box of a 28×28 input: the whole image. */
+const WHOLE_28: PixelBox = { x: 0, y: 0, width: 28, height: 28 };
+
+/** A one-digit answer with the reading's fields: `number` its digit, `digits` the one entry with its box. */
+function withReading(p: Prediction, box: PixelBox = WHOLE_28): Prediction {
+  const digit: DigitReading = { digit: p.digit, probability: p.probability, probabilities: p.probabilities, box };
+  if (p.digitScore !== undefined) { digit.digitScore = p.digitScore; digit.isDigit = p.isDigit; }
+  return { ...p, number: String(p.digit), digits: [digit] };
 }
 
 /** What the predictor reports to its owner, and the error it answers with once closed. */
@@ -92,7 +104,7 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
   const png = createPngDecoder();
   const preprocessor = createPreprocessor();
 
-  async function toInput(bytes: Uint8Array, client?: string): Promise<{ input: Float32Array; info: PreprocessInfo }> {
+  async function toInput(bytes: Uint8Array, client?: string): Promise<Preprocessed> {
     const header = readHeader(bytes);
     checkPixelLimit(header, opts.maxPixels, bytes.length); // before copying the bytes to the decoding worker
     if (header.width * header.height <= opts.inlineDecodeMaxPixels) {
@@ -113,15 +125,28 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
       // Decode in the event loop's check phase, after the I/O callbacks that are ready now: under load a
       // burst of uploads would otherwise decode back to back before a /healthz in the same burst is read.
       await new Promise<void>((r) => setImmediate(r));
-      const { input, info } = await toInput(bytes, client);
+      const pre = await toInput(bytes, client);
+      const { input, info, line } = pre;
       if (info.empty) throw noDigit();
-      const prediction = toPrediction(await batcher.submit(input), opts.minDigitScore);
-      if (prediction.isDigit === false && opts.notDigit === 'refuse') throw notADigit(prediction.digitScore!, opts.minDigitScore);
-      return { prediction, input28: input, info };
+      const refuse = opts.notDigit === 'refuse';
+      // The one-digit reading and every candidate character of the line go to the model together.
+      const inputs = [input];
+      if (line) for (let k = 0; k < line.candidates.length; k++) inputs.push(line.inputs.subarray(k * PIXELS, (k + 1) * PIXELS));
+      const rows = await Promise.all(inputs.map((x) => batcher.submit(x)));
+      const single = toPrediction(rows[0], opts.minDigitScore);
+      const chosen = line ? readLine(line, rows.slice(1).map((r) => toPrediction(r, opts.minDigitScore))) : [];
+      if (line && chosen.length > 1) {
+        const chars = chosen.map((k) => ({ prediction: toPrediction(rows[k + 1], opts.minDigitScore), box: line.candidates[k].box }));
+        const prediction = lineAnswer(chars, refuse);
+        if (refuse && chars.every((c) => c.prediction.isDigit === false)) throw notADigit(prediction.digitScore!, opts.minDigitScore);
+        return { prediction, input28: input, info };
+      }
+      if (single.isDigit === false && refuse) throw notADigit(single.digitScore!, opts.minDigitScore);
+      return { prediction: withReading(single, pre.box), input28: input, info };
     },
     async predictInputs(inputs) {
       const rows = await Promise.all(inputs.map((x) => batcher.submit(x)));
-      return rows.map((row) => toPrediction(row, opts.minDigitScore));
+      return rows.map((row) => withReading(toPrediction(row, opts.minDigitScore), WHOLE_28));
     },
     async close() {
       await batcher.drain();

@@ -68,7 +68,7 @@ function paint(p: Page, colour: RGB, x0: number, y0: number, x1: number, y1: num
 }
 
 /** The MNIST digit's ink (0..1) at a point of its 28×28 grid, bilinear, 0 outside. */
-function digitSampler(digits: Uint8Array, index: number): (gx: number, gy: number) => number {
+export function digitSampler(digits: Uint8Array, index: number): (gx: number, gy: number) => number {
   const at = (x: number, y: number) => (x < 0 || y < 0 || x >= IMAGE_SIZE || y >= IMAGE_SIZE ? 0 : digits[index * PIXELS + y * IMAGE_SIZE + x] / 255);
   return (gx, gy) => {
     const x0 = Math.floor(gx), y0 = Math.floor(gy), tx = gx - x0, ty = gy - y0;
@@ -77,15 +77,20 @@ function digitSampler(digits: Uint8Array, index: number): (gx: number, gy: numbe
 }
 
 /**
- * Where the digit goes: its MNIST 20-px box becomes `size` pixels, centred at (cx, cy). Returns the
- * painted box so other marks (dust) can keep away from it.
+ * What is drawn on the page, on MNIST's grid: `cols` × `rows` pixels (28 × 28 for one digit, wider for
+ * a number), ink 0..1 at any point of it.
  */
-function drawDigit(p: Page, sample: (gx: number, gy: number) => number, size: number, cx: number, cy: number, ink: RGB,
+export interface Glyph { sample: (gx: number, gy: number) => number; cols: number; rows: number }
+
+/**
+ * Where the glyph goes: MNIST's 20-px digit box becomes `size` pixels, the glyph centred at (cx, cy).
+ * Returns the painted box so other marks (dust) can keep away from it.
+ */
+function drawDigit(p: Page, glyph: Glyph, size: number, cx: number, cy: number, ink: RGB,
   strength: (x: number, y: number) => number = () => 1): [number, number, number, number] {
   const s = size / 20; // page pixels per MNIST pixel
-  const half = 14 * s;
-  const box: [number, number, number, number] = [cx - half, cy - half, cx + half, cy + half];
-  paint(p, ink, box[0], box[1], box[2], box[3], (x, y) => sample((x - box[0]) / s - 0.5, (y - box[1]) / s - 0.5) * strength(x, y));
+  const box: [number, number, number, number] = [cx - (glyph.cols / 2) * s, cy - (glyph.rows / 2) * s, cx + (glyph.cols / 2) * s, cy + (glyph.rows / 2) * s];
+  paint(p, ink, box[0], box[1], box[2], box[3], (x, y) => glyph.sample((x - box[0]) / s - 0.5, (y - box[1]) / s - 0.5) * strength(x, y));
   return box;
 }
 
@@ -131,12 +136,24 @@ const penColour = (rng: Rng): RGB => { const v = rng.uniform(15, 60); return [v,
 interface Layout { w: number; h: number; size: number; cx: number; cy: number }
 
 /** A phone-photo page, 600–1,600 px wide, the digit 30–60% of the short side, near the middle. */
-function photoLayout(rng: Rng, sizeLo = 0.3, sizeHi = 0.6): Layout {
+function pagePhotoLayout(rng: Rng, sizeLo = 0.3, sizeHi = 0.6): Layout {
   const w = Math.round(rng.uniform(600, 1600));
   const h = Math.round(w * rng.uniform(0.7, 1.4));
   const size = Math.min(w, h) * rng.uniform(sizeLo, sizeHi);
   const jitter = Math.min(w, h) * 0.12;
   return { w, h, size, cx: w / 2 + rng.uniform(-jitter, jitter), cy: h / 2 + rng.uniform(-jitter, jitter) };
+}
+
+/**
+ * A glyph wider than a digit shrinks until it fits the page with a margin and is moved inside it; a
+ * single digit's layout is left as drawn (the single-digit sets stay what they were).
+ */
+function fitGlyph(l: Layout, glyph: Glyph): Layout {
+  if (glyph.cols <= IMAGE_SIZE && glyph.rows <= IMAGE_SIZE) return l;
+  const size = Math.min(l.size, (0.9 * l.w * 20) / glyph.cols, (0.9 * l.h * 20) / glyph.rows);
+  const hw = (glyph.cols / 2) * (size / 20), hh = (glyph.rows / 2) * (size / 20);
+  const clamp = (c: number, half: number, span: number) => Math.min(span - half, Math.max(half, c));
+  return { ...l, size, cx: clamp(l.cx, hw, l.w), cy: clamp(l.cy, hh, l.h) };
 }
 
 /** Horizontal (and for grid paper vertical) printed lines, under the ink. */
@@ -154,20 +171,25 @@ function ruleLines(p: Page, rng: Rng, colour: RGB, spacing: number, thickness: n
  * @example renderUpload('shadow', test.images, 7, createRng(1)) // { width: 1184, height: 1032, format: 'jpeg', ... }
  */
 export function renderUpload(condition: UploadCondition | EmptyCondition, digits: Uint8Array, index: number, rng: Rng): RenderedUpload {
-  const sample = digitSampler(digits, index);
+  return renderGlyphUpload(condition, { sample: digitSampler(digits, index), cols: IMAGE_SIZE, rows: IMAGE_SIZE }, rng);
+}
+
+/** Renders any glyph (a digit, a number, a mark) under `condition`, as renderUpload does a digit. */
+export function renderGlyphUpload(condition: UploadCondition | EmptyCondition, glyph: Glyph, rng: Rng): RenderedUpload {
+  const photoLayout = (r: Rng, lo?: number, hi?: number) => fitGlyph(pagePhotoLayout(r, lo, hi), glyph);
   const quality = Math.round(rng.uniform(70, 92));
   switch (condition) {
     case 'uneven-light': {
       const l = photoLayout(rng);
       const p = newPage(l.w, l.h, paperColour(rng));
-      drawDigit(p, sample, l.size, l.cx, l.cy, penColour(rng));
+      drawDigit(p, glyph, l.size, l.cx, l.cy, penColour(rng));
       gradientLight(p, rng, rng.uniform(0.4, 0.5));
       return expose(p, rng, rng.uniform(2, 4), quality);
     }
     case 'low-light': {
       const l = photoLayout(rng);
       const p = newPage(l.w, l.h, paperColour(rng));
-      drawDigit(p, sample, l.size, l.cx, l.cy, penColour(rng));
+      drawDigit(p, glyph, l.size, l.cx, l.cy, penColour(rng));
       p.light.fill(rng.uniform(0.45, 0.55));
       gradientLight(p, rng, rng.uniform(0, 0.15));
       return expose(p, rng, rng.uniform(10, 14), quality);
@@ -175,7 +197,7 @@ export function renderUpload(condition: UploadCondition | EmptyCondition, digits
     case 'shadow': {
       const l = photoLayout(rng);
       const p = newPage(l.w, l.h, paperColour(rng));
-      drawDigit(p, sample, l.size, l.cx, l.cy, penColour(rng));
+      drawDigit(p, glyph, l.size, l.cx, l.cy, penColour(rng));
       // A straight shadow edge (a phone or a hand) with a soft penumbra, anywhere on the page.
       const angle = rng.uniform(0, 2 * Math.PI);
       const dx = Math.cos(angle), dy = Math.sin(angle);
@@ -191,7 +213,7 @@ export function renderUpload(condition: UploadCondition | EmptyCondition, digits
     case 'dust': {
       const l = photoLayout(rng);
       const p = newPage(l.w, l.h, paperColour(rng));
-      const [bx0, by0, bx1, by1] = drawDigit(p, sample, l.size, l.cx, l.cy, penColour(rng));
+      const [bx0, by0, bx1, by1] = drawDigit(p, glyph, l.size, l.cx, l.cy, penColour(rng));
       const specks = 20 + rng.int(60);
       for (let k = 0; k < specks; k++) {
         const r = rng.uniform(1, 5);
@@ -215,7 +237,7 @@ export function renderUpload(condition: UploadCondition | EmptyCondition, digits
         const mx = l.w * rng.uniform(0.08, 0.15);
         paint(p, [220, 90, 90], mx - 2, 0, mx + 3, l.h, (x) => Math.max(0, Math.min(1, 1.5 - Math.abs(x - mx))) * 0.9);
       }
-      if (condition !== 'empty-ruled') drawDigit(p, sample, l.size, l.cx, l.cy, penColour(rng));
+      if (condition !== 'empty-ruled') drawDigit(p, glyph, l.size, l.cx, l.cy, penColour(rng));
       gradientLight(p, rng, rng.uniform(0, 0.15));
       return expose(p, rng, rng.uniform(2, 4), quality);
     }
@@ -224,21 +246,25 @@ export function renderUpload(condition: UploadCondition | EmptyCondition, digits
       const p = newPage(l.w, l.h, paperColour(rng));
       const g = rng.uniform(100, 150);
       const strength = rng.uniform(0.55, 0.85);
-      drawDigit(p, sample, l.size, l.cx, l.cy, [g, g, g + 5], () => strength * (0.75 + 0.25 * rng.next()));
+      drawDigit(p, glyph, l.size, l.cx, l.cy, [g, g, g + 5], () => strength * (0.75 + 0.25 * rng.next()));
       gradientLight(p, rng, rng.uniform(0, 0.15));
       return expose(p, rng, rng.uniform(2, 4), quality);
     }
     case 'small-off-centre': {
       const l = photoLayout(rng, 0.08, 0.15);
-      const margin = l.size;
+      // A digit keeps its own size as margin; a number at least its half-width.
+      const wide = glyph.cols > IMAGE_SIZE || glyph.rows > IMAGE_SIZE;
+      const mx = wide ? Math.max(l.size, (glyph.cols / 2) * (l.size / 20) + 0.02 * l.w) : l.size;
+      const my = wide ? Math.max(l.size, (glyph.rows / 2) * (l.size / 20) + 0.02 * l.h) : l.size;
       // Anywhere on the page at least a fifth of the way off the centre.
       let cx = 0, cy = 0;
-      do {
-        cx = rng.uniform(margin, l.w - margin);
-        cy = rng.uniform(margin, l.h - margin);
-      } while (Math.hypot(cx / l.w - 0.5, cy / l.h - 0.5) < 0.2);
+      for (let tries = 0; ; tries++) {
+        cx = rng.uniform(mx, l.w - mx);
+        cy = rng.uniform(my, l.h - my);
+        if (Math.hypot(cx / l.w - 0.5, cy / l.h - 0.5) >= 0.2 || tries > 100) break;
+      }
       const p = newPage(l.w, l.h, paperColour(rng));
-      drawDigit(p, sample, l.size, cx, cy, penColour(rng));
+      drawDigit(p, glyph, l.size, cx, cy, penColour(rng));
       gradientLight(p, rng, rng.uniform(0, 0.15));
       return expose(p, rng, rng.uniform(2, 4), quality);
     }
@@ -246,13 +272,14 @@ export function renderUpload(condition: UploadCondition | EmptyCondition, digits
       const w = Math.round(rng.uniform(500, 1000));
       const h = Math.round(w * rng.uniform(1.2, 1.45));
       const p = newPage(w, h, paperColour(rng, 225, 250));
-      drawDigit(p, sample, Math.min(w, h) * rng.uniform(0.25, 0.55), w / 2 + rng.uniform(-0.1, 0.1) * w, h / 2 + rng.uniform(-0.1, 0.1) * h, penColour(rng));
+      const l = fitGlyph({ w, h, size: Math.min(w, h) * rng.uniform(0.25, 0.55), cx: w / 2 + rng.uniform(-0.1, 0.1) * w, cy: h / 2 + rng.uniform(-0.1, 0.1) * h }, glyph);
+      drawDigit(p, glyph, l.size, l.cx, l.cy, penColour(rng));
       return expose(p, rng, 6, 75);
     }
     case 'blue-ink': {
       const l = photoLayout(rng);
       const p = newPage(l.w, l.h, paperColour(rng));
-      drawDigit(p, sample, l.size, l.cx, l.cy, [rng.uniform(15, 45), rng.uniform(35, 75), rng.uniform(120, 180)]);
+      drawDigit(p, glyph, l.size, l.cx, l.cy, [rng.uniform(15, 45), rng.uniform(35, 75), rng.uniform(120, 180)]);
       gradientLight(p, rng, rng.uniform(0, 0.15));
       return expose(p, rng, rng.uniform(2, 4), quality);
     }
@@ -261,25 +288,27 @@ export function renderUpload(condition: UploadCondition | EmptyCondition, digits
       const bg = rng.uniform(10, 45);
       const p = newPage(l.w, l.h, [bg, bg, bg + rng.uniform(0, 10)]);
       const v = rng.uniform(200, 250);
-      drawDigit(p, sample, l.size, l.cx, l.cy, [v, v, v]);
+      drawDigit(p, glyph, l.size, l.cx, l.cy, [v, v, v]);
       gradientLight(p, rng, rng.uniform(0, 0.2));
       return expose(p, rng, rng.uniform(2, 4), quality);
     }
     case 'canvas-rgba':
     case 'empty-canvas': {
       // A drawing exported from a canvas: transparent background, strokes in one colour, alpha = ink.
+      // A number gets a canvas as much wider than tall as it is.
       const size = Math.round(rng.uniform(200, 400));
+      const cw = Math.round(size * Math.max(1, glyph.cols / glyph.rows)), ch = size;
       const colour: RGB = rng.next() < 0.5 ? [0, 0, 0] : [rng.uniform(0, 80), rng.uniform(0, 80), rng.uniform(60, 200)];
-      const data = new Uint8Array(size * size * 4);
-      const digit = size * rng.uniform(0.5, 0.75);
+      const data = new Uint8Array(cw * ch * 4);
+      const digit = size * rng.uniform(0.5, 0.75) * (IMAGE_SIZE / Math.max(IMAGE_SIZE, glyph.rows));
       const s = digit / 20;
-      const ox = size / 2 - 14 * s + rng.uniform(-0.08, 0.08) * size;
-      const oy = size / 2 - 14 * s + rng.uniform(-0.08, 0.08) * size;
-      for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) {
-        const a = condition === 'empty-canvas' ? 0 : sample((x - ox) / s - 0.5, (y - oy) / s - 0.5);
-        data.set([colour[0], colour[1], colour[2], Math.round(255 * Math.min(1, a * 1.2))], (y * size + x) * 4);
+      const ox = cw / 2 - (glyph.cols / 2) * s + rng.uniform(-0.08, 0.08) * size * (IMAGE_SIZE / Math.max(IMAGE_SIZE, glyph.rows));
+      const oy = ch / 2 - (glyph.rows / 2) * s + rng.uniform(-0.08, 0.08) * size * (IMAGE_SIZE / Math.max(IMAGE_SIZE, glyph.rows));
+      for (let y = 0; y < ch; y++) for (let x = 0; x < cw; x++) {
+        const a = condition === 'empty-canvas' ? 0 : glyph.sample((x - ox) / s - 0.5, (y - oy) / s - 0.5);
+        data.set([colour[0], colour[1], colour[2], Math.round(255 * Math.min(1, a * 1.2))], (y * cw + x) * 4);
       }
-      return { width: size, height: size, channels: 4, data, format: 'png', quality: 100 };
+      return { width: cw, height: ch, channels: 4, data, format: 'png', quality: 100 };
     }
     case 'blank-page': {
       const l = photoLayout(rng);

@@ -58,7 +58,7 @@ export interface UploadsReport {
 }
 
 /** The predictor's verdict on one picture, with a mark the digit score does not take counted as refused. */
-type Verdict = { kind: 'digit'; digit: number; score: number; input28: Float32Array } | { kind: 'refused'; code: string; notDigit: boolean; score: number; input28?: Float32Array };
+type Verdict = { kind: 'digit'; digit: number; number: string; score: number; input28: Float32Array } | { kind: 'refused'; code: string; notDigit: boolean; score: number; input28?: Float32Array };
 
 /** Asks with notDigit 'flag' (the evaluation's predictor), so the score of a refused mark is known too. */
 async function verdict(predictor: Predictor, bytes: Uint8Array): Promise<Verdict> {
@@ -66,7 +66,7 @@ async function verdict(predictor: Predictor, bytes: Uint8Array): Promise<Verdict
     const res = await predictor.predictBytes(bytes);
     const score = res.prediction.digitScore ?? NaN;
     if (res.prediction.isDigit === false) return { kind: 'refused', code: 'IMAGE_NO_DIGIT', notDigit: true, score, input28: res.input28 };
-    return { kind: 'digit', digit: res.prediction.digit, score, input28: res.input28 };
+    return { kind: 'digit', digit: res.prediction.digit, number: res.prediction.number ?? String(res.prediction.digit), score, input28: res.input28 };
   } catch (err) {
     return { kind: 'refused', code: isAppError(err) ? err.code : 'UNEXPECTED', notDigit: false, score: NaN };
   }
@@ -100,7 +100,7 @@ export async function evaluateMnistPngs(predictor: Predictor, test: Dataset, con
     try {
       const res = await predictor.predictBytes(new Uint8Array(png));
       if (res.info.path === 'passthrough') r.passthrough++;
-      if (res.prediction.isDigit === false) { r.noDigit++; r.notDigit++; } else if (res.prediction.digit === test.labels[i]) r.right++;
+      if (res.prediction.isDigit === false) { r.noDigit++; r.notDigit++; } else if ((res.prediction.number ?? String(res.prediction.digit)) === String(test.labels[i])) r.right++;
     } catch (err) {
       if (isAppError(err, 'IMAGE_NO_DIGIT')) r.noDigit++;
       else r.errors++;
@@ -148,8 +148,9 @@ export async function evaluateUploads(predictor: Predictor, test: Dataset, opts:
       if (hasDigit && !Number.isNaN(v.score)) scores.digits.push(v.score);
       let answer: string;
       if (v.kind === 'digit') {
-        answer = String(v.digit);
-        if (v.digit === label) r.right++;
+        // Read as several digits is wrong for one digit, whatever the leftmost is.
+        answer = v.number;
+        if (v.number === String(label)) r.right++;
         else r.wrong++;
       } else {
         answer = v.code;

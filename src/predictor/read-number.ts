@@ -1,0 +1,144 @@
+import type { DigitReading, Prediction } from '../inference/postprocess';
+import type { PixelBox } from '../image/preprocess';
+
+/**
+ * Which candidates make the line's reading: the segmentation the model is surest of.
+ *
+ * The line's atoms (stroke parts left to right, wide parts cut) must each be read as part of exactly one
+ * character, except a stray mark, which may be left out at a price. A reading's score is the sum of its
+ * characters' log-probabilities (the model's probability for the digit it reads), so a split has to earn
+ * its second factor: a whole digit read at 0.99 beats its two halves read at 0.9 each. Dynamic
+ * programming over the atoms finds the best reading exactly.
+ */
+
+export interface LineShape {
+  atoms: number;
+  skippable: boolean[];
+  /** Strokes cut by separating at each atom boundary (0: the atoms are separate parts). */
+  cutStrokes: number[];
+  candidates: { start: number; end: number; box: { x: number; y: number; width: number; height: number } }[];
+}
+
+/** The price of leaving a stray mark out of the reading, as a log-probability (a factor of 0.2). */
+export const SKIP_LOG = Math.log(0.2);
+/** Probabilities are floored here so one unreadable candidate does not make −∞. */
+const FLOOR = 1e-6;
+/**
+ * What handwriting looks like, as prices in log-probability, fitted on the tuning seed's numbers and
+ * single digits (docs/reading-numbers.md): a digit is at most about as wide as the line is high (two
+ * digits run together are wider)...
+ */
+const MAX_ASPECT = 0.9;
+const WIDE_PRICE = 3;
+/** ...at least about half the line's height (a 5's loose flag, a dot are lower)... */
+const MIN_HEIGHT = 0.55;
+const SHORT_PRICE = 8;
+/** ...and neighbouring digits share few columns (the pieces of one broken digit share many). */
+const MAX_OVERLAP = 0.25;
+const OVERLAP_PRICE = 6;
+/**
+ * Cutting one part in two is a guess: through one stroke (where two digits touch) it costs a factor
+ * e^-1, through two strokes e^-2; separating two parts that do not touch costs nothing.
+ */
+const CUT_PRICE = [0, 1, 2];
+/**
+ * The digit score counts twice: the probability says which digit a piece would be, the score whether
+ * it is a digit at all, and a fragment or two digits squeezed into one box are read confidently but
+ * look less like a digit.
+ */
+const DIGIT_SCORE_WEIGHT = 2;
+
+/** A candidate's score: its probability, times its digit score (squared) when the model has one. */
+export function characterLog(p: Prediction): number {
+  const digitness = p.digitScore === undefined ? 1 : p.digitScore;
+  return Math.log(Math.max(FLOOR, p.probability)) + DIGIT_SCORE_WEIGHT * Math.log(Math.max(FLOOR, digitness));
+}
+
+type Box = LineShape['candidates'][number]['box'];
+
+/** The shape's price for one candidate on a line `lineH` high. */
+function shapeLog(box: Box, lineH: number): number {
+  return -WIDE_PRICE * Math.max(0, box.width / lineH - MAX_ASPECT) - SHORT_PRICE * Math.max(0, MIN_HEIGHT - box.height / lineH);
+}
+
+/** The price of two neighbouring characters sharing columns. */
+function overlapLog(a: Box, b: Box): number {
+  const shared = Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x);
+  return -OVERLAP_PRICE * Math.max(0, shared / Math.min(a.width, b.width) - MAX_OVERLAP);
+}
+
+/**
+ * The best reading: candidate indices in order, left to right, or [] when no reading covers the line
+ * (every atom a stray mark). Dynamic programming over candidates, each taking the best reading that
+ * ends just before it (stray atoms in between skipped at their price), so the price of two neighbours
+ * overlapping is counted exactly.
+ * @example readLine({ atoms: 2, skippable: [false, false], candidates: [...] }, predictions) // [0, 1] or [2]
+ */
+export function readLine(line: LineShape, predictions: Prediction[]): number[] {
+  const { atoms: n, candidates } = line;
+  const lineH = Math.max(1, ...candidates.filter((c) => c.end - c.start === 1).map((c) => c.box.height));
+  // The price of leaving atoms [from, to) out; −∞ when one of them may not be left out.
+  const skipRun = (from: number, to: number) => {
+    let price = 0;
+    for (let i = from; i < to; i++) { if (!line.skippable[i]) return -Infinity; price += SKIP_LOG; }
+    return price;
+  };
+  const order = candidates.map((_, k) => k).sort((a, b) => candidates[a].start - candidates[b].start || candidates[a].end - candidates[b].end);
+  const best = new Float64Array(candidates.length).fill(-Infinity);
+  const back = new Int32Array(candidates.length).fill(-1);
+  const cut = (b: number) => CUT_PRICE[Math.min(CUT_PRICE.length - 1, line.cutStrokes[b] ?? 0)];
+  const own = candidates.map((c, k) => characterLog(predictions[k]) + shapeLog(c.box, lineH));
+  for (const k of order) {
+    const c = candidates[k];
+    let score = skipRun(0, c.start) - cut(c.start);
+    let from = -1;
+    for (const j of order) {
+      const prev = candidates[j];
+      if (prev.end > c.start || best[j] === -Infinity) continue;
+      const s = best[j] + skipRun(prev.end, c.start) - cut(c.start) - (prev.end < c.start ? cut(prev.end) : 0) + overlapLog(prev.box, c.box);
+      if (s > score) { score = s; from = j; }
+    }
+    best[k] = score + own[k];
+    back[k] = from;
+  }
+  let last = -1, top = -Infinity;
+  candidates.forEach((c, k) => {
+    const s = best[k] + skipRun(c.end, n) - cut(c.end);
+    if (s > top) { top = s; last = k; }
+  });
+  const out: number[] = [];
+  for (let k = last; k >= 0; k = back[k]) out.push(k);
+  return out.reverse();
+}
+
+/**
+ * The answer for a line read as `chars` (left to right): `number` the digits as a string, `digits` each
+ * with its box; the top-level `probability` is the whole reading's (the product of the characters'),
+ * `digit` and `probabilities` are the leftmost digit's, `digitScore` the lowest of the characters'.
+ * With `hideNonDigits` (the refusing policy) a character the digit-score head does not take for a digit
+ * is not read: `digit: null` and a `?` in `number`.
+ */
+export function lineAnswer(chars: { prediction: Prediction; box: PixelBox }[], hideNonDigits: boolean): Prediction {
+  const digits: DigitReading[] = chars.map(({ prediction: p, box }) => {
+    const hidden = hideNonDigits && p.isDigit === false;
+    const reading: DigitReading = { digit: hidden ? null : p.digit, probability: p.probability, probabilities: p.probabilities, box };
+    if (p.digitScore !== undefined) { reading.digitScore = p.digitScore; reading.isDigit = p.isDigit; }
+    return reading;
+  });
+  const first = chars.find((c, k) => digits[k].digit !== null) ?? chars[0];
+  let probability = 1;
+  for (const c of chars) probability *= c.prediction.probability;
+  const answer: Prediction = {
+    digit: first.prediction.digit,
+    probability: Number(probability.toPrecision(6)),
+    probabilities: first.prediction.probabilities,
+    number: digits.map((d) => (d.digit === null ? '?' : String(d.digit))).join(''),
+    digits,
+  };
+  const scores = chars.map((c) => c.prediction.digitScore).filter((s): s is number => s !== undefined);
+  if (scores.length === chars.length) {
+    answer.digitScore = Math.min(...scores);
+    answer.isDigit = chars.every((c) => c.prediction.isDigit);
+  }
+  return answer;
+}
