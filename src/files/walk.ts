@@ -51,20 +51,24 @@ export async function countImages(paths: string[]): Promise<number> {
   return n;
 }
 
-export interface LabelledFile { path: string; label: number }
+/** A file and the digits it shows ("7", or a number such as "2026"). */
+export interface LabelledFile { path: string; label: string }
+
+/** A label: one digit, or a number of up to 20 digits (leading zeros are digits too). */
+const LABEL = /^[0-9]{1,20}$/;
 
 /**
- * Labelled images: a folder laid out as `DIR/<digit>/*` (digit 0–9), or a CSV file of `path,label`
- * lines (a header line is skipped; relative paths are relative to the CSV's folder).
+ * Labelled images: a folder laid out as `DIR/<label>/*` (a digit 0–9 or a number such as 2026), or a
+ * CSV file of `path,label` lines (a header line is skipped; relative paths are relative to the CSV's
+ * folder).
  */
 export async function* labelledImages(source: string): AsyncGenerator<LabelledFile> {
   const s = await stat(source);
   if (s.isDirectory()) {
-    for (let d = 0; d <= 9; d++) {
-      const dir = join(source, String(d));
-      if (!(await stat(dir).catch(() => undefined))?.isDirectory()) continue;
-      for await (const path of walkFolder(dir)) yield { path, label: d };
-    }
+    const names = (await readdir(source, { withFileTypes: true })).filter((e) => e.isDirectory() && LABEL.test(e.name)).map((e) => e.name);
+    // Digits first in their order, then numbers by length and value, so a run's order does not depend on the file system.
+    names.sort((a, b) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0));
+    for (const label of names) for await (const path of walkFolder(join(source, label))) yield { path, label };
     return;
   }
   const base = join(source, '..');
@@ -74,10 +78,10 @@ export async function* labelledImages(source: string): AsyncGenerator<LabelledFi
     if (!text.trim()) continue;
     const comma = text.lastIndexOf(',');
     const path = text.slice(0, comma).trim().replace(/^"(.*)"$/, '$1');
-    const label = Number(text.slice(comma + 1).trim());
-    if (comma < 0 || !Number.isInteger(label) || label < 0 || label > 9) {
+    const label = text.slice(comma + 1).trim().replace(/^"(.*)"$/, '$1');
+    if (comma < 0 || !LABEL.test(label)) {
       if (line === 1) continue; // a header
-      throw new AppError('FILE_LIST_INVALID', `${source}:${line}: expected 'path,label' with a label 0-9, got '${text}'`);
+      throw new AppError('FILE_LIST_INVALID', `${source}:${line}: expected 'path,label' with a label of 1–20 digits (7, 2026), got '${text}'`);
     }
     yield { path: path.startsWith('/') ? path : join(base, path), label };
   }

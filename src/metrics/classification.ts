@@ -96,3 +96,17 @@ export function evaluateLogits(logits: Float32Array, labels: ArrayLike<number>, 
     ece: expectedCalibrationError(probs, labels),
   };
 }
+
+/** Levenshtein distance: the characters a reading got wrong, missed or added. */
+export function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = row;
+  }
+  return prev[b.length];
+}
+
+/** The digits of `label` a reading got right: its length less the edits from the reading to it, never below 0. */
+export const digitsRight = (reading: string, label: string): number => Math.max(0, label.length - editDistance(reading, label));

@@ -11,7 +11,7 @@ import { createInferencePool } from '../inference/inference-pool';
 import { OUTPUT_ROW } from '../inference/protocol';
 import { DIGIT_SCORE_OUTPUT } from '../onnx/digit-score';
 import type { PredictorOptions } from './options';
-import { lineAnswer, readLine } from './read-number';
+import { lineAnswer, readLine, usesCut } from './read-number';
 import { PIXELS } from '../data/mnist';
 
 export interface PredictResult { prediction: Prediction; input28: Float32Array; info: PreprocessInfo }
@@ -134,12 +134,16 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
       if (line) for (let k = 0; k < line.candidates.length; k++) inputs.push(line.inputs.subarray(k * PIXELS, (k + 1) * PIXELS));
       const rows = await Promise.all(inputs.map((x) => batcher.submit(x)));
       const single = toPrediction(rows[0], opts.minDigitScore);
-      const chosen = line ? readLine(line, rows.slice(1).map((r) => toPrediction(r, opts.minDigitScore))) : [];
+      const candidates = line ? rows.slice(1).map((r) => toPrediction(r, opts.minDigitScore)) : [];
+      let chosen = line ? readLine(line, candidates) : [];
+      // A mark cut in two is only read as two digits if both are digits: a W is not a ? and a 4.
+      if (line && usesCut(line, chosen) && chosen.some((k) => candidates[k].isDigit === false)) chosen = readLine(line, candidates, false);
       if (line && chosen.length > 1) {
-        const chars = chosen.map((k) => ({ prediction: toPrediction(rows[k + 1], opts.minDigitScore), box: line.candidates[k].box }));
+        const chars = chosen.map((k) => ({ prediction: candidates[k], box: line.candidates[k].box }));
         const prediction = lineAnswer(chars, refuse);
         if (refuse && chars.every((c) => c.prediction.isDigit === false)) throw notADigit(prediction.digitScore!, opts.minDigitScore);
-        return { prediction, input28: input, info };
+        // The debug input is the leftmost digit's, as `digit` and `probabilities` are.
+        return { prediction, input28: line.inputs.slice(chosen[0] * PIXELS, (chosen[0] + 1) * PIXELS), info };
       }
       if (single.isDigit === false && refuse) throw notADigit(single.digitScore!, opts.minDigitScore);
       return { prediction: withReading(single, pre.box), input28: input, info };

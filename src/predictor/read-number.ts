@@ -71,10 +71,10 @@ function overlapLog(a: Box, b: Box): number {
  * The best reading: candidate indices in order, left to right, or [] when no reading covers the line
  * (every atom a stray mark). Dynamic programming over candidates, each taking the best reading that
  * ends just before it (stray atoms in between skipped at their price), so the price of two neighbours
- * overlapping is counted exactly.
+ * overlapping is counted exactly. Without `allowCuts`, no part is cut in two.
  * @example readLine({ atoms: 2, skippable: [false, false], candidates: [...] }, predictions) // [0, 1] or [2]
  */
-export function readLine(line: LineShape, predictions: Prediction[]): number[] {
+export function readLine(line: LineShape, predictions: Prediction[], allowCuts = true): number[] {
   const { atoms: n, candidates } = line;
   const lineH = Math.max(1, ...candidates.filter((c) => c.end - c.start === 1).map((c) => c.box.height));
   // The price of leaving atoms [from, to) out; −∞ when one of them may not be left out.
@@ -86,7 +86,10 @@ export function readLine(line: LineShape, predictions: Prediction[]): number[] {
   const order = candidates.map((_, k) => k).sort((a, b) => candidates[a].start - candidates[b].start || candidates[a].end - candidates[b].end);
   const best = new Float64Array(candidates.length).fill(-Infinity);
   const back = new Int32Array(candidates.length).fill(-1);
-  const cut = (b: number) => CUT_PRICE[Math.min(CUT_PRICE.length - 1, line.cutStrokes[b] ?? 0)];
+  const cut = (b: number) => {
+    const strokes = line.cutStrokes[b] ?? 0;
+    return strokes > 0 && !allowCuts ? Infinity : CUT_PRICE[Math.min(CUT_PRICE.length - 1, strokes)];
+  };
   const own = candidates.map((c, k) => characterLog(predictions[k]) + shapeLog(c.box, lineH));
   for (const k of order) {
     const c = candidates[k];
@@ -101,7 +104,7 @@ export function readLine(line: LineShape, predictions: Prediction[]): number[] {
     best[k] = score + own[k];
     back[k] = from;
   }
-  let last = -1, top = -Infinity;
+  let last = -1, top = -Infinity; // a reading must score above −∞: without cuts, one may not exist
   candidates.forEach((c, k) => {
     const s = best[k] + skipRun(c.end, n) - cut(c.end);
     if (s > top) { top = s; last = k; }
@@ -141,4 +144,9 @@ export function lineAnswer(chars: { prediction: Prediction; box: PixelBox }[], h
     answer.isDigit = chars.every((c) => c.prediction.isDigit);
   }
   return answer;
+}
+
+/** Does the reading separate two atoms of one part (use a cut)? */
+export function usesCut(line: LineShape, chosen: number[]): boolean {
+  return chosen.some((k, i) => (i > 0 && line.cutStrokes[line.candidates[k].start] > 0) || (i + 1 < chosen.length && line.cutStrokes[line.candidates[k].end] > 0));
 }

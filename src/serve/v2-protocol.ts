@@ -68,7 +68,9 @@ const NO_ANSWER: Prediction = { digit: -1, probability: 0, probabilities: new Ar
  * an error instead (IMAGE_NO_DIGIT, IMAGE_UNDECODABLE, ...) has digit -1, zero probabilities and its
  * `CODE: message` in the BYTES output `error`, which is present only when some image failed. With a
  * model that has a digit score, `digit_score` [N] (0 for an image that got an error; a BYTES image the
- * score refused has IMAGE_NO_DIGIT in `error`; an FP32 tensor is answered, not refused).
+ * score refused has IMAGE_NO_DIGIT in `error`; an FP32 tensor is answered, not refused). `number` [N]
+ * is the number read ('' for an error), `number_boxes` [N,K,4] and `number_probabilities` [N,K] its
+ * digits' boxes and probabilities, K the most digits any image of the batch has.
  */
 export function v2Response(predictions: Array<Prediction | AppError>, version: string, req: V2Request): Record<string, unknown> {
   const n = predictions.length;
@@ -77,6 +79,21 @@ export function v2Response(predictions: Array<Prediction | AppError>, version: s
     { name: 'probabilities', shape: [n, 10], datatype: 'FP32', data: answers.flatMap((p) => p.probabilities) },
     { name: 'digit', shape: [n], datatype: 'INT64', data: answers.map((p) => p.digit) },
   ];
+  // The number read: its digits as a string, and per digit (padded to the most digits in the batch,
+  // -1 and 0 where an image has fewer) the box in the picture's pixels and the probability.
+  const k = Math.max(1, ...answers.map((p) => p.digits?.length ?? 0));
+  const boxes: number[] = [];
+  const digitProbs: number[] = [];
+  for (const p of answers) {
+    for (let j = 0; j < k; j++) {
+      const d = p.digits?.[j];
+      boxes.push(...(d ? [d.box.x, d.box.y, d.box.width, d.box.height] : [-1, -1, -1, -1]));
+      digitProbs.push(d ? d.probability : 0);
+    }
+  }
+  outputs.push({ name: 'number', shape: [n], datatype: 'BYTES', data: answers.map((p) => p.number ?? (p.digit >= 0 ? String(p.digit) : '')) as never },
+    { name: 'number_boxes', shape: [n, k, 4], datatype: 'INT64', data: boxes },
+    { name: 'number_probabilities', shape: [n, k], datatype: 'FP32', data: digitProbs });
   if (answers.some((p) => p.digitScore !== undefined)) {
     outputs.push({ name: 'digit_score', shape: [n], datatype: 'FP32', data: answers.map((p) => p.digitScore ?? 0) });
   }
@@ -132,6 +149,7 @@ export function v2Router(deps: V2Deps): Router {
       name: V2_MODEL_NAME, versions: [version], platform: 'onnxruntime_onnx',
       inputs: [{ name: V2_INPUT_NAME, datatype: 'FP32', shape: [-1, 1, IMAGE_SIZE, IMAGE_SIZE] }],
       outputs: [{ name: 'probabilities', datatype: 'FP32', shape: [-1, 10] }, { name: 'digit', datatype: 'INT64', shape: [-1] },
+        { name: 'number', datatype: 'BYTES', shape: [-1] }, { name: 'number_boxes', datatype: 'INT64', shape: [-1, -1, 4] }, { name: 'number_probabilities', datatype: 'FP32', shape: [-1, -1] },
         ...(predictor.hasDigitScore() ? [{ name: 'digit_score', datatype: 'FP32', shape: [-1] }] : [])],
     });
   });

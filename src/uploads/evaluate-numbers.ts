@@ -2,7 +2,7 @@ import sharp from 'sharp';
 import type { Dataset } from '../data/mnist';
 import { isAppError } from '../errors';
 import type { Prediction, Predictor } from '../predictor';
-import { createEceAccumulator } from '../metrics/classification';
+import { createEceAccumulator, digitsRight } from '../metrics/classification';
 import { encodeUpload, forEachLimited } from './evaluate-uploads';
 import { NumberKind, renderNumberUpload } from './numbers';
 
@@ -49,17 +49,6 @@ export interface NumbersReport {
 
 export interface NumberExample { set: string; label: string; answer: string; right: boolean; bytes: Uint8Array; prediction?: Prediction }
 
-/** Levenshtein distance: the digits a reading got wrong, missed or added. */
-export function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = row;
-  }
-  return prev[b.length];
-}
-
 /**
  * Writes numbers of MNIST test digits on the realistic pages (numbers.ts), sends each through
  * `predictor` and counts whole numbers and digits read right, and how well the whole-number
@@ -94,7 +83,7 @@ export async function evaluateNumbers(predictor: Predictor, test: Dataset, opts:
       if (right) r.right++;
       else r.wrongByCondition[condition] = (r.wrongByCondition[condition] ?? 0) + 1;
       r.digits += label.length;
-      r.digitsRight += prediction ? Math.max(0, label.length - editDistance(answer, label)) : 0;
+      r.digitsRight += prediction ? digitsRight(answer, label) : 0;
       if (i < opts.examples) onExample({ set: set.name, label, answer, right, bytes, prediction });
     });
     r.accuracy = Number((r.right / r.images).toFixed(4));

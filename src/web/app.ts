@@ -1,10 +1,17 @@
-// The drawing page: posts the canvas (or a dropped file) to POST /predict?debug=1 and shows the answer,
-// a bar per class and the 28×28 image the model saw.
-interface Answer { digit: number; probability: number; probabilities: number[]; input28: number[] }
+// The drawing page: posts the canvas (or a dropped, picked or photographed file) to POST /predict?debug=1
+// and shows the number read, each digit's box over the picture, a bar per class for a single digit and
+// the 28×28 image the model saw.
+interface Box { x: number; y: number; width: number; height: number }
+interface DigitRead { digit: number | null; probability: number; box: Box }
+interface Answer { digit: number; probability: number; probabilities: number[]; number: string; digits: DigitRead[]; input28: number[] }
 interface ErrorBody { error?: { code: string; message: string } }
 
 const pad = document.getElementById('pad') as HTMLCanvasElement;
 const ctx = pad.getContext('2d')!;
+const overlay = (document.getElementById('boxes') as HTMLCanvasElement).getContext('2d')!;
+const digitsEl = document.getElementById('digits')!;
+const cameraInput = document.getElementById('camera') as HTMLInputElement;
+const PAD_LABEL = pad.getAttribute('aria-label')!;
 const seen = (document.getElementById('seen') as HTMLCanvasElement).getContext('2d')!;
 const digitEl = document.getElementById('digit')!;
 const probEl = document.getElementById('prob')!;
@@ -19,6 +26,10 @@ let drawing = false;
 let dirty = false;
 let timer: number | undefined;
 let requestNo = 0;
+/** Where the sent picture's pixels are on the pad: a drawing is the pad itself, a file is fitted into it. */
+let view = { scale: 1, dx: 0, dy: 0 };
+/** A file is on the pad: the next stroke starts a new drawing. */
+let showingFile = false;
 
 for (let d = 0; d < 10; d++) {
   const li = document.createElement('li');
@@ -37,6 +48,7 @@ function showError(message: string | null): void {
  */
 function showNoDigit(why: 'no digit found' | 'not a digit'): void {
   showError(null);
+  clearReading();
   digitEl.textContent = '–';
   probEl.textContent = why;
   Array.from(bars.children).forEach((li) => {
@@ -47,10 +59,41 @@ function showNoDigit(why: 'no digit found' | 'not a digit'): void {
   seen.clearRect(0, 0, 28, 28);
 }
 
+/** No boxes, no list of digits. */
+function clearReading(): void {
+  overlay.clearRect(0, 0, pad.width, pad.height);
+  overlay.canvas.dataset.boxes = '0';
+  digitsEl.replaceChildren();
+  bars.hidden = false;
+}
+
+/** Each digit's box over the picture, with the digit above it; the list of digits when there are several. */
+function showReading(a: Answer): void {
+  clearReading();
+  overlay.lineWidth = 3;
+  overlay.font = 'bold 20px system-ui, sans-serif';
+  for (const d of a.digits) {
+    const x = view.dx + d.box.x * view.scale, y = view.dy + d.box.y * view.scale;
+    overlay.strokeStyle = overlay.fillStyle = d.digit === null ? '#b00020' : '#0b8a3e';
+    overlay.strokeRect(x, y, d.box.width * view.scale, d.box.height * view.scale);
+    overlay.fillText(d.digit === null ? '?' : String(d.digit), x + 2, Math.max(18, y - 4));
+  }
+  overlay.canvas.dataset.boxes = String(a.digits.length);
+  if (a.digits.length < 2) return;
+  for (const d of a.digits) {
+    const li = document.createElement('li');
+    li.innerHTML = `<b>${d.digit === null ? '?' : d.digit}</b>${(d.probability * 100).toFixed(1)}%`;
+    digitsEl.appendChild(li);
+  }
+}
+
 function show(a: Answer): void {
   showError(null);
-  digitEl.textContent = String(a.digit);
+  digitEl.textContent = a.number;
   probEl.textContent = `${(a.probability * 100).toFixed(1)}%`;
+  showReading(a);
+  // The bars are one digit's: for a number, the list of digits above says it all.
+  bars.hidden = a.digits.length > 1;
   Array.from(bars.children).forEach((li, d) => {
     const p = a.probabilities[d];
     (li.querySelector('.bar span') as HTMLElement).style.width = `${(p * 100).toFixed(1)}%`;
@@ -88,6 +131,7 @@ function point(e: PointerEvent): [number, number] {
 }
 
 pad.addEventListener('pointerdown', (e) => {
+  if (showingFile) clear();
   drawing = true;
   pad.setPointerCapture(e.pointerId);
   const [x, y] = point(e);
@@ -110,7 +154,11 @@ pad.addEventListener('pointercancel', end);
 
 function clear(): void {
   ctx.clearRect(0, 0, pad.width, pad.height);
+  clearReading();
   dirty = false;
+  showingFile = false;
+  view = { scale: 1, dx: 0, dy: 0 };
+  pad.setAttribute('aria-label', PAD_LABEL);
   requestNo++;
   digitEl.textContent = '–';
   probEl.textContent = '';
@@ -125,20 +173,34 @@ function setupBrush(): void {
 }
 
 document.getElementById('clear')!.addEventListener('click', clear);
-/** A picked or dropped file is answered on its own: the drawing is cleared, so the answer is not read as the drawing's. */
-function predictFile(f: File): void {
+/**
+ * A picked, photographed or dropped file is answered on its own: the drawing gives way to the picture,
+ * fitted into the pad, so the boxes can be drawn over it (a file the browser cannot show is still sent).
+ */
+async function predictFile(f: File): Promise<void> {
   clear();
-  void predict(f);
+  showingFile = true;
+  pad.setAttribute('aria-label', `The picture sent: ${f.name}`);
+  try {
+    const bitmap = await createImageBitmap(f, { imageOrientation: 'from-image' });
+    const scale = Math.min(pad.width / bitmap.width, pad.height / bitmap.height);
+    view = { scale, dx: (pad.width - bitmap.width * scale) / 2, dy: (pad.height - bitmap.height * scale) / 2 };
+    ctx.drawImage(bitmap, view.dx, view.dy, bitmap.width * scale, bitmap.height * scale);
+    bitmap.close();
+  } catch {
+    // Not a picture the browser can show: the server's answer says what is wrong with it.
+  }
+  await predict(f);
 }
 
-fileInput.addEventListener('change', () => { const f = fileInput.files?.[0]; if (f) predictFile(f); });
+for (const input of [fileInput, cameraInput]) input.addEventListener('change', () => { const f = input.files?.[0]; if (f) void predictFile(f); });
 drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
 drop.addEventListener('dragleave', () => drop.classList.remove('over'));
 drop.addEventListener('drop', (e) => {
   e.preventDefault();
   drop.classList.remove('over');
   const f = e.dataTransfer?.files[0];
-  if (f) predictFile(f);
+  if (f) void predictFile(f);
 });
 drop.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); fileInput.click(); } });
 setupBrush();

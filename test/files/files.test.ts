@@ -93,7 +93,7 @@ describe('evaluateImages on a labelled folder', () => {
     expect(report.accuracyOfAnswered).toBeCloseTo(10 / 12, 4);
     expect(report.noDigit).toBe(1);
     expect(report.errors).toEqual({ IMAGE_UNSUPPORTED_FORMAT: 1 });
-    expect(report.misclassified.map((m) => [m.label, m.digit])).toEqual([[wrong, test.labels[0]], [wrong, test.labels[0]]]);
+    expect(report.misclassified.map((m) => [m.label, m.number])).toEqual([[String(wrong), String(test.labels[0])], [String(wrong), String(test.labels[0])]]);
     expect(report.misclassified[0].input28).toHaveLength(784);
     expect(report.misclassified[1].input28).toBeUndefined();
     expect(report.confusion[wrong][test.labels[0]]).toBe(2);
@@ -113,8 +113,12 @@ describe('evaluateImages on a labelled folder', () => {
     writeFileSync(csv, `path,label\nlabelled/${test.labels[1]}/t1.png,${test.labels[1]}\n"labelled/${test.labels[2]}/t2.png",${test.labels[2]}\n`);
     const items = [];
     for await (const x of labelledImages(csv)) items.push(x);
-    expect(items).toEqual([{ path: join(dir, 'labelled', String(test.labels[1]), 't1.png'), label: test.labels[1] }, { path: join(dir, 'labelled', String(test.labels[2]), 't2.png'), label: test.labels[2] }]);
-    writeFileSync(csv, 'a.png,1\nb.png,12\n');
+    expect(items).toEqual([{ path: join(dir, 'labelled', String(test.labels[1]), 't1.png'), label: String(test.labels[1]) }, { path: join(dir, 'labelled', String(test.labels[2]), 't2.png'), label: String(test.labels[2]) }]);
+    writeFileSync(csv, 'a.png,1\nb.png,2026\nc.png,007\n');
+    const numbers = [];
+    for await (const x of labelledImages(csv)) numbers.push(x.label);
+    expect(numbers).toEqual(['1', '2026', '007']);
+    writeFileSync(csv, 'a.png,1\nb.png,12a\n');
     await expect((async () => { for await (const _ of labelledImages(csv)) { /* reading is the test */ } })()).rejects.toMatchObject({ code: 'FILE_LIST_INVALID' });
   });
 });

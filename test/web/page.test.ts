@@ -59,7 +59,7 @@ describe('drawing page in headless Chromium', () => {
 
   it('recognises a drawn 7 and shows the 10 bars and the 28×28 input', async () => {
     await page.click('#clear');
-    await stroke([[0.22, 0.2], [0.78, 0.2], [0.42, 0.85]]);
+    await stroke([[0.38, 0.2], [0.62, 0.2], [0.46, 0.85]]);
     await expectDigit('7');
     expect(await page.locator('#bars li').count()).toBe(10);
     const inked = await page.evaluate(() => {
@@ -87,6 +87,27 @@ describe('drawing page in headless Chromium', () => {
     await page.screenshot({ path: `${SHOTS}/page-dropped.png`, fullPage: true });
   });
 
+  it('reads a drawn number, with a box over each digit', async () => {
+    await page.click('#clear');
+    await stroke([[0.2, 0.15], [0.2, 0.85]]); // a 1
+    await stroke([[0.42, 0.2], [0.68, 0.2], [0.5, 0.85]]); // a 7
+    await stroke([[0.8, 0.15], [0.8, 0.85]]); // a 1
+    await expectDigit('171');
+    expect(await page.locator('#digits li').allTextContents()).toEqual([expect.stringMatching(/^1\d/), expect.stringMatching(/^7\d/), expect.stringMatching(/^1\d/)]);
+    expect(await page.isHidden('#bars')).toBe(true);
+    // A box over each digit, drawn on the layer above the pad.
+    expect(await page.getAttribute('#boxes', 'data-boxes')).toBe('3');
+    expect(await page.evaluate(() => {
+      const c = document.getElementById('boxes') as HTMLCanvasElement;
+      return c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data.some((v, i) => i % 4 === 3 && v > 0);
+    })).toBe(true);
+    mkdirSync(SHOTS, { recursive: true });
+    await page.screenshot({ path: `${SHOTS}/page-number.png`, fullPage: true });
+    await page.click('#clear');
+    expect(await page.locator('#digits li').count()).toBe(0);
+    expect(await page.isHidden('#bars')).toBe(false);
+  });
+
   it('shows a readable error for a file that is not an image', async () => {
     await page.setInputFiles('#file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('hello') });
     await page.waitForSelector('#error:not([hidden])');
@@ -107,11 +128,9 @@ describe('drawing page in headless Chromium', () => {
     await page.setInputFiles('#file', { name: 'letter.jpg', mimeType: 'image/jpeg', buffer: letter });
     await page.waitForFunction(() => document.getElementById('prob')?.textContent === 'not a digit', undefined, { timeout: 10_000 });
     expect(await page.textContent('#digit')).toBe('–');
-    // The drawing left from the tests before is cleared: the answer is the file's.
-    expect(await page.evaluate(() => {
-      const c = document.getElementById('pad') as HTMLCanvasElement;
-      return c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data.some((v) => v !== 0);
-    })).toBe(false);
+    // The drawing left from the tests before gives way to the picture: the answer is the file's.
+    expect(await page.getAttribute('#pad', 'aria-label')).toBe('The picture sent: letter.jpg');
+    expect(await page.locator('#digits li').count()).toBe(0);
     expect(await page.isHidden('#error')).toBe(true);
     await page.screenshot({ path: `${SHOTS}/page-not-a-digit.png`, fullPage: true });
   });
