@@ -4,7 +4,8 @@ import { request } from 'node:http';
 import sharp from 'sharp';
 import type { Dataset } from '../data/mnist';
 import { createRng } from '../data/rng';
-import { renderUpload, uploadSeed } from '../uploads/conditions';
+import { renderGlyphUpload, renderUpload, uploadSeed } from '../uploads/conditions';
+import { numberClearances, writeNumber } from '../uploads/numbers';
 import { encodeUpload } from '../uploads/evaluate-uploads';
 
 /**
@@ -13,7 +14,19 @@ import { encodeUpload } from '../uploads/evaluate-uploads';
  */
 export async function phonePhoto(test: Dataset, width: number, seed = 1): Promise<Buffer> {
   const rng = createRng(uploadSeed(seed, 'bench-photo', width));
-  const page = await encodeUpload(renderUpload('uneven-light', test.images, rng.int(test.count), rng));
+  return photoOf(await encodeUpload(renderUpload('uneven-light', test.images, rng.int(test.count), rng)), width);
+}
+
+/** The same kind of photo of a handwritten number of five digits with gaps between them. */
+export async function numberPhoto(test: Dataset, width: number, seed = 1): Promise<Buffer> {
+  const rng = createRng(uploadSeed(seed, 'bench-number', width));
+  const indices = Array.from({ length: 5 }, () => rng.int(test.count));
+  const { glyph } = writeNumber(test.images, test.labels, indices, numberClearances('gaps', 5, rng), rng);
+  return photoOf(await encodeUpload(renderGlyphUpload('uneven-light', glyph, rng)), width);
+}
+
+/** A rendered page scaled to `width` × 3/4 width, with sensor noise at full resolution, as a JPEG. */
+async function photoOf(page: Uint8Array, width: number): Promise<Buffer> {
   const height = Math.round((width * 3) / 4);
   const { data } = await sharp(page).resize(width, height, { fit: 'fill' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   let x = 0x9e3779b9;

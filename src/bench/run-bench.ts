@@ -9,7 +9,7 @@ import { loadMnist, PIXELS, IMAGE_SIZE } from '../data/mnist';
 import { openSession } from '../onnx/ort-session';
 import { createInferencePool } from '../inference/inference-pool';
 import { AppError } from '../errors';
-import { HostileResult, phonePhoto, photoLatency, photoOverload, photosBesideHostile } from './photos';
+import { HostileResult, numberPhoto, phonePhoto, photoLatency, photoOverload, photosBesideHostile } from './photos';
 
 export interface BenchOptions {
   model: string;
@@ -241,7 +241,7 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void =
   let port = opts.port;
   const rounds: Array<PhaseResult & { engineImagesPerSecond: number; ratio: number; ratioToOneSession: number }> = [];
   let unloaded: LoadResult;
-  const photos: { latency12Mp?: Awaited<ReturnType<typeof photoLatency>>; latency1000Px?: Awaited<ReturnType<typeof photoLatency>>; overload?: Record<string, unknown>;
+  const photos: { latency12Mp?: Awaited<ReturnType<typeof photoLatency>>; latency1000Px?: Awaited<ReturnType<typeof photoLatency>>; latency1000PxNumber?: Awaited<ReturnType<typeof photoLatency>>; overload?: Record<string, unknown>;
     besideHostile?: HostileResult[] } = {};
   let child = await startServerProcess(opts.model, port, []);
   let base = `http://127.0.0.1:${port++}`;
@@ -263,8 +263,11 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void =
     const small = await phonePhoto(test, 1000);
     photos.latency12Mp = await photoLatency(base, big, 10);
     photos.latency1000Px = await photoLatency(base, small, 30);
+    const number = await numberPhoto(test, 1000);
+    photos.latency1000PxNumber = await photoLatency(base, number, 30);
     log(`photo latency, nothing else running: 12 MP JPEG (${(big.length / 1e6).toFixed(1)} MB) p50 ${photos.latency12Mp.p50Ms.toFixed(0)} ms; ` +
-      `1,000 px (${(small.length / 1e3).toFixed(0)} kB) p50 ${photos.latency1000Px.p50Ms.toFixed(0)} ms`);
+      `1,000 px (${(small.length / 1e3).toFixed(0)} kB) p50 ${photos.latency1000Px.p50Ms.toFixed(0)} ms; ` +
+      `1,000 px of a five-digit number p50 ${photos.latency1000PxNumber.p50Ms.toFixed(0)} ms`);
     photos.overload = await photoOverload(base, child, big, opts.connections, opts.durationS);
     log(`${opts.connections} clients posting 12 MP JPEGs for ${opts.durationS} s: ${JSON.stringify(photos.overload)}`);
     // Hostile senders: the fuzz find that stalled libvips (refused from its header now), and the slowest
@@ -306,6 +309,7 @@ export async function runBench(opts: BenchOptions, log: (line: string) => void =
     noBatchingRequestsPerSecond: noBatching.requestsPerSecond,
     photo12MpP50Ms: photos.latency12Mp?.p50Ms,
     photo1000PxP50Ms: photos.latency1000Px?.p50Ms,
+    number1000PxP50Ms: photos.latency1000PxNumber?.p50Ms,
     photoOverloadOther5xx: photos.overload?.other5xx,
     photoOverloadRssPeakMb: photos.overload?.rssPeakMb,
     photoBesideHostile: photos.besideHostile?.map((r) => ({ file: r.hostile.file, senders: r.senders, p50Ms: r.photos.p50Ms, p99Ms: r.photos.p99Ms, timeouts: r.photos.timeouts })),

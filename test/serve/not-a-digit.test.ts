@@ -68,7 +68,7 @@ describe('a mark that is not a digit', () => {
     expect(out.digit_score[0]).toBeGreaterThanOrEqual(0.5);
     expect(out.digit_score[1]).toBe(0);
     const meta = (await (await fetch(`${server.url}/v2/models/mnist`)).json()) as Json;
-    expect(meta.outputs.map((o: { name: string }) => o.name)).toEqual(['probabilities', 'digit', 'digit_score']);
+    expect(meta.outputs.map((o: { name: string }) => o.name)).toEqual(['probabilities', 'digit', 'number', 'number_boxes', 'number_probabilities', 'digit_score']);
   });
 
   it('files: predict over a folder reports the error for the mark and the digit for the digit', async () => {

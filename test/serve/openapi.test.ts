@@ -130,7 +130,7 @@ describe('the HTTP API against docs/openapi.yaml', () => {
     await get('/v2/models/mnist/ready');
     await get(`/v2/models/mnist/versions/${version}/ready`);
     const tensor = { inputs: [{ name: 'image', shape: [1, 1, 28, 28], datatype: 'FP32', data: new Array(784).fill(0) }] };
-    expect((await infer(tensor)).body.outputs.map((o: { name: string }) => o.name)).toEqual(['probabilities', 'digit', 'digit_score']);
+    expect((await infer(tensor)).body.outputs.map((o: { name: string }) => o.name)).toEqual(['probabilities', 'digit', 'number', 'number_boxes', 'number_probabilities', 'digit_score']);
     expect((await infer(tensor, `/v2/models/mnist/versions/${version}/infer`)).status).toBe(200);
     const files = { inputs: [{ name: 'image', shape: [2], datatype: 'BYTES', data: [digit.toString('base64'), blank.toString('base64')] }] };
     const mixed = await infer(files);

@@ -208,7 +208,7 @@ describe('Open Inference Protocol (KServe v2) on the same server', () => {
     const meta = await json(await v2('/models/mnist'));
     expect(meta).toMatchObject({ name: 'mnist', platform: 'onnxruntime_onnx' });
     expect(meta.inputs).toEqual([{ name: 'image', datatype: 'FP32', shape: [-1, 1, 28, 28] }]);
-    expect(meta.outputs.map((o: Json) => [o.name, o.datatype])).toEqual([['probabilities', 'FP32'], ['digit', 'INT64'], ['digit_score', 'FP32']]);
+    expect(meta.outputs.map((o: Json) => [o.name, o.datatype])).toEqual([['probabilities', 'FP32'], ['digit', 'INT64'], ['number', 'BYTES'], ['number_boxes', 'INT64'], ['number_probabilities', 'FP32'], ['digit_score', 'FP32']]);
     expect(await json(await v2('/models/mnist/ready'))).toEqual({ name: 'mnist', ready: true });
   });
 

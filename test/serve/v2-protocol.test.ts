@@ -51,9 +51,23 @@ describe('v2Response and V2_ERROR_FORMAT', () => {
     const ok = v2Response([p], '1', { id: 'r1', inputs: [], outputs: [{ name: 'digit' }] });
     expect(ok).toEqual({ model_name: 'mnist', model_version: '1', id: 'r1', outputs: [{ name: 'digit', shape: [1], datatype: 'INT64', data: [7] }] });
     const mixed = v2Response([p, new AppError('IMAGE_NO_DIGIT', 'none')], '1', { inputs: [] }) as { outputs: Array<{ name: string; data: unknown[] }> };
-    expect(mixed.outputs.map((o) => o.name)).toEqual(['probabilities', 'digit', 'error']);
-    expect(mixed.outputs[1].data).toEqual([7, -1]);
-    expect(mixed.outputs[2].data).toEqual(['', 'IMAGE_NO_DIGIT: none']);
+    expect(mixed.outputs.map((o) => o.name)).toEqual(['probabilities', 'digit', 'number', 'number_boxes', 'number_probabilities', 'error']);
+    const out = Object.fromEntries(mixed.outputs.map((o) => [o.name, o.data]));
+    expect(out.digit).toEqual([7, -1]);
+    expect(out.number).toEqual(['7', '']);
+    expect(out.error).toEqual(['', 'IMAGE_NO_DIGIT: none']);
+  });
+
+  it('pads the digits of numbers of different lengths to the longest', () => {
+    const d = (digit: number, x: number) => ({ digit, probability: 0.9, probabilities: p.probabilities, box: { x, y: 5, width: 10, height: 20 } });
+    const two = { ...p, digit: 4, number: '42', digits: [d(4, 0), d(2, 20)] };
+    const one = { ...p, number: '7', digits: [d(7, 3)] };
+    const res = v2Response([two, one], '1', { inputs: [] }) as { outputs: Array<{ name: string; shape: number[]; data: unknown[] }> };
+    const out = Object.fromEntries(res.outputs.map((o) => [o.name, o]));
+    expect(out.number.data).toEqual(['42', '7']);
+    expect(out.number_boxes.shape).toEqual([2, 2, 4]);
+    expect(out.number_boxes.data).toEqual([0, 5, 10, 20, 20, 5, 10, 20, 3, 5, 10, 20, -1, -1, -1, -1]);
+    expect(out.number_probabilities).toMatchObject({ shape: [2, 2], data: [0.9, 0.9, 0.9, 0] });
   });
 
   it('writes errors as the protocol does: 400 for a bad request, 404, 413 and 5xx kept', () => {

@@ -1,0 +1,97 @@
+import { lineAnswer, LineShape, readLine, usesCut } from '../../src/predictor/read-number';
+import type { Prediction } from '../../src/inference/postprocess';
+
+/** A prediction reading `digit` at probability `p` (the rest spread evenly), with digit score `s`. */
+function pred(digit: number, p: number, s?: number): Prediction {
+  const probabilities = Array.from({ length: 10 }, (_, d) => (d === digit ? p : (1 - p) / 9));
+  return { digit, probability: p, probabilities, ...(s === undefined ? {} : { digitScore: s, isDigit: s >= 0.5 }) };
+}
+
+const box = (x: number, width: number, height = 100, y = 0) => ({ x, y, width, height });
+
+/** Two atoms side by side, 60 wide and 100 high, 20 apart: each alone, or both as one candidate. */
+function twoAtoms(cutStrokes = [0, 0, 0]): LineShape {
+  return {
+    atoms: 2, skippable: [false, false], cutStrokes,
+    candidates: [{ start: 0, end: 1, box: box(0, 60) }, { start: 1, end: 2, box: box(80, 60) }, { start: 0, end: 2, box: box(0, 140) }],
+  };
+}
+
+describe('readLine', () => {
+  it('reads two confident digits as two, not as one squeezed reading', () => {
+    expect(readLine(twoAtoms(), [pred(4, 0.99), pred(7, 0.98), pred(8, 0.9)])).toEqual([0, 1]);
+  });
+
+  it('reads one digit when its pieces are unsure and the whole is sure, unless the whole is too wide for one', () => {
+    const narrow: LineShape = { ...twoAtoms(), candidates: [{ start: 0, end: 1, box: box(0, 40) }, { start: 1, end: 2, box: box(45, 40) }, { start: 0, end: 2, box: box(0, 85) }] };
+    expect(readLine(narrow, [pred(1, 0.5), pred(7, 0.55), pred(4, 0.999)])).toEqual([2]);
+    expect(readLine(twoAtoms(), [pred(1, 0.5), pred(7, 0.55), pred(4, 0.999)])).toEqual([0, 1]); // 140 wide, 100 high
+  });
+
+  it('counts the digit score: a fragment that does not look like a digit is not read as one', () => {
+    expect(readLine(twoAtoms(), [pred(1, 0.99, 0.2), pred(7, 0.99, 0.99), pred(4, 0.97, 0.99)])).toEqual([2]);
+  });
+
+  it('leaves out a stray mark, but never a part of the line that may not be skipped', () => {
+    const line: LineShape = {
+      atoms: 3, skippable: [false, true, false], cutStrokes: [0, 0, 0, 0],
+      candidates: [{ start: 0, end: 1, box: box(0, 60) }, { start: 1, end: 2, box: box(70, 10, 10, 90) }, { start: 2, end: 3, box: box(90, 60) }],
+    };
+    expect(readLine(line, [pred(2, 0.99), pred(1, 0.3), pred(5, 0.99)])).toEqual([0, 2]);
+    expect(readLine({ ...line, skippable: [false, false, false] }, [pred(2, 0.99), pred(1, 0.3), pred(5, 0.99)])).toEqual([0, 1, 2]);
+  });
+
+  it('prices pieces that share most of their columns (a broken digit) against reading them apart', () => {
+    const line: LineShape = {
+      atoms: 2, skippable: [false, false], cutStrokes: [0, 0, 0],
+      candidates: [{ start: 0, end: 1, box: box(0, 60) }, { start: 1, end: 2, box: box(10, 60) }, { start: 0, end: 2, box: box(0, 70) }],
+    };
+    expect(readLine(line, [pred(1, 0.99), pred(7, 0.99), pred(4, 0.9)])).toEqual([2]);
+  });
+
+  it('prices a cut, and without cuts never separates the atoms of one part', () => {
+    const cut = twoAtoms([0, 2, 0]);
+    const preds = [pred(4, 0.9), pred(7, 0.9), pred(8, 0.5)];
+    expect(readLine(twoAtoms(), preds)).toEqual([0, 1]);
+    expect(readLine(cut, preds)).toEqual([2]); // 0.81 · e⁻² < 0.5
+    expect(readLine(twoAtoms([0, 1, 0]), [pred(4, 0.99), pred(7, 0.99), pred(8, 0.3)])).toEqual([0, 1]);
+    expect(readLine(twoAtoms([0, 1, 0]), [pred(4, 0.99), pred(7, 0.99), pred(8, 0.3)], false)).toEqual([2]);
+    expect(usesCut(twoAtoms([0, 1, 0]), [0, 1])).toBe(true);
+    expect(usesCut(twoAtoms([0, 1, 0]), [2])).toBe(false);
+    expect(usesCut(twoAtoms(), [0, 1])).toBe(false);
+  });
+});
+
+describe('lineAnswer', () => {
+  const chars = [
+    { prediction: pred(2, 0.9, 0.95), box: box(0, 60) },
+    { prediction: pred(0, 0.8, 0.3), box: box(80, 60) },
+    { prediction: pred(7, 0.99, 0.9), box: box(160, 60) },
+  ];
+
+  it('gives the number, the leftmost digit and the product of the probabilities', () => {
+    const a = lineAnswer(chars, false);
+    expect(a.number).toBe('207');
+    expect(a.digit).toBe(2);
+    expect(a.probabilities).toEqual(chars[0].prediction.probabilities);
+    expect(a.probability).toBeCloseTo(0.9 * 0.8 * 0.99, 6);
+    expect(a.digitScore).toBe(0.3);
+    expect(a.isDigit).toBe(false);
+    expect(a.digits!.map((d) => d.box.x)).toEqual([0, 80, 160]);
+  });
+
+  it('when refusing, a character that is not a digit is a ? with digit null', () => {
+    const a = lineAnswer(chars, true);
+    expect(a.number).toBe('2?7');
+    expect(a.digits![1]).toMatchObject({ digit: null, isDigit: false, digitScore: 0.3 });
+    const first = lineAnswer([chars[1], chars[2]], true);
+    expect(first.digit).toBe(7); // the leftmost digit that is one
+  });
+
+  it('has no digit score without a model that gives one', () => {
+    const a = lineAnswer([{ prediction: pred(3, 0.9), box: box(0, 50) }, { prediction: pred(4, 0.9), box: box(60, 50) }], true);
+    expect(a.number).toBe('34');
+    expect(a.digitScore).toBeUndefined();
+    expect(a.isDigit).toBeUndefined();
+  });
+});

@@ -1,0 +1,37 @@
+import sharp from 'sharp';
+import { loadMnist } from '../../src/data/mnist';
+import { createPredictor, Predictor } from '../../src/predictor';
+import { resolvePredictorOptions } from '../../src/predictor/options';
+import { evaluateNumbers, NumberExample, numbersPicture, NUMBER_SETS } from '../../src/uploads/evaluate-numbers';
+
+const MODEL = process.env.TEST_MODEL ?? 'artifacts/mnist-cnn.int8.onnx';
+let predictor: Predictor;
+
+beforeAll(async () => {
+  predictor = createPredictor(MODEL, resolvePredictorOptions({ workers: 1, decodeWorkers: 1, maxBatchDelayMs: 1 }));
+  await predictor.ready;
+});
+afterAll(() => predictor.close());
+
+describe('evaluateNumbers', () => {
+  it('counts whole numbers and digits over every set, and draws the examples with their boxes', async () => {
+    const { test } = await loadMnist();
+    const examples: NumberExample[] = [];
+    const report = await evaluateNumbers(predictor, test, { seed: 9, perSet: 2, concurrency: 2, examples: 1 }, (e) => examples.push(e));
+    expect(report.sets.map((s) => s.set)).toEqual(NUMBER_SETS.map((s) => s.name));
+    for (const s of report.sets) {
+      expect(s.images).toBe(2);
+      expect(s.digits).toBeGreaterThanOrEqual(2 * s.lengths[0]);
+      expect(s.digits).toBeLessThanOrEqual(2 * s.lengths[1]);
+      expect(s.right).toBeLessThanOrEqual(s.images);
+      expect(s.digitsRight).toBeLessThanOrEqual(s.digits);
+      expect(s.accuracy).toBeCloseTo(s.right / s.images, 4);
+    }
+    expect(report.accuracy).toBeCloseTo(report.sets.reduce((a, s) => a + s.right, 0) / 6, 4);
+    expect(report.ece).toBeGreaterThanOrEqual(0);
+    expect(examples).toHaveLength(3);
+    for (const e of examples) expect(e.right).toBe(e.answer === e.label);
+    const png = await numbersPicture(examples);
+    expect(await sharp(png).metadata()).toMatchObject({ width: 900, height: 170 });
+  }, 120_000);
+});
