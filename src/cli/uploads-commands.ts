@@ -138,7 +138,7 @@ export const evaluateNumbersCommand: CommandModule<object, NumbersArgs> = {
       console.log(`seed ${report.seed}: whole numbers ${pct(report.accuracy)} right; whole-number probability ECE ${report.ece} (mean probability ${report.meanProbability})`);
       for (const s of report.sets) {
         const errors = Object.entries(s.errors).map(([k, v]) => `${k} ${v}`).join(', ');
-        console.log(`  ${s.set.padEnd(9)} ${s.lengths.join('–')} digits: ${s.right}/${s.images} (${pct(s.accuracy)}), per digit ${pct(s.digitAccuracy)}${errors ? `, ${errors}` : ''}  ${s.meanMs} ms`);
+        console.log(`  ${s.set.padEnd(9)} ${s.lengths.join('–')} digits: ${s.right}/${s.images} (${pct(s.accuracy)}), per digit ${pct(s.digitAccuracy)}, ECE ${s.ece}${errors ? `, ${errors}` : ''}  ${s.meanMs} ms`);
       }
       writeFileSync(argv.out, `${JSON.stringify({ ...report, model: config.model, seconds: Number(((performance.now() - t0) / 1000).toFixed(1)) }, null, 2)}\n`);
       writeFileSync(argv.picture, await numbersPicture(examples));

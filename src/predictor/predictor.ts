@@ -11,7 +11,7 @@ import { createInferencePool } from '../inference/inference-pool';
 import { OUTPUT_ROW } from '../inference/protocol';
 import { DIGIT_SCORE_OUTPUT } from '../onnx/digit-score';
 import type { PredictorOptions } from './options';
-import { lineAnswer, readLine, usesCut } from './read-number';
+import { chooseReading, lineAnswer } from './read-number';
 import { PIXELS } from '../data/mnist';
 
 export interface PredictResult { prediction: Prediction; input28: Float32Array; info: PreprocessInfo }
@@ -135,9 +135,7 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
       const rows = await Promise.all(inputs.map((x) => batcher.submit(x)));
       const single = toPrediction(rows[0], opts.minDigitScore);
       const candidates = line ? rows.slice(1).map((r) => toPrediction(r, opts.minDigitScore)) : [];
-      let chosen = line ? readLine(line, candidates) : [];
-      // A mark cut in two is only read as two digits if both are digits: a W is not a ? and a 4.
-      if (line && usesCut(line, chosen) && chosen.some((k) => candidates[k].isDigit === false)) chosen = readLine(line, candidates, false);
+      const chosen = line && pre.box ? chooseReading(line, candidates, { prediction: single, box: pre.box }) : [];
       if (line && chosen.length > 1) {
         const chars = chosen.map((k) => ({ prediction: candidates[k], box: line.candidates[k].box }));
         const prediction = lineAnswer(chars, refuse);

@@ -75,8 +75,16 @@ function overlapLog(a: Box, b: Box): number {
  * @example readLine({ atoms: 2, skippable: [false, false], candidates: [...] }, predictions) // [0, 1] or [2]
  */
 export function readLine(line: LineShape, predictions: Prediction[], allowCuts = true): number[] {
+  return bestReading(line, predictions, allowCuts).chosen;
+}
+
+/** The line's height: its tallest atom. */
+const lineHeight = (line: LineShape) => Math.max(1, ...line.candidates.filter((c) => c.end - c.start === 1).map((c) => c.box.height));
+
+/** readLine's reading and its score. */
+function bestReading(line: LineShape, predictions: Prediction[], allowCuts: boolean): { chosen: number[]; score: number } {
   const { atoms: n, candidates } = line;
-  const lineH = Math.max(1, ...candidates.filter((c) => c.end - c.start === 1).map((c) => c.box.height));
+  const lineH = lineHeight(line);
   // The price of leaving atoms [from, to) out; −∞ when one of them may not be left out.
   const skipRun = (from: number, to: number) => {
     let price = 0;
@@ -111,7 +119,38 @@ export function readLine(line: LineShape, predictions: Prediction[], allowCuts =
   });
   const out: number[] = [];
   for (let k = last; k >= 0; k = back[k]) out.push(k);
-  return out.reverse();
+  return { chosen: out.reverse(), score: top };
+}
+
+/**
+ * A number needs at least two parts that do not touch: a lone mark is one digit or none, and cutting it
+ * would read a letter's halves or a broken digit's pieces as digits.
+ */
+export function separateParts(line: LineShape): number {
+  let parts = 1;
+  for (let b = 1; b < line.atoms; b++) if (!(line.cutStrokes[b] > 0) && !line.skippable[b] && !line.skippable[b - 1]) parts++;
+  return parts;
+}
+
+/**
+ * The price the one-digit reading may beat a number's reading by and the number still stands (log, a
+ * factor of e): fitted with the other prices.
+ */
+const ONE_DIGIT_MARGIN = 1;
+
+/**
+ * Reads the line as a number, or answers [] when the one-digit reading stands: every reading of the
+ * line and the one-digit reading (`single`, the whole mark) are scored alike, cuts are tried only
+ * when the line has two separate parts, and a reading that cuts a part and calls a piece not a digit
+ * is read again without cuts (a W is not a ? and a 4).
+ */
+export function chooseReading(line: LineShape, predictions: Prediction[], single: { prediction: Prediction; box: Box }): number[] {
+  const cuts = separateParts(line) >= 2;
+  let best = bestReading(line, predictions, cuts);
+  if (usesCut(line, best.chosen) && best.chosen.some((k) => predictions[k].isDigit === false)) best = bestReading(line, predictions, false);
+  if (best.chosen.length < 2) return [];
+  const oneDigit = characterLog(single.prediction) + shapeLog(single.box, Math.max(lineHeight(line), single.box.height));
+  return best.score > oneDigit - ONE_DIGIT_MARGIN ? best.chosen : [];
 }
 
 /**

@@ -32,6 +32,7 @@ export interface NumberSetResult {
   digitsRight: number; // digits written less the edits from the reading to them (never below 0 per number)
   digitAccuracy: number;
   errors: Record<string, number>; // answers that were errors, by code
+  ece: number; // of the whole-number probability, over this set's answered numbers
   wrongByCondition: Record<string, number>;
   meanMs: number;
 }
@@ -60,7 +61,8 @@ export async function evaluateNumbers(predictor: Predictor, test: Dataset, opts:
   let probabilitySum = 0, answered = 0;
   const sets: NumberSetResult[] = [];
   for (const set of NUMBER_SETS) {
-    const r: NumberSetResult = { set: set.name, lengths: set.lengths, images: opts.perSet, right: 0, accuracy: 0, digits: 0, digitsRight: 0, digitAccuracy: 0, errors: {}, wrongByCondition: {}, meanMs: 0 };
+    const r: NumberSetResult = { set: set.name, lengths: set.lengths, images: opts.perSet, right: 0, accuracy: 0, digits: 0, digitsRight: 0, digitAccuracy: 0, errors: {}, ece: 0, wrongByCondition: {}, meanMs: 0 };
+    const setCalibration = createEceAccumulator();
     let ms = 0;
     await forEachLimited(opts.perSet, opts.concurrency, async (i) => {
       const { label, condition, upload } = renderNumberUpload(test.images, test.labels, set.kind, opts.seed + (set.name === 'long' ? 1000 : 0), i, set.lengths);
@@ -72,6 +74,7 @@ export async function evaluateNumbers(predictor: Predictor, test: Dataset, opts:
         prediction = (await predictor.predictBytes(bytes)).prediction;
         answer = prediction.number ?? String(prediction.digit);
         calibration.add(prediction.probability, answer === label);
+        setCalibration.add(prediction.probability, answer === label);
         probabilitySum += prediction.probability;
         answered++;
       } catch (err) {
@@ -89,6 +92,7 @@ export async function evaluateNumbers(predictor: Predictor, test: Dataset, opts:
     r.accuracy = Number((r.right / r.images).toFixed(4));
     r.digitAccuracy = Number((r.digitsRight / r.digits).toFixed(4));
     r.meanMs = Number((ms / r.images).toFixed(1));
+    r.ece = Number(setCalibration.value().toFixed(4));
     sets.push(r);
   }
   const right = sets.reduce((s, x) => s + x.right, 0), images = sets.reduce((s, x) => s + x.images, 0);

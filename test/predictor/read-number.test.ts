@@ -1,4 +1,4 @@
-import { lineAnswer, LineShape, readLine, usesCut } from '../../src/predictor/read-number';
+import { chooseReading, lineAnswer, LineShape, readLine, separateParts, usesCut } from '../../src/predictor/read-number';
 import type { Prediction } from '../../src/inference/postprocess';
 
 /** A prediction reading `digit` at probability `p` (the rest spread evenly), with digit score `s`. */
@@ -59,6 +59,40 @@ describe('readLine', () => {
     expect(usesCut(twoAtoms([0, 1, 0]), [0, 1])).toBe(true);
     expect(usesCut(twoAtoms([0, 1, 0]), [2])).toBe(false);
     expect(usesCut(twoAtoms(), [0, 1])).toBe(false);
+  });
+});
+
+describe('chooseReading', () => {
+  const whole = (p: number, s: number, width = 140) => ({ prediction: pred(8, p, s), box: box(0, width) });
+
+  it('reads two separate parts as a number unless the one-digit reading is far likelier', () => {
+    const preds = [pred(4, 0.99, 0.99), pred(7, 0.98, 0.99), pred(8, 0.9, 0.5)];
+    expect(chooseReading(twoAtoms(), preds, whole(0.9, 0.2))).toEqual([0, 1]);
+    // The whole as one digit, sure and digit-like (and no wider than a digit): one digit.
+    expect(chooseReading(twoAtoms(), [pred(4, 0.6, 0.6), pred(7, 0.6, 0.6), pred(8, 0.5, 0.5)], whole(0.999, 0.999, 90))).toEqual([]);
+  });
+
+  it('does not cut a lone part: a letter\'s halves or a digit\'s pieces are not two digits', () => {
+    const lone = twoAtoms([0, 1, 0]);
+    expect(separateParts(lone)).toBe(1);
+    expect(separateParts(twoAtoms())).toBe(2);
+    expect(chooseReading(lone, [pred(4, 0.99, 0.99), pred(7, 0.99, 0.99), pred(8, 0.3, 0.3)], whole(0.3, 0.3))).toEqual([]);
+  });
+
+  it('cuts a part beside another one, and reads again without the cut when a piece is not a digit', () => {
+    // Atoms 0 and 1 are one part cut in two, atom 2 a part of its own.
+    const line: LineShape = {
+      atoms: 3, skippable: [false, false, false], cutStrokes: [0, 1, 0, 0],
+      candidates: [
+        { start: 0, end: 1, box: box(0, 50) }, { start: 1, end: 2, box: box(50, 50) }, { start: 0, end: 2, box: box(0, 100) },
+        { start: 2, end: 3, box: box(130, 50) }, { start: 1, end: 3, box: box(50, 130) },
+      ],
+    };
+    expect(separateParts(line)).toBe(2);
+    const sure = [pred(4, 0.99, 0.99), pred(7, 0.99, 0.99), pred(8, 0.4, 0.4), pred(1, 0.99, 0.99), pred(2, 0.1, 0.1)];
+    expect(chooseReading(line, sure, whole(0.5, 0.1, 180))).toEqual([0, 1, 3]);
+    const notADigit = [pred(4, 0.99, 0.99), pred(7, 0.99, 0.3), pred(8, 0.4, 0.6), pred(1, 0.99, 0.99), pred(2, 0.1, 0.1)];
+    expect(chooseReading(line, notADigit, whole(0.5, 0.1, 180))).toEqual([2, 3]);
   });
 });
 
