@@ -63,8 +63,8 @@ const MAX_CUT_RUNS = 2;
 const STRAY_HEIGHT = 0.45;
 /** A candidate wider than this many line heights is not one digit. */
 const MAX_CHAR_WIDTH = 1.6;
-/** The most characters a line is read as (the service reads numbers up to 20 digits). */
-export const MAX_DIGITS = 20;
+/** The longest number the line is gathered for: at most 4 × this many parts (a digit may come in four pieces). */
+const MAX_DIGITS = 20;
 
 const height = (b: Box) => b.y1 - b.y0 + 1;
 const width = (b: Box) => b.x1 - b.x0 + 1;
