@@ -138,9 +138,26 @@ export function separateParts(line: LineShape): number {
  */
 const ONE_DIGIT_MARGIN = 1;
 
+/** Share of the one-digit box's longer side an atom's centre may lie beyond it and still be inside. */
+const COVER_MARGIN = 0.1;
+
+/**
+ * Does the one-digit reading leave out a part of the line that is not a stray mark? Then it explains
+ * less of the picture than the number does and is no competitor for it (a number with wide gaps, whose
+ * one-digit reading is one of its digits).
+ */
+function leavesOut(line: LineShape, box: Box): boolean {
+  const m = COVER_MARGIN * Math.max(box.width, box.height);
+  return line.candidates.some((c) => {
+    if (c.end - c.start !== 1 || line.skippable[c.start]) return false;
+    const centre = c.box.x + c.box.width / 2;
+    return centre < box.x - m || centre > box.x + box.width + m;
+  });
+}
+
 /**
  * Reads the line as a number, or answers [] when the one-digit reading stands: every reading of the
- * line and the one-digit reading (`single`, the whole mark) are scored alike, cuts are tried only
+ * line and the one-digit reading (`single`, findDigit's, when it covers the line) are scored alike, cuts are tried only
  * when the line has two separate parts, and a reading that cuts a part and calls a piece not a digit
  * is read again without cuts (a W is not a ? and a 4).
  */
@@ -149,6 +166,7 @@ export function chooseReading(line: LineShape, predictions: Prediction[], single
   let best = bestReading(line, predictions, cuts);
   if (usesCut(line, best.chosen) && best.chosen.some((k) => predictions[k].isDigit === false)) best = bestReading(line, predictions, false);
   if (best.chosen.length < 2) return [];
+  if (leavesOut(line, single.box)) return best.chosen;
   const oneDigit = characterLog(single.prediction) + shapeLog(single.box, Math.max(lineHeight(line), single.box.height));
   return best.score > oneDigit - ONE_DIGIT_MARGIN ? best.chosen : [];
 }

@@ -68,8 +68,10 @@ describe('chooseReading', () => {
   it('reads two separate parts as a number unless the one-digit reading is far likelier', () => {
     const preds = [pred(4, 0.99, 0.99), pred(7, 0.98, 0.99), pred(8, 0.9, 0.5)];
     expect(chooseReading(twoAtoms(), preds, whole(0.9, 0.2))).toEqual([0, 1]);
-    // The whole as one digit, sure and digit-like (and no wider than a digit): one digit.
-    expect(chooseReading(twoAtoms(), [pred(4, 0.6, 0.6), pred(7, 0.6, 0.6), pred(8, 0.5, 0.5)], whole(0.999, 0.999, 90))).toEqual([]);
+    // The whole as one digit, sure and digit-like: one digit...
+    expect(chooseReading(twoAtoms(), [pred(4, 0.6, 0.6), pred(7, 0.6, 0.6), pred(8, 0.5, 0.5)], whole(0.999, 0.999, 140))).toEqual([]);
+    // ...but not a one-digit reading of the first part alone, which leaves the second one out.
+    expect(chooseReading(twoAtoms(), [pred(4, 0.6, 0.6), pred(7, 0.6, 0.6), pred(8, 0.5, 0.5)], whole(0.999, 0.999, 60))).toEqual([0, 1]);
   });
 
   it('does not cut a lone part: a letter\'s halves or a digit\'s pieces are not two digits', () => {
