@@ -367,9 +367,9 @@ export const SOFT_EDGE_FLOOR = 0.25;
 /** ...within this share of the digit's longer side around its box (at least 2 pixels). */
 export const SOFT_EDGE_MARGIN = 0.1;
 /** The strokes' ink at this percentile is stretched to 1, so faint pencil is still a full digit. */
-export const STRETCH_PERCENTILE = 0.9;
+const STRETCH_PERCENTILE = 0.9;
 /** The stretch's top stays at least this far above the floor (a digit of the faintest ink is not noise amplified). */
-export const STRETCH_MIN_RANGE = 0.05;
+const STRETCH_MIN_RANGE = 0.05;
 
 /**
  * 8-connected flood fill in a w-wide raster, within `rect`, from the `top` pixel indices already on
@@ -462,16 +462,41 @@ function strokeParts({ smooth, t, tLow }: Strokes, w: number, h: number, labels:
 }
 
 /**
+ * The heaviest part off the border (parts touching it are shadows and page edges, unless nothing else
+ * is there), and the pool it was chosen from.
+ */
+export function mainPart(parts: Component[]): { main: Component; pool: Component[] } | undefined {
+  const inside = parts.filter((c) => !c.border);
+  const pool = inside.length > 0 ? inside : parts;
+  if (pool.length === 0) return undefined;
+  return { main: pool.reduce((a, b) => (b.mass > a.mass ? b : a)), pool };
+}
+
+/** `box` grown by `margin` on every side, within the w × h picture. */
+export function expandBox(box: Box, margin: number, w: number, h: number): Box {
+  return { x0: Math.max(0, box.x0 - margin), y0: Math.max(0, box.y0 - margin), x1: Math.min(w - 1, box.x1 + margin), y1: Math.min(h - 1, box.y1 + margin) };
+}
+
+/**
+ * The ink level stretched to 1: the strokes' STRETCH_PERCENTILE (from their histogram of ink × 255),
+ * at least STRETCH_MIN_RANGE above `floor`.
+ */
+export function stretchTop(strokeHist: Uint32Array, strokePixels: number, floor: number): number {
+  let acc = 0, bTop = 255;
+  for (let b = 0; b < 256; b++) if ((acc += strokeHist[b]) > strokePixels * STRETCH_PERCENTILE) { bTop = b; break; }
+  return Math.max((bTop + 0.5) / 255, floor + STRETCH_MIN_RANGE);
+}
+
+/**
  * The digit's parts: the heaviest part off the border (parts touching it are shadows and page edges,
  * unless nothing else is there), then, until nothing changes, every part close to what is kept that is
  * not a speck beside it. A part may touch the border (a drawing to the canvas edge) if it is no bigger
  * than the digit so far (a page edge or a shadow next to the digit is bigger).
  */
-export function chooseDigitParts(parts: Component[]): { labels: Set<number>; box: Box } | undefined {
-  const inside = parts.filter((c) => !c.border);
-  const pool = inside.length > 0 ? inside : parts;
-  if (pool.length === 0) return undefined;
-  const main = pool.reduce((a, b) => (b.mass > a.mass ? b : a));
+function chooseDigitParts(parts: Component[]): { labels: Set<number>; box: Box } | undefined {
+  const found = mainPart(parts);
+  if (!found) return undefined;
+  const { main } = found;
   const labels = new Set([main.label]);
   const box: Box = { x0: main.x0, y0: main.y0, x1: main.x1, y1: main.y1 };
   let keptArea = main.area;
@@ -502,7 +527,7 @@ function growSoftEdges(ink: Float32Array, strokes: Strokes, w: number, h: number
   const isChosen = new Uint8Array(Math.max(...chosen) + 1); // labels past its end read undefined: not chosen
   for (const l of chosen) isChosen[l] = 1;
   const margin = Math.max(2, Math.round(SOFT_EDGE_MARGIN * longerSide(box)));
-  const region: Box = { x0: Math.max(0, box.x0 - margin), y0: Math.max(0, box.y0 - margin), x1: Math.min(w - 1, box.x1 + margin), y1: Math.min(h - 1, box.y1 + margin) };
+  const region = expandBox(box, margin, w, h);
   const keep = new Uint8Array(w * h);
   const stack = new Int32Array((region.x1 - region.x0 + 1) * (region.y1 - region.y0 + 1));
   let top = 0;
@@ -532,9 +557,7 @@ function growSoftEdges(ink: Float32Array, strokes: Strokes, w: number, h: number
  */
 function stretchInk(ink: Float32Array, w: number, h: number, grown: ReturnType<typeof growSoftEdges>, floor: number): { out: Float32Array; box: Box } {
   const { keep, region, strokeHist, strokePixels } = grown;
-  let acc = 0, bTop = 255;
-  for (let b = 0; b < 256; b++) if ((acc += strokeHist[b]) > strokePixels * STRETCH_PERCENTILE) { bTop = b; break; }
-  const strong = Math.max((bTop + 0.5) / 255, floor + STRETCH_MIN_RANGE);
+  const strong = stretchTop(strokeHist, strokePixels, floor);
   const out = new Float32Array(w * h);
   const box: Box = { x0: w, y0: h, x1: -1, y1: -1 };
   for (let y = region.y0; y <= region.y1; y++) for (let x = region.x0; x <= region.x1; x++) {

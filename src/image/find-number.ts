@@ -1,4 +1,4 @@
-import { Box, BOX_INK, Component, flood8, PageInk, PART_MIN_SHARE, SOFT_EDGE_FLOOR, SOFT_EDGE_MARGIN, STRETCH_MIN_RANGE, STRETCH_PERCENTILE } from './find-digit';
+import { Box, BOX_INK, Component, expandBox, flood8, mainPart, PageInk, PART_MIN_SHARE, SOFT_EDGE_FLOOR, SOFT_EDGE_MARGIN, stretchTop } from './find-digit';
 
 /**
  * The pieces a line of handwritten digits may be read from, for the model to choose between.
@@ -10,7 +10,7 @@ import { Box, BOX_INK, Component, flood8, PageInk, PART_MIN_SHARE, SOFT_EDGE_FLO
  * model about all of them and keeps the reading it is surest of (read-number.ts).
  */
 
-/** One atom: a stroke part, or the columns [cx0, cx1] of one when it was cut. */
+/** One atom: a stroke part, or the columns of one between two cuts. */
 interface Atom {
   label: number;
   /** Columns of the part's pixels (and halo) that belong to this atom: ±∞ at the part's own ends. */
@@ -45,7 +45,7 @@ export interface LineCandidates {
   crops: { ink: Float32Array; w: number; h: number }[];
 }
 
-/** A candidate joins at most this many neighbouring atoms (a digit broken in three). */
+/** A candidate joins at most this many neighbouring atoms (a digit broken or cut into four). */
 const MAX_GROUP = 4;
 /** A part joins the line when its gap to a part on it is within this many line heights... */
 const LINE_REACH = 1.2;
@@ -72,10 +72,9 @@ const union = (a: Box, b: Box): Box => ({ x0: Math.min(a.x0, b.x0), y0: Math.min
 
 /** The parts on the line of the heaviest part: chained to it by neighbours that share its height. */
 function lineParts(parts: Component[]): Component[] {
-  const inside = parts.filter((c) => !c.border);
-  const pool = inside.length > 0 ? inside : parts;
-  if (pool.length === 0) return [];
-  const main = pool.reduce((a, b) => (b.mass > a.mass ? b : a));
+  const found = mainPart(parts);
+  if (!found) return [];
+  const { main, pool } = found;
   const kept = [main];
   const candidates = pool.filter((c) => c !== main && c.area >= PART_MIN_SHARE * main.area);
   for (let changed = true; changed && kept.length < 4 * MAX_DIGITS;) {
@@ -151,11 +150,10 @@ function atomBox(part: Component, labels: Int32Array, w: number, cx0: number, cx
 function growOwners(page: PageInk, w: number, h: number, parts: Component[], floor: number, region: Box): Int32Array {
   const owner = new Int32Array(w * h);
   const stack = new Int32Array((region.x1 - region.x0 + 1) * (region.y1 - region.y0 + 1));
-  const onLine = new Set(parts.map((p) => p.label));
   let top = 0;
   for (const p of parts) for (let y = p.y0; y <= p.y1; y++) for (let x = p.x0; x <= p.x1; x++) {
     const i = y * w + x;
-    if (page.labels[i] === p.label && onLine.has(p.label)) { owner[i] = p.label; stack[top++] = i; }
+    if (page.labels[i] === p.label) { owner[i] = p.label; stack[top++] = i; }
   }
   // A breadth-first order would share the halo more fairly, but a stroke's halo is a few pixels wide:
   // depth-first from every seed at once gives each halo pixel to a neighbouring stroke either way.
@@ -198,7 +196,7 @@ export function findLine(page: PageInk, w: number, h: number): LineCandidates | 
   const floor = strokes.t * SOFT_EDGE_FLOOR;
   const lineBox = atoms.map((a) => a.box).reduce(union);
   const margin = Math.max(2, Math.round(SOFT_EDGE_MARGIN * lineH));
-  const region: Box = { x0: Math.max(0, lineBox.x0 - margin), y0: Math.max(0, lineBox.y0 - margin), x1: Math.min(w - 1, lineBox.x1 + margin), y1: Math.min(h - 1, lineBox.y1 + margin) };
+  const region = expandBox(lineBox, margin, w, h);
   const owner = growOwners(page, w, h, parts, floor, region);
   const strokeHist = new Uint32Array(256);
   let strokePixels = 0;
@@ -206,9 +204,7 @@ export function findLine(page: PageInk, w: number, h: number): LineCandidates | 
     const i = y * w + x;
     if (owner[i] && strokes.smooth[i] > strokes.t) { strokeHist[(ink[i] * 255) | 0]++; strokePixels++; }
   }
-  let acc = 0, bTop = 255;
-  for (let b = 0; b < 256; b++) if ((acc += strokeHist[b]) > strokePixels * STRETCH_PERCENTILE) { bTop = b; break; }
-  const strong = Math.max((bTop + 0.5) / 255, floor + STRETCH_MIN_RANGE);
+  const strong = stretchTop(strokeHist, strokePixels, floor);
 
   const candidates: CharacterCandidate[] = [];
   const crops: LineCandidates['crops'] = [];

@@ -21,6 +21,9 @@ export interface PreprocessInfo {
 /** A box in the uploaded picture's pixels. */
 export interface PixelBox { x: number; y: number; width: number; height: number }
 
+/** The box of a 28×28 image the model takes as it is: the whole image. */
+export const WHOLE_28: Readonly<PixelBox> = Object.freeze({ x: 0, y: 0, width: IMAGE_SIZE, height: IMAGE_SIZE });
+
 /** The candidate characters of a line of several marks (see find-number.ts), for the model to read. */
 export interface LineInputs {
   atoms: number;
@@ -171,7 +174,7 @@ function preprocessWith(img: Bitmap, buffers: Buffers, sourceWidth = img.width):
     const inverted = borderMedian(lum, IMAGE_SIZE, IMAGE_SIZE, band, buffers.histogram) > 127;
     if (looksLikeMnist(lum, inverted)) {
       for (let i = 0; i < out.length; i++) out[i] = (inverted ? 255 - lum[i] : lum[i]) / 255;
-      return { input: out, info: { path: 'passthrough', inverted, hadAlpha, empty: false }, box: { x: 0, y: 0, width: IMAGE_SIZE, height: IMAGE_SIZE } };
+      return { input: out, info: { path: 'passthrough', inverted, hadAlpha, empty: false }, box: WHOLE_28 };
     }
   }
   const { v, w, h } = shrink(lum, img.width, img.height, WORK_SIZE);

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { AppError } from '../errors';
 import { checkPixelLimit, Decoder, decodeCost, decodeSmallPng, defaultDecoder, HEAVY_DECODE_PIXELS, loadSharp, readHeader } from '../image/decode';
-import { createPreprocessor, PixelBox, Preprocessed, PreprocessInfo } from '../image/preprocess';
+import { createPreprocessor, PixelBox, Preprocessed, PreprocessInfo, WHOLE_28 } from '../image/preprocess';
 import { createPngDecoder } from '../image/png';
 import { createDecodePool } from '../image/decode-pool';
 import { Batcher, BatcherEvents } from '../inference/batcher';
@@ -41,9 +41,6 @@ function noDigit(): AppError {
 function notADigit(score: number, min: number): AppError {
   return new AppError('IMAGE_NO_DIGIT', `no digit found: a mark stands out from the background but it is not a digit (digit score ${score.toFixed(3)} < ${min}); a letter, a symbol, a drawing or a scribble?`);
 }
-
-/** The box of a 28×28 input: the whole image. */
-const WHOLE_28: PixelBox = { x: 0, y: 0, width: 28, height: 28 };
 
 /** A one-digit answer with the reading's fields: `number` its digit, `digits` the one entry with its box. */
 function withReading(p: Prediction, box: PixelBox = WHOLE_28): Prediction {

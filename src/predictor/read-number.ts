@@ -8,7 +8,7 @@ import type { PixelBox } from '../image/preprocess';
  * character, except a stray mark, which may be left out at a price. A reading's score is the sum of its
  * characters' log-probabilities (the model's probability for the digit it reads), so a split has to earn
  * its second factor: a whole digit read at 0.99 beats its two halves read at 0.9 each. Dynamic
- * programming over the atoms finds the best reading exactly.
+ * programming over the candidates finds the best reading exactly.
  */
 
 export interface LineShape {
@@ -20,7 +20,7 @@ export interface LineShape {
 }
 
 /** The price of leaving a stray mark out of the reading, as a log-probability (a factor of 0.2). */
-export const SKIP_LOG = Math.log(0.2);
+const SKIP_LOG = Math.log(0.2);
 /** Probabilities are floored here so one unreadable candidate does not make −∞. */
 const FLOOR = 1e-6;
 /**

@@ -4,6 +4,7 @@ import { isAppError } from '../errors';
 import type { Prediction, Predictor } from '../predictor';
 import { createEceAccumulator, digitsRight } from '../metrics/classification';
 import { encodeUpload, forEachLimited } from './evaluate-uploads';
+import { escapeXml } from './examples-picture';
 import { NumberKind, renderNumberUpload } from './numbers';
 
 /** The sets of numbers: the two kinds of the targets (2–5 digits), and long numbers (6–8 digits). */
@@ -105,7 +106,6 @@ export async function evaluateNumbers(predictor: Predictor, test: Dataset, opts:
 }
 
 const TILE_W = 300, TILE_H = 170, LABEL = 22;
-const escapeXml = (s: string) => s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
 
 /** A PNG of numbers as sent, each with the boxes of the digits read drawn over it, the number written and the number read. */
 export async function numbersPicture(examples: NumberExample[], columns = 3): Promise<Buffer> {

@@ -5,7 +5,8 @@ import type { UploadExample } from './evaluate-uploads';
 const TILE = 112;
 const LABEL = 30;
 
-const escapeXml = (s: string) => s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
+/** Text made safe inside an SVG label. */
+export const escapeXml = (s: string) => s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
 
 /**
  * A PNG with one column per example: the upload as sent (shrunk to fit), below it what the model saw
