@@ -20,7 +20,8 @@ COPY tsconfig.json tsconfig.build.json tsconfig.web.json ./
 COPY src ./src
 COPY scripts ./scripts
 COPY docs/openapi.yaml ./docs/
-RUN npm run build
+# The server does not train: no native training kernels in the image.
+RUN MNIST_TRAIN_BLAS=0 npm run build
 # What the server does not load: dev dependencies, TensorFlow.js and the MNIST files (training and
 # evaluation only; taken out of package.json so that prune drops what only they need), and onnxruntime's
 # binaries for other platforms (~240 MB of its 288).

@@ -28,9 +28,14 @@ export async function selectBackend(choice: BackendChoice = 'auto', log: (msg: s
     require('@tensorflow/tfjs-backend-wasm');
     const { registerWasmTrainingKernels } = await import('./wasm-kernels');
     registerWasmTrainingKernels();
+    const { loadBlas, registerBlasKernels, blasUnavailableReason } = await import('./blas-kernels');
+    const blas = loadBlas();
+    if (blas) registerBlasKernels(blas);
     if (!(await tf.setBackend('wasm'))) throw new AppError('BACKEND_UNAVAILABLE', 'the wasm backend failed to initialise');
     await tf.ready();
-    log('backend: wasm (XNNPACK, with this project\'s training kernels)');
+    log(blas
+      ? `backend: wasm, matmuls and convolutions on OpenBLAS (${blas.coreName()} kernels)`
+      : `backend: wasm (XNNPACK, with this project's training kernels; ${blasUnavailableReason()})`);
     return 'wasm';
   }
   await tf.setBackend('cpu');

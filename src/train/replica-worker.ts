@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { selectBackend } from '../backend/select-backend';
+import { copyTensorInto } from '../backend/tensor-memory';
 import { createModel, logitsModel } from '../model/create-model';
 import { loadModel, saveModel } from '../model/io';
 import { augmentInto, copyInto } from '../data/augment';
@@ -70,7 +71,7 @@ function pull(): void {
 function push(): void {
   let off = 0;
   for (const v of vars) {
-    weights.set(v.dataSync() as Float32Array, off);
+    copyTensorInto(v, weights, off);
     off += v.size;
   }
 }
@@ -109,9 +110,8 @@ answerTasks<TrainProtocol>({
     const slot = slots[init.workerIndex];
     let off = 0;
     for (const v of vars) {
-      const g = grads[v.name].dataSync() as Float32Array;
-      slot.set(g, off);
-      off += g.length;
+      copyTensorInto(grads[v.name], slot, off);
+      off += v.size;
     }
     tf.dispose([x, y, value, grads]);
     profile(`grads ${(t1 - t0).toFixed(0)} ms, to slot`, t1);
