@@ -5,7 +5,7 @@ MODEL ?= artifacts/mnist-cnn.int8.onnx
 ARGS ?=
 VERSION := $(shell $(NODE) -p "require('./package.json').version")
 
-.PHONY: build data train resume evaluate evaluate-tfjs export-onnx fit-digit-score report bench-train serve predict bench bench-files evaluate-uploads evaluate-numbers evaluate-images fuzz container-test test lint ci dist clean
+.PHONY: build data train resume evaluate evaluate-tfjs export-onnx fit-digit-score report bench-train serve predict bench bench-files evaluate-uploads evaluate-numbers evaluate-corrupted evaluate-images fuzz container-test test lint ci dist clean
 
 build:
 	npm run build
@@ -61,6 +61,10 @@ evaluate-uploads: build
 # Handwritten numbers (2–8 digits, apart or touching) on the same pages; seed 2 (default) is held out.
 evaluate-numbers: build
 	$(CLI) evaluate-numbers --model $(MODEL) $(ARGS)
+
+# The MNIST test digits under 15 kinds of damage (docs/robustness.md), by the model alone and through the server's path.
+evaluate-corrupted: build
+	$(CLI) evaluate-corrupted --model $(MODEL) $(ARGS)
 
 # Your own labelled images: DIR/<digit>/* or a CSV of path,label (make evaluate-images DIR=my-digits).
 evaluate-images: build

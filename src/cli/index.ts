@@ -5,7 +5,7 @@ import { trainCommand, evaluateCommand, dataCommand, benchTrainCommand, reportCo
 import { exportCommand } from './onnx-commands';
 import { serveCommand, benchCommand, benchFilesCommand } from './serve-commands';
 import { predictCommand, evaluateImagesCommand } from './files-commands';
-import { evaluateNumbersCommand, evaluateUploadsCommand, fitDigitScoreCommand } from './uploads-commands';
+import { evaluateCorruptedCommand, evaluateNumbersCommand, evaluateUploadsCommand, fitDigitScoreCommand } from './uploads-commands';
 import { fuzzCommand } from './fuzz-commands';
 import { containerTestCommand } from './deploy-commands';
 import { AppError } from '../errors';
@@ -28,6 +28,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .command(benchFilesCommand)
     .command(evaluateUploadsCommand)
     .command(evaluateNumbersCommand)
+    .command(evaluateCorruptedCommand)
     .command(fitDigitScoreCommand)
     .command(evaluateImagesCommand)
     .command(fuzzCommand)

@@ -7,6 +7,8 @@ import { loadMnist } from '../data/mnist';
 import { resolveServeConfig, SERVE_DEFAULTS } from '../serve/config';
 import { createPredictor } from '../predictor';
 import { evaluateMnistPngs, evaluateUploads, UploadExample, UPLOADS_DEFAULTS } from '../uploads/evaluate-uploads';
+import { CORRUPTED_DEFAULTS, evaluateCorrupted } from '../uploads/evaluate-corrupted';
+import { CORRUPTION_KINDS, CorruptionKind } from '../data/corruptions';
 import { examplesPicture } from '../uploads/examples-picture';
 import { EMPTY_CONDITIONS, UPLOAD_CONDITIONS } from '../uploads/conditions';
 import { NON_DIGIT_FAMILIES } from '../uploads/non-digits';
@@ -143,6 +145,37 @@ export const evaluateNumbersCommand: CommandModule<object, NumbersArgs> = {
       writeFileSync(argv.out, `${JSON.stringify({ ...report, model: config.model, seconds: Number(((performance.now() - t0) / 1000).toFixed(1)) }, null, 2)}\n`);
       writeFileSync(argv.picture, await numbersPicture(examples));
       console.log(`wrote ${argv.out} and ${argv.picture}`);
+    } finally {
+      await predictor.close();
+    }
+  },
+};
+
+interface CorruptedArgs { model?: string; seed: number; count: number; kinds?: string[]; out: string }
+
+export const evaluateCorruptedCommand: CommandModule<object, CorruptedArgs> = {
+  command: 'evaluate-corrupted',
+  describe: 'the MNIST test digits under 15 kinds of damage (noise, blur, fog, lines, inverted bands, outlines…), by the model alone and through the server\'s path',
+  builder: (y) => y.options({
+    model: { type: 'string', describe: `ONNX model (default ${SERVE_DEFAULTS.model})` },
+    seed: { type: 'number', default: CORRUPTED_DEFAULTS.seed, describe: 'seed of the corruptions (training augments with others)' },
+    count: { type: 'number', default: CORRUPTED_DEFAULTS.count, describe: 'test images per kind' },
+    kinds: { type: 'array', string: true, choices: CORRUPTION_KINDS, describe: 'only these kinds (default all)' },
+    out: { type: 'string', default: 'artifacts/corrupted-report.json', describe: 'report file' },
+  }),
+  handler: async (argv) => {
+    const { test } = await loadMnist();
+    const config = resolveServeConfig({ model: argv.model ?? process.env.MODEL, workers: 1, decodeWorkers: 2, maxBatchDelayMs: 1 });
+    const predictor = createPredictor(config.model, config, { log: (m) => console.error(m) });
+    await predictor.ready;
+    const t0 = performance.now();
+    try {
+      const opts = { seed: argv.seed, count: argv.count, kinds: (argv.kinds as CorruptionKind[] | undefined) ?? CORRUPTED_DEFAULTS.kinds };
+      const report = await evaluateCorrupted(predictor, test, opts, (r) =>
+        console.log(`${r.kind.padEnd(14)} model alone ${pct(r.modelAccuracy)}, through the server ${pct(r.serverAccuracy)} (${r.refused} refused)`));
+      console.log(`mean: model alone ${pct(report.meanModelAccuracy)}, through the server ${pct(report.meanServerAccuracy)}; worst through the server: ${report.worstServer.kind} ${pct(report.worstServer.accuracy)}`);
+      writeFileSync(argv.out, `${JSON.stringify({ ...report, model: config.model, seconds: Number(((performance.now() - t0) / 1000).toFixed(1)) }, null, 2)}\n`);
+      console.log(`wrote ${argv.out}`);
     } finally {
       await predictor.close();
     }

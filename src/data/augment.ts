@@ -1,5 +1,6 @@
 import { IMAGE_SIZE, PIXELS } from './mnist';
 import { Rng } from './rng';
+import { CORRUPTION_KINDS, corrupt } from './corruptions';
 
 export interface AugmentConfig {
   maxShift: number; // pixels, each axis
@@ -9,6 +10,7 @@ export interface AugmentConfig {
   elasticProb: number; // probability of an elastic distortion (Simard et al. 2003)
   elasticAlpha: number; // pixels: scale of the smoothed random displacement field
   elasticSigma: number; // pixels: standard deviation of the Gaussian that smooths it
+  corruptProb: number; // probability of one kind of damage from data/corruptions.ts, drawn uniformly
 }
 
 export const AUGMENT_DEFAULTS: Readonly<AugmentConfig> = Object.freeze({
@@ -19,6 +21,7 @@ export const AUGMENT_DEFAULTS: Readonly<AugmentConfig> = Object.freeze({
   elasticProb: 0.5,
   elasticAlpha: 34,
   elasticSigma: 4,
+  corruptProb: 0.3,
 });
 
 const kernels = new Map<number, Float32Array>();
@@ -110,7 +113,8 @@ function morph(img: Float32Array, off: number, dilate: boolean): void {
 }
 
 /**
- * Writes a randomly shifted, rotated, scaled, elastically distorted and thickened/thinned copy of image `index` of `images`
+ * Writes a randomly shifted, rotated, scaled, elastically distorted, thickened/thinned and sometimes
+ * damaged (noise, blur, fog, lines, inverted bands, outlines…) copy of image `index` of `images`
  * into `out` at `outIndex`, as floats in [0,1]. Labels are unchanged by construction. The same rng
  * state gives the same result.
  */
@@ -137,6 +141,9 @@ export function augmentInto(images: Uint8Array, index: number, out: Float32Array
     }
   }
   if (morphDraw < cfg.thicknessProb) morph(out, dst, dilate);
+  if (cfg.corruptProb > 0 && rng.next() < cfg.corruptProb) {
+    corrupt(out.subarray(dst, dst + PIXELS), CORRUPTION_KINDS[rng.int(CORRUPTION_KINDS.length)], rng);
+  }
 }
 
 /** Copies image `index` into `out` at `outIndex` as floats in [0,1], unchanged. */

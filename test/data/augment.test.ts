@@ -37,7 +37,7 @@ describe('augmentation', () => {
   it('with every range at zero, returns the image unchanged', () => {
     const out = new Float32Array(PIXELS);
     const orig = new Float32Array(PIXELS);
-    augmentInto(images, 7, out, 0, createRng(1), { ...AUGMENT_DEFAULTS, maxShift: 0, maxRotation: 0, maxScale: 0, thicknessProb: 0, elasticProb: 0 });
+    augmentInto(images, 7, out, 0, createRng(1), { ...AUGMENT_DEFAULTS, maxShift: 0, maxRotation: 0, maxScale: 0, thicknessProb: 0, elasticProb: 0, corruptProb: 0 });
     copyInto(images, 7, orig, 0);
     for (let i = 0; i < PIXELS; i++) expect(out[i]).toBeCloseTo(orig[i], 5);
   });
