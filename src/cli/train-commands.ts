@@ -119,7 +119,7 @@ export const evaluateCommand: CommandModule<object, { model: string; backend: st
   },
 };
 
-export const benchTrainCommand: CommandModule<object, { steps: number; 'batch-size': number; workers: number; backend: string }> = {
+export const benchTrainCommand: CommandModule<object, { steps: number; 'batch-size': number; workers: number; backend: string; profile: boolean }> = {
   command: 'bench-train',
   describe: 'measure training throughput (images/s) at a batch size and worker count',
   builder: (y) => y.options({
@@ -127,8 +127,18 @@ export const benchTrainCommand: CommandModule<object, { steps: number; 'batch-si
     'batch-size': { type: 'number', default: TRAIN_DEFAULTS.batchSize, describe: 'images per step' },
     workers: { type: 'number', default: 0, describe: 'worker threads (0 = one per core on wasm)' },
     backend: { choices: ['auto', 'tensorflow', 'wasm', 'cpu'], default: 'auto', describe: 'tfjs backend' },
+    profile: { type: 'boolean', default: false, describe: "instead: kernel time of one replica's step (batch ÷ workers images) per part of the network" },
   }),
   handler: async (argv) => {
+    if (argv.profile) {
+      const { profileStep } = await import('../train/profile-step');
+      const batch = Math.ceil(argv['batch-size'] / Math.max(1, argv.workers || 2));
+      const { backend, stepMs, parts } = await profileStep(batch, argv.backend as BackendChoice);
+      console.log(`backend ${backend}: one replica step of ${batch} images, ${stepMs.toFixed(0)} ms with profiling`);
+      for (const p of parts) console.log(`${p.ms.toFixed(1).padStart(8)} ms  ${String(p.kernels).padStart(3)} kernels  ${p.part}`);
+      console.log(`${parts.reduce((s, p) => s + p.ms, 0).toFixed(1).padStart(8)} ms  in all`);
+      return;
+    }
     const config = resolveTrainConfig({
       epochs: 1, batchSize: argv['batch-size'], workers: argv.workers, backend: argv.backend as BackendChoice, maxSteps: argv.steps,
       outDir: join(tmpdir(), 'mnist-bench-train'), checkpointDir: join(tmpdir(), 'mnist-bench-train', 'checkpoints'), testLimit: 500, valCount: 500, warmupSteps: 1,
