@@ -35,7 +35,7 @@ export const dataCommand: CommandModule<object, { 'data-dir'?: string; 'download
 interface TrainArgs {
   epochs: number; 'batch-size': number; lr: number; seed: number; 'val-count': number; 'train-limit': number; 'test-limit': number;
   augment: boolean; patience: number; workers: number; backend: string; out: string; checkpoints: string; resume: boolean;
-  'max-steps': number; 'data-dir'?: string; 'download-url'?: string; dropout: number; 'warmup-steps': number;
+  'max-steps': number; 'data-dir'?: string; 'download-url'?: string; dropout: number; 'warmup-steps': number; seeds?: number[];
 }
 
 export const trainCommand: CommandModule<object, TrainArgs> = {
@@ -60,6 +60,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     checkpoints: { type: 'string', default: TRAIN_DEFAULTS.checkpointDir, describe: 'checkpoint directory' },
     resume: { type: 'boolean', default: false, describe: 'continue from the last checkpoint' },
     'max-steps': { type: 'number', default: 0, describe: 'stop after this many steps (0 = no limit)' },
+    seeds: { type: 'array', number: true, describe: 'train the recipe once per seed (into OUT/seeds/SEED) and ship the best by validation accuracy' },
   }),
   handler: async (argv) => {
     const config = resolveTrainConfig({
@@ -78,7 +79,9 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     process.on('SIGTERM', onSignal);
     const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
     const { train } = await import('../train/trainer'); // TensorFlow.js loads here, not when the CLI starts
-    const report = await train(config, { log, progress: createProgress(), signal: controller.signal, data: dataFrom(argv) });
+    const hooks = { log, progress: createProgress(), signal: controller.signal, data: dataFrom(argv) };
+    const { trainSeeds } = await import('../train/seeds');
+    const report = argv.seeds?.length ? await trainSeeds(config, argv.seeds, hooks, train) : await train(config, hooks);
     writeTrainingReport(report, config.outDir);
     log(`test accuracy ${(report.test.accuracy * 100).toFixed(2)}% (${report.test.count} images); report in ${join(config.outDir, 'training-report.json')}`);
   },

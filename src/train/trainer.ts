@@ -8,6 +8,7 @@ import { AUGMENT_DEFAULTS } from '../data/augment';
 import { DEFAULT_PARAM_COUNT } from '../model/create-model';
 import { tfjsNodeAvailable } from '../backend/select-backend';
 import { learningRateAt } from './schedule';
+import type { SeedResult } from './seeds';
 import { evaluateLogits, Evaluation } from '../metrics/classification';
 import { fitTemperature } from './calibration';
 import { ReplicaPool, startReplicas } from './replica-pool';
@@ -53,6 +54,8 @@ export interface TrainingReport {
   val: { accuracy: number; loss: number; eceBefore: number; eceAfter: number; nllBefore: number; nllAfter: number };
   test: Evaluation & { eceBefore: number; eceAfter: number };
   date: string;
+  /** Every seed of the recipe when it was trained with several (`make train-seeds`); this report is the shipped one's. */
+  seeds?: SeedResult[];
 }
 
 interface CheckpointState {

@@ -5,6 +5,7 @@ import { loadMnist, PIXELS } from '../../src/data/mnist';
 import { resolveTrainConfig } from '../../src/train/config';
 import { evaluateSavedModel } from '../../src/train/evaluate-model';
 import { train, TrainingReport } from '../../src/train/trainer';
+import { trainSeeds } from '../../src/train/seeds';
 import { writeTrainingReport } from '../../src/train/report-plots';
 import { exportAndVerify, PARITY_LIMITS } from '../../src/onnx/export-and-verify';
 import { fileSha256 } from '../../src/onnx/model-card';
@@ -91,6 +92,24 @@ describe('checkpoints, resume and failure modes (tiny configuration)', () => {
     expect(resumed.stepLosses).toEqual(straight.stepLosses);
     expect(resumed.epochs.map((e) => e.valLoss)).toEqual(straight.epochs.map((e) => e.valLoss));
     expect(resumed.test.loss).toBe(straight.test.loss);
+  }, 600_000);
+
+  it('trains a recipe once per seed, ships the best by validation accuracy, and does not retrain a finished seed', async () => {
+    const out = tmp();
+    const config = resolveTrainConfig({ ...base, epochs: 1, outDir: out, checkpointDir: join(out, 'ckpt') });
+    const trained: number[] = [];
+    const trainOne = (c: typeof config, hooks: object) => { trained.push(c.seed); return train(c, hooks); };
+    const report = await trainSeeds(config, [3, 4], {}, trainOne);
+    expect(trained).toEqual([3, 4]);
+    expect(report.seeds!.map((r) => r.seed)).toEqual([3, 4]);
+    const best = report.seeds!.reduce((a, b) => (b.valAccuracy > a.valAccuracy || (b.valAccuracy === a.valAccuracy && b.valLoss < a.valLoss) ? b : a));
+    expect(report.config.seed).toBe(best.seed);
+    expect(report.test.accuracy).toBe(best.testAccuracy);
+    // The shipped model is that seed's own files.
+    expect(readFileSync(join(out, 'model', 'weights.bin'))).toEqual(readFileSync(join(out, 'seeds', String(best.seed), 'model', 'weights.bin')));
+    const again = await trainSeeds(config, [3, 4], {}, trainOne);
+    expect(trained).toEqual([3, 4]);
+    expect(again.seeds).toEqual(report.seeds);
   }, 600_000);
 
   it('refuses --resume without a checkpoint (TRAIN_CHECKPOINT_MISSING)', async () => {
