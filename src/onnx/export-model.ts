@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { AppError } from '../errors';
 import { IMAGE_SIZE, NUM_CLASSES } from '../data/mnist';
-import { GraphBuilder } from './graph-builder';
+import { DTYPE, GraphBuilder } from './graph-builder';
 
 export interface ExportOptions {
   /** Dense layers whose weights become per-channel int8 (activations quantized at run time); [] = fp32. */
@@ -126,14 +126,22 @@ export function exportOnnx(model: tf.LayersModel, partial: Partial<ExportOptions
     let y: string;
     if (opts.quantize.includes(name)) {
       const { q, scales } = quantizePerChannel(kernelRows, d.inUnits, d.outUnits);
-      const [xq, xs, xz] = [`${name}/x_q`, `${name}/x_scale`, `${name}/x_zero_point`];
-      g.node('DynamicQuantizeLinear', `${name}/quantize`, [input], [xq, xs, xz]);
+      // Activations are quantized per row (per image), not per batch as DynamicQuantizeLinear would: with
+      // one scale for the batch, an image's answer would depend on the other requests batched with it (a
+      // picture with large activations coarsens every neighbour's). The inputs are ReLU outputs, so uint8
+      // with zero point 0 covers them: scale = row max / 255.
+      const rowMax = g.node('ReduceMax', `${name}/x_max`, [input], [`${name}/x_max_out`], { axes: [1], keepdims: 1 });
+      const safeMax = g.node('Max', `${name}/x_max_safe`, [rowMax, g.initializer(`${name}.x_max_floor`, Float32Array.of(1e-30), [1])], [`${name}/x_max_safe_out`]);
+      const xs = g.node('Div', `${name}/x_scale`, [safeMax, g.initializer(`${name}.uint8_max`, Float32Array.of(255), [1])], [`${name}/x_scale_out`]);
+      const steps = g.node('Round', `${name}/x_round`, [g.node('Div', `${name}/x_steps`, [input, xs], [`${name}/x_steps_out`])], [`${name}/x_round_out`]);
+      const clipped = g.node('Clip', `${name}/x_clip`, [steps, g.initializer(`${name}.q_min`, Float32Array.of(0), []), g.initializer(`${name}.q_max`, Float32Array.of(255), [])], [`${name}/x_clip_out`]);
+      const xq = g.node('Cast', `${name}/quantize`, [clipped], [`${name}/x_q`], { to: DTYPE.uint8 });
       const wq = g.initializer(`${name}.weight_int8`, q, [d.inUnits, d.outUnits]);
-      const acc = g.node('MatMulInteger', name, [xq, wq, xz], [`${name}/acc`]);
-      const accF = g.node('Cast', `${name}/cast`, [acc], [`${name}/acc_f`], { to: 1 });
+      const acc = g.node('MatMulInteger', name, [xq, wq], [`${name}/acc`]);
+      const accF = g.node('Cast', `${name}/cast`, [acc], [`${name}/acc_f`], { to: DTYPE.float32 });
       const ws = g.initializer(`${name}.weight_scale`, scales, [d.outUnits]);
-      const scale = g.node('Mul', `${name}/scale`, [xs, ws], [`${name}/scale_out`]);
-      const scaled = g.node('Mul', `${name}/rescale`, [accF, scale], [`${name}/scaled`]);
+      const perRow = g.node('Mul', `${name}/rescale_rows`, [accF, xs], [`${name}/scaled_rows`]);
+      const scaled = g.node('Mul', `${name}/rescale`, [perRow, ws], [`${name}/scaled`]);
       y = g.node('Add', `${name}/bias`, [scaled, g.initializer(`${name}.bias`, d.bias, [d.outUnits])], [out]);
     } else {
       const wt = g.initializer(`${name}.weight`, kernelRows, [d.inUnits, d.outUnits]);

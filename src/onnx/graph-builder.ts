@@ -195,12 +195,22 @@ function inferShapes(op: string, name: string, ins: Array<TensorInfo | undefined
     case 'Relu':
     case 'Softmax':
     case 'Identity':
+    case 'Round':
       return [x];
+    case 'Clip':
+      if ((ins[1] && ins[1].shape.length !== 0) || (ins[2] && ins[2].shape.length !== 0)) fail(name, op, 'min and max must be scalars');
+      return [x];
+    case 'ReduceMax': {
+      const axes = ((attrs.axes as number[]) ?? x.shape.map((_, i) => i)).map((a) => (a < 0 ? a + x.shape.length : a));
+      const keep = attrs.keepdims !== 0;
+      return [{ dtype: x.dtype, shape: x.shape.flatMap((d, i) => (axes.includes(i) ? (keep ? [1] : []) : [d])) }];
+    }
     case 'Cast':
       return [{ dtype: (Object.keys(DTYPE) as DType[]).find((k) => DTYPE[k] === attrs.to) ?? fail(name, op, `unknown cast target ${attrs.to}`), shape: x.shape }];
     case 'Add':
     case 'Mul':
-    case 'Div': {
+    case 'Div':
+    case 'Max': {
       const y = ins[1] ?? fail(name, op, 'second input missing');
       if (x.dtype !== y.dtype) fail(name, op, `element types ${x.dtype} and ${y.dtype} differ`);
       return [{ dtype: x.dtype, shape: broadcast(name, op, x.shape, y.shape) }];

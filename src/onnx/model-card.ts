@@ -56,7 +56,7 @@ two joined, 7×7×512) → fc1 (1000) → fc2 (500) → output (10), ReLU and 2�
 
 **File.** \`artifacts/${card.file}\` (${(card.bytes / 1e6).toFixed(1)} MB, sha256 \`${card.sha256.slice(0, 16)}…\`): ONNX opset ${ONNX_OPSET},
 built by this project's exporter from the TensorFlow.js weights. ${card.quantizedLayers.join(' and ')} hold per-output-channel
-symmetric int8 weights (activations quantized at run time: DynamicQuantizeLinear + MatMulInteger); the
+symmetric int8 weights (activations quantized at run time per image, uint8 scaled by the row maximum, + MatMulInteger: an answer does not depend on the requests batched with it); the
 convolutions and the output layer are fp32.
 
 **How it was trained.** \`${card.training.command}\` (seed ${card.training.seed}), ${card.training.epochs} epochs on the

@@ -115,6 +115,20 @@ describe('the exported graph', () => {
     await all.close();
   });
 
+  it('answers an image the same whatever is batched with it (activations quantized per image)', async () => {
+    const s = await openSession(bytes);
+    const alone = await s.run(inputs.subarray(0, PIXELS), 1);
+    // A neighbour with far larger activations than any digit: with one quantization scale per batch it
+    // would coarsen the first image's fc1 input.
+    const batch = new Float32Array(3 * PIXELS);
+    batch.set(inputs.subarray(0, PIXELS), 0);
+    batch.fill(1, PIXELS, 2 * PIXELS);
+    for (let i = 2 * PIXELS; i < 3 * PIXELS; i++) batch[i] = (i * 7919) % 13 < 6 ? 1 : 0;
+    const together = await s.run(batch, 3);
+    expect(Array.from(together.logits.subarray(0, 10))).toEqual(Array.from(alone.logits));
+    await s.close();
+  });
+
   it('divides the logits by the temperature before the softmax', async () => {
     const s = await openSession(bytes);
     const { probabilities, logits } = await s.run(inputs.subarray(0, PIXELS), 1);
