@@ -10,8 +10,11 @@ export const DIGIT_BOX = 20;
 const WORK_SIZE = 512;
 
 export interface PreprocessInfo {
-  /** 'passthrough': a 28×28 image that already looks like MNIST, used as it is. */
-  path: 'passthrough' | 'normalized';
+  /**
+   * 'passthrough': a 28×28 image that already looks like MNIST, used as it is. 'whole': a 28×28 image
+   * the model's scores preferred as it is (in `inverted`'s polarity) over the normalized crop.
+   */
+  path: 'passthrough' | 'normalized' | 'whole';
   inverted: boolean;
   hadAlpha: boolean;
   /** True when nothing stood out from the background (the result is all zeros). */
@@ -41,6 +44,12 @@ export interface Preprocessed {
   /** The digit's box in the picture (absent when nothing was found). */
   box?: PixelBox;
   line?: LineInputs;
+  /**
+   * For a 28×28 picture that did not pass as MNIST-like: the picture itself as the model's input, in
+   * both polarities. Noise, fog, inverted bands or an outline can make the page pipeline misread a
+   * picture the model reads as it is; the predictor lets the model's scores choose.
+   */
+  whole?: Float32Array[];
 }
 
 const luma = (r: number, g: number, b: number) => 0.299 * r + 0.587 * g + 0.114 * b;
@@ -158,6 +167,20 @@ function looksLikeMnist(lum: Float32Array, inverted: boolean): boolean {
   return Math.max(maxX - minX, maxY - minY) + 1 <= DIGIT_BOX + 1 && Math.abs(cx - MNIST_CENTRE) <= 1.5 && Math.abs(cy - MNIST_CENTRE) <= 1.5;
 }
 
+/** A 28×28 picture as it is (pixel / 255) and inverted; none when it is flat (no mark at all). */
+function wholeCandidates(lum: Float32Array): Float32Array[] | undefined {
+  let lo = 255, hi = 0;
+  for (const v of lum) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
+  if (hi - lo < MIN_WHOLE_CONTRAST) return undefined;
+  return [lum.map((v) => v / 255), lum.map((v) => (255 - v) / 255)];
+}
+
+/**
+ * Grey levels between a 28×28 picture's darkest and lightest pixel below which it holds no mark to
+ * read as it is (JPEG noise on a blank square stays under it).
+ */
+const MIN_WHOLE_CONTRAST = 48;
+
 /**
  * Turns any decoded image into what an MNIST digit looks like, the way MNIST itself was made:
  * composite transparency, luminance, then find the digit on the page (findDigit: illumination flattened,
@@ -177,10 +200,11 @@ function preprocessWith(img: Bitmap, buffers: Buffers, sourceWidth = img.width):
       return { input: out, info: { path: 'passthrough', inverted, hadAlpha, empty: false }, box: WHOLE_28 };
     }
   }
+  const whole = img.width === IMAGE_SIZE && img.height === IMAGE_SIZE ? wholeCandidates(lum) : undefined;
   const { v, w, h } = shrink(lum, img.width, img.height, WORK_SIZE);
   const page = findInk(v, w, h);
   const found = digitFromInk(page, w, h);
-  if (!found) return { input: out, info: { path: 'normalized', inverted: false, hadAlpha, empty: true } };
+  if (!found) return { input: out, info: { path: 'normalized', inverted: false, hadAlpha, empty: true }, whole };
   const { ink, inverted } = found;
   const { x0: minX, y0: minY, x1: maxX, y1: maxY } = found.box;
   const cw = maxX - minX + 1;
@@ -191,7 +215,7 @@ function preprocessWith(img: Bitmap, buffers: Buffers, sourceWidth = img.width):
   // Boxes in the uploaded picture's pixels: the working image is the picture shrunk by a whole factor.
   const f = sourceWidth / w;
   const scaleBox = (b: Box): PixelBox => ({ x: Math.round(b.x0 * f), y: Math.round(b.y0 * f), width: Math.round((b.x1 - b.x0 + 1) * f), height: Math.round((b.y1 - b.y0 + 1) * f) });
-  const result: Preprocessed = { input: out, info: { path: 'normalized', inverted, hadAlpha, empty: false }, box: scaleBox(found.box) };
+  const result: Preprocessed = { input: out, info: { path: 'normalized', inverted, hadAlpha, empty: false }, box: scaleBox(found.box), whole };
   const line = findLine(page, w, h);
   if (line) {
     const inputs = new Float32Array(line.candidates.length * PIXELS);

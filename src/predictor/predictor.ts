@@ -57,6 +57,22 @@ export interface PredictorHooks extends BatcherEvents {
   log?: (msg: string) => void;
 }
 
+/** How much a reading is worth: its probability, times its digit score when the model has the head. */
+const worth = (p: Prediction) => p.probability * (p.digitScore ?? 1);
+
+/**
+ * Which of a 28×28 picture's whole readings (as it is, inverted) answers instead of the normalized crop's
+ * reading, or -1 for the crop: the one worth most, when it is worth more than the crop's. The model
+ * checks both hypotheses; a damaged 28×28 digit (noise, fog, bands, lines) is often read right as it is
+ * and misread as a crop (docs/robustness.md).
+ */
+function bestWhole(crop: Prediction | undefined, whole: Prediction[]): number {
+  let best = -1;
+  let bar = crop ? worth(crop) : 0;
+  whole.forEach((p, k) => { if (worth(p) > bar) { best = k; bar = worth(p); } });
+  return best;
+}
+
 /** The default answer to work offered after close(). */
 function predictorClosed(): AppError {
   return new AppError('SERVER_DRAINING', 'the predictor is closed');
@@ -123,15 +139,25 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
       // burst of uploads would otherwise decode back to back before a /healthz in the same burst is read.
       await new Promise<void>((r) => setImmediate(r));
       const pre = await toInput(bytes, client);
-      const { input, info, line } = pre;
-      if (info.empty) throw noDigit();
+      const { input, info, line, whole = [] } = pre;
+      if (info.empty && whole.length === 0) throw noDigit();
       const refuse = opts.notDigit === 'refuse';
-      // The one-digit reading and every candidate character of the line go to the model together.
-      const inputs = [input];
+      // The one-digit reading, the whole picture's readings and every candidate character of the line go
+      // to the model together.
+      const inputs = [input, ...whole];
       if (line) for (let k = 0; k < line.candidates.length; k++) inputs.push(line.inputs.subarray(k * PIXELS, (k + 1) * PIXELS));
-      const rows = await Promise.all(inputs.map((x) => batcher.submit(x)));
-      const single = toPrediction(rows[0], opts.minDigitScore);
-      const candidates = line ? rows.slice(1).map((r) => toPrediction(r, opts.minDigitScore)) : [];
+      const rows = await Promise.all(inputs.map((x, k) => (k === 0 && info.empty ? undefined : batcher.submit(x))));
+      const readings = whole.map((_, k) => toPrediction(rows[1 + k]!, opts.minDigitScore));
+      const best = bestWhole(info.empty ? undefined : toPrediction(rows[0]!, opts.minDigitScore), readings);
+      if (best >= 0) {
+        const prediction = readings[best];
+        if (prediction.isDigit === false && refuse) throw notADigit(prediction.digitScore!, opts.minDigitScore);
+        return { prediction: withReading(prediction, WHOLE_28), input28: whole[best], info: { ...info, path: 'whole', inverted: best === 1, empty: false } };
+      }
+      if (info.empty) throw noDigit();
+      const single = toPrediction(rows[0]!, opts.minDigitScore);
+      const lineRows = rows.slice(1 + whole.length) as Float32Array[];
+      const candidates = line ? lineRows.map((r) => toPrediction(r, opts.minDigitScore)) : [];
       const chosen = line && pre.box ? chooseReading(line, candidates, { prediction: single, box: pre.box }) : [];
       if (line && chosen.length > 1) {
         const chars = chosen.map((k) => ({ prediction: candidates[k], box: line.candidates[k].box }));

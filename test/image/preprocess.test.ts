@@ -24,6 +24,25 @@ describe('preprocess', () => {
     expect(changed).toBe(0);
   });
 
+  it('offers a 28×28 picture that is not MNIST-like as it is, in both polarities, for the model to weigh', () => {
+    // A digit on a lifted (grey) background: not MNIST-like, so the page pipeline reads it, and the
+    // picture itself is offered as well.
+    const bitmap = mnistBitmap(test.images, 4);
+    for (let i = 0; i < bitmap.data.length; i += 4) for (let c = 0; c < 3; c++) bitmap.data[i + c] = Math.min(255, bitmap.data[i + c] + 110);
+    const { info, whole } = preprocess(bitmap);
+    expect(info.path).toBe('normalized');
+    expect(whole).toHaveLength(2);
+    const lifted = Float32Array.from(original(4), (v) => Math.min(255, Math.round(v * 255) + 110) / 255);
+    whole![0].forEach((v, k) => expect(v).toBeCloseTo(lifted[k], 5));
+    whole![1].forEach((v, k) => expect(v).toBeCloseTo(1 - lifted[k], 5));
+    // MNIST-like pictures pass through alone; a flat square and a larger picture get no whole readings.
+    expect(preprocess(mnistBitmap(test.images, 4)).whole).toBeUndefined();
+    const flat = mnistBitmap(test.images, 4);
+    for (let i = 0; i < flat.data.length; i += 4) flat.data.fill(90, i, i + 3);
+    expect(preprocess(flat).whole).toBeUndefined();
+    expect(preprocess(mnistBitmap(test.images, 4, { scale: 4 })).whole).toBeUndefined();
+  });
+
   it.each(SAMPLE)('digit %i inverted (dark ink on light) comes out as the original', (i) => {
     const { input, info } = preprocess(mnistBitmap(test.images, i, { invert: true }));
     expect(info.inverted).toBe(true);
