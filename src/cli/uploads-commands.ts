@@ -103,7 +103,7 @@ export const fitDigitScoreCommand: CommandModule<object, FitArgs> = {
     const predictor = createPredictor(config.model, config, { log: (m) => console.error(m) });
     await predictor.ready;
     try {
-      const quick = argv.quick ? { mnistDigits: 2000, digitUploadsPerCondition: 5, markUploadsPerFamily: 10, validationUploadsPerCondition: 5, validationMarksPerFamily: 10 } : {};
+      const quick = argv.quick ? { mnistDigits: 2000, digitUploadsPerCondition: 5, damagedDigits: 600, markUploadsPerFamily: 10, validationUploadsPerCondition: 5, validationMarksPerFamily: 10 } : {};
       const { model, report } = await fitDigitScore(argv.model, predictor, quick, (m) => console.error(m));
       writeFileSync(out, model);
       const v = report.validation;

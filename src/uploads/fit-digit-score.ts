@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Dataset, loadMnist, PIXELS, stratifiedSplit, subset, toFloat } from '../data/mnist';
 import { createRng } from '../data/rng';
+import { copyInto } from '../data/augment';
+import { CORRUPTION_KINDS, corrupt } from '../data/corruptions';
 import { argmaxRows } from '../metrics/classification';
 import { openSession } from '../onnx/ort-session';
 import { addDigitScoreHead, DIGIT_SCORE_FEATURES, FIT_DEFAULTS, fitDigitScoreHead, headLogits, lowerQuantile, withOutputs } from '../onnx/digit-score';
@@ -23,6 +25,7 @@ import { renderNonDigitUpload, TUNED_FAMILIES } from './non-digits';
 export interface DigitScoreFitOptions {
   mnistDigits: number; // MNIST training images among the digits
   digitUploadsPerCondition: number; // realistic uploads of training digits, per condition
+  damagedDigits: number; // MNIST training images with one kind of damage (data/corruptions), evenly over the kinds
   markUploadsPerFamily: number; // tuned-family marks as uploads through the predictor, per family
   validationUploadsPerCondition: number; // seed `validationSeed` uploads for placing the line
   validationMarksPerFamily: number; // tuned-family uploads, seed `validationSeed`, reported with the fit
@@ -35,6 +38,7 @@ export interface DigitScoreFitOptions {
 export const DIGIT_SCORE_FIT_DEFAULTS: Readonly<DigitScoreFitOptions> = Object.freeze({
   mnistDigits: 20_000,
   digitUploadsPerCondition: 50,
+  damagedDigits: 6_000,
   markUploadsPerFamily: 500,
   validationUploadsPerCondition: 40,
   validationMarksPerFamily: 100,
@@ -93,6 +97,17 @@ const stack = (rows: Float32Array[]) => {
  * Fits the head on the model at `modelPath` and returns the model bytes with it, and a report.
  * `predictor` preprocesses the uploads (any model: only its 28×28 inputs are used).
  */
+/** `count` damaged copies of images of `pool`, the kinds in turn, seeded by `seed` and the copy's index. */
+function damagedDigits(data: Dataset, pool: number[], count: number, seed: number): Float32Array {
+  const out = new Float32Array(count * PIXELS);
+  for (let k = 0; k < count; k++) {
+    const img = out.subarray(k * PIXELS, (k + 1) * PIXELS);
+    copyInto(data.images, pool[(k * 7919) % pool.length], img, 0);
+    corrupt(img, CORRUPTION_KINDS[k % CORRUPTION_KINDS.length], createRng((seed * 1_000_003 + k) >>> 0));
+  }
+  return out;
+}
+
 export async function fitDigitScore(modelPath: string, predictor: Predictor, partial: Partial<DigitScoreFitOptions> = {},
   log: (msg: string) => void = () => {}): Promise<{ model: Uint8Array; report: DigitScoreFitReport }> {
   const opts = { ...DIGIT_SCORE_FIT_DEFAULTS, ...partial };
@@ -116,7 +131,11 @@ export async function fitDigitScore(modelPath: string, predictor: Predictor, par
     const fitPool = split.train.slice(0, opts.mnistDigits);
     log(`digits: ${fitPool.length} MNIST training images, ${opts.digitUploadsPerCondition} uploads per condition`);
     const fitUploads = await digitUploads(predictor, train, split.train, opts.fitSeed, opts.digitUploadsPerCondition, opts.concurrency);
-    const digitFeatures = await features(new Float32Array([...mnistImages(fitPool), ...stack(fitUploads.inputs)]));
+    // A fogged, blurred or striped digit is still a digit: the model reads them (it trains on them), so
+    // the head must not refuse them either.
+    log(`damaged digits: ${opts.damagedDigits} MNIST training images, each with one kind of damage`);
+    const damaged = damagedDigits(train, fitPool, opts.damagedDigits, opts.fitSeed);
+    const digitFeatures = await features(new Float32Array([...mnistImages(fitPool), ...stack(fitUploads.inputs), ...damaged]));
 
     log(`non-digits: ${opts.markUploadsPerFamily} uploads per tuned family (${TUNED_FAMILIES.join(', ')})`);
     const markJobs = TUNED_FAMILIES.flatMap((f) => Array.from({ length: opts.markUploadsPerFamily }, (_, i) => ({ f, i })));
