@@ -61,7 +61,8 @@ convolutions and the output layer are fp32.
 
 **How it was trained.** \`${card.training.command}\` (seed ${card.training.seed}), ${card.training.epochs} epochs on the
 55,000 MNIST training images left after holding out 5,000 for validation (stratified), Adam with warm-up and
-cosine decay, on-the-fly augmentation (shifts, rotations, scaling, stroke thickness), dropout between the
+cosine decay, on-the-fly augmentation (shifts, rotations, scaling, stroke thickness, elastic distortions, and
+fifteen kinds of picture damage: noise, blurs, fog, inverted bands, lines, outlines), dropout between the
 dense layers, early stopping on validation loss; backend ${card.training.backend}, ${(card.training.wallSeconds / 60).toFixed(0)} minutes
 ${card.training.workers ? `with ${card.training.workers} replica worker threads` : 'on this project\'s 2-core machine'}. Probabilities are calibrated by temperature scaling fitted on the validation set
 (T = ${card.temperature.toFixed(3)}).
@@ -75,7 +76,7 @@ fp32 max |Δp| ${card.parity.fp32MaxAbsProbDiff.toExponential(1)}, int8 max |Δp
 applies (polarity, crop, resize to 20 px, centre of mass at the centre of 28×28).
 
 ${card.digitScore ? digitScoreParagraph(card.digitScore) : ''}**Limits.** Trained on MNIST only: American census workers' and students' handwriting from the 1990s,
-scanned and normalised. ${card.digitScore ? 'The digit score catches many marks that are not digits, not all (see its figures); the probabilities are calibrated for digits only; several digits are read as one' : 'It always answers one of 0–9, even for letters, several digits or an empty image'};
+scanned and normalised. ${card.digitScore ? 'The digit score catches many marks that are not digits, not all (see its figures); the probabilities are calibrated for digits only; the model reads one digit, and the server reads a number by reading its digits one by one' : 'It always answers one of 0–9, even for letters, several digits or an empty image'};
 treat low probabilities as "not sure". Accuracy on photos and canvas drawings is lower than on MNIST
 and depends on the preprocessing. Not for decisions about people.
 

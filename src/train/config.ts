@@ -24,7 +24,7 @@ export interface TrainConfig {
 }
 
 export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze({
-  epochs: 5,
+  epochs: 15,
   batchSize: 128,
   learningRate: 1e-3,
   warmupSteps: 100,
