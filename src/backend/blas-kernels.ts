@@ -81,65 +81,54 @@ function memory(backend: BackendWasm): ArrayBuffer {
 }
 
 type ConvAttrs = {
-  strides: [number, number] | number; pad: never; dataFormat: 'NHWC' | 'NCHW'; dilations?: [number, number] | number;
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  strides: [number, number] | number; pad: never; dataFormat: 'NHWC' | 'NCHW'; dimRoundingMode?: 'floor' | 'round' | 'ceil';
 };
 
-/** The dimensions the native convolutions take, in their order; null for a layout they do not handle. */
+/** The dimensions the native convolutions take, in their order. */
 function convDims(info: tf.backend_util.Conv2DInfo): number[] {
   return [info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels,
     info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth,
     info.padInfo.top, info.padInfo.left];
 }
 
-function makeConv2D(blas: BlasModule, fallback: KernelFn): KernelFn {
-  return (args) => {
+type Shape4 = [number, number, number, number];
+
+/**
+ * What one of the three convolution kernels needs: its two operands in the native call's order, the
+ * convolution's input and filter shapes and dilation, and its output's shape.
+ */
+type ConvPlan = (inputs: Record<string, TensorInfo>, attrs: Record<string, unknown>) =>
+  { operands: [TensorInfo, TensorInfo]; xShape: Shape4; filterShape: Shape4; dilations: [number, number] | number; outShape: (info: tf.backend_util.Conv2DInfo) => number[] };
+
+/** A convolution kernel (NHWC only; other layouts go to `fallback`) that computes with `native`. */
+function convKernel(native: (blas: BlasModule) => BlasModule['conv2d'], plan: ConvPlan) {
+  return (blas: BlasModule, fallback: KernelFn): KernelFn => (args) => {
     const backend = args.backend as BackendWasm;
-    const { x, filter } = args.inputs as { x: TensorInfo; filter: TensorInfo };
-    const { strides, pad, dataFormat, dilations, dimRoundingMode } = args.attrs as unknown as ConvAttrs;
+    const { strides, pad, dataFormat, dimRoundingMode } = args.attrs as unknown as ConvAttrs;
     const format = tf.backend_util.convertConv2DDataFormat(dataFormat);
     if (format !== 'channelsLast') return fallback(args);
-    const info = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number],
-      filter.shape as [number, number, number, number], strides, dilations ?? 1, pad, dimRoundingMode, false, format);
-    const out = backend.makeOutput(info.outShape, 'float32');
-    blas.conv2d(memory(backend), offset(backend, x), offset(backend, filter), offset(backend, out), ...convDims(info));
+    const p = plan(args.inputs as Record<string, TensorInfo>, args.attrs as Record<string, unknown>);
+    const info = tf.backend_util.computeConv2DInfo(p.xShape, p.filterShape, strides, p.dilations, pad, dimRoundingMode, false, format);
+    const out = backend.makeOutput(p.outShape(info), 'float32');
+    native(blas).call(blas, memory(backend), offset(backend, p.operands[0]), offset(backend, p.operands[1]), offset(backend, out), ...convDims(info));
     return out;
   };
 }
 
-function makeConv2DBackpropFilter(blas: BlasModule, fallback: KernelFn): KernelFn {
-  return (args) => {
-    const backend = args.backend as BackendWasm;
-    const { x, dy } = args.inputs as { x: TensorInfo; dy: TensorInfo };
-    const { strides, pad, dataFormat, dimRoundingMode, filterShape } = args.attrs as unknown as ConvAttrs & {
-      filterShape: [number, number, number, number];
-    };
-    const format = tf.backend_util.convertConv2DDataFormat(dataFormat);
-    if (format !== 'channelsLast') return fallback(args);
-    const info = tf.backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number], filterShape, strides, 1, pad, dimRoundingMode, false, format);
-    const out = backend.makeOutput(filterShape, 'float32');
-    blas.conv2dBackpropFilter(memory(backend), offset(backend, x), offset(backend, dy), offset(backend, out), ...convDims(info));
-    return out;
-  };
-}
+const makeConv2D = convKernel((b) => b.conv2d, ({ x, filter }, attrs) => ({
+  operands: [x, filter], xShape: x.shape as Shape4, filterShape: filter.shape as Shape4,
+  dilations: (attrs.dilations as [number, number] | number | undefined) ?? 1, outShape: (info) => info.outShape,
+}));
 
-function makeConv2DBackpropInput(blas: BlasModule, fallback: KernelFn): KernelFn {
-  return (args) => {
-    const backend = args.backend as BackendWasm;
-    const { dy, filter } = args.inputs as { dy: TensorInfo; filter: TensorInfo };
-    const { strides, pad, dataFormat, dimRoundingMode, inputShape } = args.attrs as unknown as ConvAttrs & {
-      inputShape: [number, number, number, number];
-    };
-    const format = tf.backend_util.convertConv2DDataFormat(dataFormat);
-    if (format !== 'channelsLast') return fallback(args);
-    const info = tf.backend_util.computeConv2DInfo(
-      inputShape, filter.shape as [number, number, number, number], strides, 1, pad, dimRoundingMode, false, format);
-    const out = backend.makeOutput(inputShape, 'float32');
-    blas.conv2dBackpropInput(memory(backend), offset(backend, dy), offset(backend, filter), offset(backend, out), ...convDims(info));
-    return out;
-  };
-}
+const makeConv2DBackpropFilter = convKernel((b) => b.conv2dBackpropFilter, ({ x, dy }, attrs) => ({
+  operands: [x, dy], xShape: x.shape as Shape4, filterShape: attrs.filterShape as Shape4, dilations: 1,
+  outShape: () => attrs.filterShape as Shape4,
+}));
+
+const makeConv2DBackpropInput = convKernel((b) => b.conv2dBackpropInput, ({ dy, filter }, attrs) => ({
+  operands: [dy, filter], xShape: attrs.inputShape as Shape4, filterShape: filter.shape as Shape4, dilations: 1,
+  outShape: () => attrs.inputShape as Shape4,
+}));
 
 function makeMaxPoolGrad(blas: BlasModule, fallback: KernelFn): KernelFn {
   return (args) => {

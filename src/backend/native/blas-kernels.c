@@ -159,69 +159,71 @@ static napi_value undefined_value(napi_env env) {
   return u;
 }
 
-/* conv2d(memory, xOffset, filterOffset, yOffset, ...dims): y[N, OH, OW, COUT] = x * filter. */
-static napi_value conv2d(napi_env env, napi_callback_info info) {
+/* One convolution call: its two operands and output in the wasm heap, its dimensions and patch buffer. */
+typedef struct {
+  const float *a, *b;
+  float *out;
+  conv_dims d;
+  int64_t k, rows, chunk; /* patch width FH*FW*CIN, output positions per image, images per chunk */
+  float *cols;
+} conv_call;
+
+/* Reads (memory, aOffset, bOffset, outOffset, ...dims) and readies the patch buffer; 0 when it threw. */
+static int conv_begin(napi_env env, napi_callback_info info, conv_call *c) {
   int64_t a[18];
   char *mem = read_args(env, info, 18, a);
-  if (!mem) return NULL;
-  conv_dims d;
-  read_dims(a + 3, &d);
-  const float *x = (const float *)(mem + a[0]);
-  const float *filter = (const float *)(mem + a[1]);
-  float *y = (float *)(mem + a[2]);
-  const int64_t k = d.fh * d.fw * d.cin, rows = d.oh * d.ow, chunk = chunk_images(&d);
-  float *cols = scratch_for((size_t)(chunk * rows * k));
-  if (!cols) { napi_throw_error(env, NULL, "blas-kernels: out of memory for the patch matrix"); return NULL; }
-  for (int64_t first = 0; first < d.n; first += chunk) {
-    const int64_t count = d.n - first < chunk ? d.n - first : chunk;
-    im2col(x, cols, &d, first, count);
-    sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(count * rows), (int)d.cout, (int)k,
-                1.0f, cols, (int)k, filter, (int)d.cout, 0.0f, y + first * rows * d.cout, (int)d.cout);
+  if (!mem) return 0;
+  read_dims(a + 3, &c->d);
+  c->a = (const float *)(mem + a[0]);
+  c->b = (const float *)(mem + a[1]);
+  c->out = (float *)(mem + a[2]);
+  c->k = c->d.fh * c->d.fw * c->d.cin;
+  c->rows = c->d.oh * c->d.ow;
+  c->chunk = chunk_images(&c->d);
+  c->cols = scratch_for((size_t)(c->chunk * c->rows * c->k));
+  if (!c->cols) napi_throw_error(env, NULL, "blas-kernels: out of memory for the patch matrix");
+  return c->cols != NULL;
+}
+
+/* conv2d(memory, xOffset, filterOffset, yOffset, ...dims): y[N, OH, OW, COUT] = x * filter. */
+static napi_value conv2d(napi_env env, napi_callback_info info) {
+  conv_call c;
+  if (!conv_begin(env, info, &c)) return NULL;
+  const int64_t cout = c.d.cout;
+  for (int64_t first = 0; first < c.d.n; first += c.chunk) {
+    const int64_t count = c.d.n - first < c.chunk ? c.d.n - first : c.chunk;
+    im2col(c.a, c.cols, &c.d, first, count);
+    sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(count * c.rows), (int)cout, (int)c.k,
+          1.0f, c.cols, (int)c.k, c.b, (int)cout, 0.0f, c.out + first * c.rows * cout, (int)cout);
   }
   return undefined_value(env);
 }
 
 /* conv2dBackpropFilter(memory, xOffset, dyOffset, dwOffset, ...dims): dW[FH, FW, CIN, COUT] = cols' * dy. */
 static napi_value conv2d_backprop_filter(napi_env env, napi_callback_info info) {
-  int64_t a[18];
-  char *mem = read_args(env, info, 18, a);
-  if (!mem) return NULL;
-  conv_dims d;
-  read_dims(a + 3, &d);
-  const float *x = (const float *)(mem + a[0]);
-  const float *dy = (const float *)(mem + a[1]);
-  float *dw = (float *)(mem + a[2]);
-  const int64_t k = d.fh * d.fw * d.cin, rows = d.oh * d.ow, chunk = chunk_images(&d);
-  float *cols = scratch_for((size_t)(chunk * rows * k));
-  if (!cols) { napi_throw_error(env, NULL, "blas-kernels: out of memory for the patch matrix"); return NULL; }
-  for (int64_t first = 0; first < d.n; first += chunk) {
-    const int64_t count = d.n - first < chunk ? d.n - first : chunk;
-    im2col(x, cols, &d, first, count);
-    sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)k, (int)d.cout, (int)(count * rows),
-                1.0f, cols, (int)k, dy + first * rows * d.cout, (int)d.cout, first == 0 ? 0.0f : 1.0f, dw, (int)d.cout);
+  conv_call c;
+  if (!conv_begin(env, info, &c)) return NULL;
+  const int64_t cout = c.d.cout;
+  for (int64_t first = 0; first < c.d.n; first += c.chunk) {
+    const int64_t count = c.d.n - first < c.chunk ? c.d.n - first : c.chunk;
+    im2col(c.a, c.cols, &c.d, first, count);
+    sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)c.k, (int)cout, (int)(count * c.rows),
+          1.0f, c.cols, (int)c.k, c.b + first * c.rows * cout, (int)cout, first == 0 ? 0.0f : 1.0f, c.out, (int)cout);
   }
   return undefined_value(env);
 }
 
 /* conv2dBackpropInput(memory, dyOffset, filterOffset, dxOffset, ...dims): dx = col2im(dy * filter'). */
 static napi_value conv2d_backprop_input(napi_env env, napi_callback_info info) {
-  int64_t a[18];
-  char *mem = read_args(env, info, 18, a);
-  if (!mem) return NULL;
-  conv_dims d;
-  read_dims(a + 3, &d);
-  const float *dy = (const float *)(mem + a[0]);
-  const float *filter = (const float *)(mem + a[1]);
-  float *dx = (float *)(mem + a[2]);
-  const int64_t k = d.fh * d.fw * d.cin, rows = d.oh * d.ow, chunk = chunk_images(&d);
-  float *cols = scratch_for((size_t)(chunk * rows * k));
-  if (!cols) { napi_throw_error(env, NULL, "blas-kernels: out of memory for the patch matrix"); return NULL; }
-  memset(dx, 0, (size_t)(d.n * d.h * d.w * d.cin) * sizeof(float));
-  for (int64_t first = 0; first < d.n; first += chunk) {
-    const int64_t count = d.n - first < chunk ? d.n - first : chunk;
-    sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(count * rows), (int)k, (int)d.cout,
-                1.0f, dy + first * rows * d.cout, (int)d.cout, filter, (int)d.cout, 0.0f, cols, (int)k);
-    col2im(cols, dx, &d, first, count);
+  conv_call c;
+  if (!conv_begin(env, info, &c)) return NULL;
+  const int64_t cout = c.d.cout;
+  memset(c.out, 0, (size_t)(c.d.n * c.d.h * c.d.w * c.d.cin) * sizeof(float));
+  for (int64_t first = 0; first < c.d.n; first += c.chunk) {
+    const int64_t count = c.d.n - first < c.chunk ? c.d.n - first : c.chunk;
+    sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(count * c.rows), (int)c.k, (int)cout,
+          1.0f, c.a + first * c.rows * cout, (int)cout, c.b, (int)cout, 0.0f, c.cols, (int)c.k);
+    col2im(c.cols, c.out, &c.d, first, count);
   }
   return undefined_value(env);
 }
