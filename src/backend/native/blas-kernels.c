@@ -159,10 +159,30 @@ static napi_value undefined_value(napi_env env) {
   return u;
 }
 
-/* One convolution call: its two operands and output in the wasm heap, its dimensions and patch buffer. */
+/* A kernel's two operands and its output, all in the wasm heap. */
 typedef struct {
   const float *a, *b;
   float *out;
+} operands;
+
+/*
+ * Reads (memory, aOffset, bOffset, outOffset, ...rest): the three tensors into `ops` and the `count`
+ * integers after them into `rest`. Returns 0 when it threw.
+ */
+static int read_operands(napi_env env, napi_callback_info info, size_t count, operands *ops, int64_t *rest) {
+  int64_t a[24];
+  char *mem = read_args(env, info, count + 3, a);
+  if (!mem) return 0;
+  ops->a = (const float *)(mem + a[0]);
+  ops->b = (const float *)(mem + a[1]);
+  ops->out = (float *)(mem + a[2]);
+  memcpy(rest, a + 3, count * sizeof(int64_t));
+  return 1;
+}
+
+/* One convolution call: its operands, its dimensions and patch buffer. */
+typedef struct {
+  operands ops;
   conv_dims d;
   int64_t k, rows, chunk; /* patch width FH*FW*CIN, output positions per image, images per chunk */
   float *cols;
@@ -170,13 +190,9 @@ typedef struct {
 
 /* Reads (memory, aOffset, bOffset, outOffset, ...dims) and readies the patch buffer; 0 when it threw. */
 static int conv_begin(napi_env env, napi_callback_info info, conv_call *c) {
-  int64_t a[18];
-  char *mem = read_args(env, info, 18, a);
-  if (!mem) return 0;
-  read_dims(a + 3, &c->d);
-  c->a = (const float *)(mem + a[0]);
-  c->b = (const float *)(mem + a[1]);
-  c->out = (float *)(mem + a[2]);
+  int64_t dims[15];
+  if (!read_operands(env, info, 15, &c->ops, dims)) return 0;
+  read_dims(dims, &c->d);
   c->k = c->d.fh * c->d.fw * c->d.cin;
   c->rows = c->d.oh * c->d.ow;
   c->chunk = chunk_images(&c->d);
@@ -192,9 +208,9 @@ static napi_value conv2d(napi_env env, napi_callback_info info) {
   const int64_t cout = c.d.cout;
   for (int64_t first = 0; first < c.d.n; first += c.chunk) {
     const int64_t count = c.d.n - first < c.chunk ? c.d.n - first : c.chunk;
-    im2col(c.a, c.cols, &c.d, first, count);
+    im2col(c.ops.a, c.cols, &c.d, first, count);
     sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(count * c.rows), (int)cout, (int)c.k,
-          1.0f, c.cols, (int)c.k, c.b, (int)cout, 0.0f, c.out + first * c.rows * cout, (int)cout);
+          1.0f, c.cols, (int)c.k, c.ops.b, (int)cout, 0.0f, c.ops.out + first * c.rows * cout, (int)cout);
   }
   return undefined_value(env);
 }
@@ -206,9 +222,9 @@ static napi_value conv2d_backprop_filter(napi_env env, napi_callback_info info) 
   const int64_t cout = c.d.cout;
   for (int64_t first = 0; first < c.d.n; first += c.chunk) {
     const int64_t count = c.d.n - first < c.chunk ? c.d.n - first : c.chunk;
-    im2col(c.a, c.cols, &c.d, first, count);
+    im2col(c.ops.a, c.cols, &c.d, first, count);
     sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)c.k, (int)cout, (int)(count * c.rows),
-          1.0f, c.cols, (int)c.k, c.b + first * c.rows * cout, (int)cout, first == 0 ? 0.0f : 1.0f, c.out, (int)cout);
+          1.0f, c.cols, (int)c.k, c.ops.b + first * c.rows * cout, (int)cout, first == 0 ? 0.0f : 1.0f, c.ops.out, (int)cout);
   }
   return undefined_value(env);
 }
@@ -218,12 +234,12 @@ static napi_value conv2d_backprop_input(napi_env env, napi_callback_info info) {
   conv_call c;
   if (!conv_begin(env, info, &c)) return NULL;
   const int64_t cout = c.d.cout;
-  memset(c.out, 0, (size_t)(c.d.n * c.d.h * c.d.w * c.d.cin) * sizeof(float));
+  memset(c.ops.out, 0, (size_t)(c.d.n * c.d.h * c.d.w * c.d.cin) * sizeof(float));
   for (int64_t first = 0; first < c.d.n; first += c.chunk) {
     const int64_t count = c.d.n - first < c.chunk ? c.d.n - first : c.chunk;
     sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(count * c.rows), (int)c.k, (int)cout,
-          1.0f, c.a + first * c.rows * cout, (int)cout, c.b, (int)cout, 0.0f, c.cols, (int)c.k);
-    col2im(c.cols, c.out, &c.d, first, count);
+          1.0f, c.ops.a + first * c.rows * cout, (int)cout, c.ops.b, (int)cout, 0.0f, c.cols, (int)c.k);
+    col2im(c.cols, c.ops.out, &c.d, first, count);
   }
   return undefined_value(env);
 }
@@ -234,15 +250,14 @@ static napi_value conv2d_backprop_input(napi_env env, napi_callback_info info) {
  * of tfjs's reference backend).
  */
 static napi_value max_pool_grad(napi_env env, napi_callback_info info) {
-  int64_t a[15];
-  char *mem = read_args(env, info, 15, a);
-  if (!mem) return NULL;
-  const float *dy = (const float *)(mem + a[0]);
-  const float *x = (const float *)(mem + a[1]);
-  float *dx = (float *)(mem + a[2]);
-  const int64_t n = a[3], h = a[4], w = a[5], c = a[6], oh = a[7], ow = a[8], fh = a[9], fw = a[10];
-  const int64_t sh = a[11], sw = a[12], pad_top = a[13], pad_left = a[14];
-  float *best = scratch_for((size_t)c * 2);
+  operands ops;
+  int64_t a[12];
+  if (!read_operands(env, info, 12, &ops, a)) return NULL;
+  const float *dy = ops.a, *x = ops.b;
+  float *dx = ops.out;
+  const int64_t n = a[0], h = a[1], w = a[2], c = a[3], oh = a[4], ow = a[5], fh = a[6], fw = a[7];
+  const int64_t sh = a[8], sw = a[9], pad_top = a[10], pad_left = a[11];
+  float *best = scratch_for((size_t)c);
   if (!best) { napi_throw_error(env, NULL, "blas-kernels: out of memory"); return NULL; }
   int64_t *where = malloc((size_t)c * sizeof(int64_t));
   if (!where) { napi_throw_error(env, NULL, "blas-kernels: out of memory"); return NULL; }
@@ -279,13 +294,12 @@ static napi_value max_pool_grad(napi_env env, napi_callback_info info) {
  * c[i] = op(a[i]) * op(b[i]) for i < batch, strides in floats (0 broadcasts one matrix over the batch).
  */
 static napi_value matmul(napi_env env, napi_callback_info info) {
-  int64_t a[11];
-  char *mem = read_args(env, info, 11, a);
-  if (!mem) return NULL;
-  const float *pa = (const float *)(mem + a[0]);
-  const float *pb = (const float *)(mem + a[1]);
-  float *pc = (float *)(mem + a[2]);
-  const int64_t batch = a[3], m = a[4], n = a[5], k = a[6], ta = a[7], tb = a[8], stride_a = a[9], stride_b = a[10];
+  operands ops;
+  int64_t a[8];
+  if (!read_operands(env, info, 8, &ops, a)) return NULL;
+  const float *pa = ops.a, *pb = ops.b;
+  float *pc = ops.out;
+  const int64_t batch = a[0], m = a[1], n = a[2], k = a[3], ta = a[4], tb = a[5], stride_a = a[6], stride_b = a[7];
   for (int64_t i = 0; i < batch; i++) {
     sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)m, (int)n, (int)k,
                 1.0f, pa + i * stride_a, ta ? (int)m : (int)k, pb + i * stride_b, tb ? (int)k : (int)n,
