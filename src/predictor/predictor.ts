@@ -147,15 +147,15 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
       const inputs = [input, ...whole];
       if (line) for (let k = 0; k < line.candidates.length; k++) inputs.push(line.inputs.subarray(k * PIXELS, (k + 1) * PIXELS));
       const rows = await Promise.all(inputs.map((x, k) => (k === 0 && info.empty ? undefined : batcher.submit(x))));
+      const single = info.empty ? undefined : toPrediction(rows[0]!, opts.minDigitScore);
       const readings = whole.map((_, k) => toPrediction(rows[1 + k]!, opts.minDigitScore));
-      const best = bestWhole(info.empty ? undefined : toPrediction(rows[0]!, opts.minDigitScore), readings);
+      const best = bestWhole(single, readings);
       if (best >= 0) {
         const prediction = readings[best];
         if (prediction.isDigit === false && refuse) throw notADigit(prediction.digitScore!, opts.minDigitScore);
         return { prediction: withReading(prediction, WHOLE_28), input28: whole[best], info: { ...info, path: 'whole', inverted: best === 1, empty: false } };
       }
-      if (info.empty) throw noDigit();
-      const single = toPrediction(rows[0]!, opts.minDigitScore);
+      if (!single) throw noDigit();
       const lineRows = rows.slice(1 + whole.length) as Float32Array[];
       const candidates = line ? lineRows.map((r) => toPrediction(r, opts.minDigitScore)) : [];
       const chosen = line && pre.box ? chooseReading(line, candidates, { prediction: single, box: pre.box }) : [];
