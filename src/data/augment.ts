@@ -1,6 +1,6 @@
 import { IMAGE_SIZE, PIXELS } from './mnist';
 import { Rng } from './rng';
-import { CORRUPTION_KINDS, corrupt } from './corruptions';
+import { CORRUPTION_KINDS, corrupt, sample } from './corruptions';
 
 export interface AugmentConfig {
   maxShift: number; // pixels, each axis
@@ -82,16 +82,6 @@ function elasticField(rng: Rng, alpha: number, sigma: number): { dx: Float32Arra
   return { dx, dy };
 }
 
-function sample(src: Uint8Array, off: number, x: number, y: number): number {
-  const x0 = Math.floor(x);
-  const y0 = Math.floor(y);
-  const fx = x - x0;
-  const fy = y - y0;
-  const at = (xx: number, yy: number) =>
-    xx < 0 || yy < 0 || xx >= IMAGE_SIZE || yy >= IMAGE_SIZE ? 0 : src[off + yy * IMAGE_SIZE + xx];
-  return (at(x0, y0) * (1 - fx) + at(x0 + 1, y0) * fx) * (1 - fy) + (at(x0, y0 + 1) * (1 - fx) + at(x0 + 1, y0 + 1) * fx) * fy;
-}
-
 /** 3×3 grey dilation (thicker strokes) or erosion (thinner) of a [0,1] image. */
 function morph(img: Float32Array, off: number, dilate: boolean): void {
   const copy = img.slice(off, off + PIXELS);
@@ -137,7 +127,7 @@ export function augmentInto(images: Uint8Array, index: number, out: Float32Array
       // the output pixel before the affine map takes it back to the source.
       const dx = x - c - tx + (elastic ? elastic.dx[y * IMAGE_SIZE + x] : 0);
       const dy = y - c - ty + (elastic ? elastic.dy[y * IMAGE_SIZE + x] : 0);
-      out[dst + y * IMAGE_SIZE + x] = sample(images, src, cos * dx + sin * dy + c, -sin * dx + cos * dy + c) / 255;
+      out[dst + y * IMAGE_SIZE + x] = sample(images, cos * dx + sin * dy + c, -sin * dx + cos * dy + c, src) / 255;
     }
   }
   if (morphDraw < cfg.thicknessProb) morph(out, dst, dilate);

@@ -16,17 +16,19 @@ export type CorruptionKind = (typeof CORRUPTION_KINDS)[number];
 const N = IMAGE_SIZE;
 const clamp01 = (v: number) => (v < 0 ? 0 : v > 1 ? 1 : v);
 
-function at(img: Float32Array, x: number, y: number): number {
-  return x < 0 || y < 0 || x >= N || y >= N ? 0 : img[y * N + x];
+/** Pixel (x, y) of the 28×28 image that starts at `off` in `img`, 0 outside. */
+function at(img: ArrayLike<number>, x: number, y: number, off = 0): number {
+  return x < 0 || y < 0 || x >= N || y >= N ? 0 : img[off + y * N + x];
 }
 
-/** Bilinear sample at a fractional position, 0 outside. */
-function sample(img: Float32Array, x: number, y: number): number {
+/** Bilinear sample of the 28×28 image at `off` in `img` at a fractional position, 0 outside. */
+export function sample(img: ArrayLike<number>, x: number, y: number, off = 0): number {
   const x0 = Math.floor(x);
   const y0 = Math.floor(y);
   const fx = x - x0;
   const fy = y - y0;
-  return (at(img, x0, y0) * (1 - fx) + at(img, x0 + 1, y0) * fx) * (1 - fy) + (at(img, x0, y0 + 1) * (1 - fx) + at(img, x0 + 1, y0 + 1) * fx) * fy;
+  return (at(img, x0, y0, off) * (1 - fx) + at(img, x0 + 1, y0, off) * fx) * (1 - fy)
+    + (at(img, x0, y0 + 1, off) * (1 - fx) + at(img, x0 + 1, y0 + 1, off) * fx) * fy;
 }
 
 /** Replaces img by its image under the inverse map `from` (output pixel → source position). */
