@@ -27,6 +27,9 @@ export interface PixelBox { x: number; y: number; width: number; height: number 
 /** The box of a 28×28 image the model takes as it is: the whole image. */
 export const WHOLE_28: Readonly<PixelBox> = Object.freeze({ x: 0, y: 0, width: IMAGE_SIZE, height: IMAGE_SIZE });
 
+/** A 28×28 picture as the model's input, light ink on dark when `inverted` says it was dark on light. */
+export interface WholeReading { input: Float32Array; inverted: boolean }
+
 /** The candidate characters of a line of several marks (see find-number.ts), for the model to read. */
 export interface LineInputs {
   atoms: number;
@@ -46,10 +49,11 @@ export interface Preprocessed {
   line?: LineInputs;
   /**
    * For a 28×28 picture that did not pass as MNIST-like: the picture itself as the model's input, in
-   * both polarities. Noise, fog, inverted bands or an outline can make the page pipeline misread a
-   * picture the model reads as it is; the predictor lets the model's scores choose.
+   * both polarities, the one its ink suggests first (light ink on dark for the model). Noise, fog, inverted bands or an outline can make
+   * the page pipeline misread a picture the model reads as it is; the predictor lets the model's scores
+   * choose.
    */
-  whole?: Float32Array[];
+  whole?: WholeReading[];
 }
 
 const luma = (r: number, g: number, b: number) => 0.299 * r + 0.587 * g + 0.114 * b;
@@ -167,12 +171,31 @@ function looksLikeMnist(lum: Float32Array, inverted: boolean): boolean {
   return Math.max(maxX - minX, maxY - minY) + 1 <= DIGIT_BOX + 1 && Math.abs(cx - MNIST_CENTRE) <= 1.5 && Math.abs(cy - MNIST_CENTRE) <= 1.5;
 }
 
-/** A 28×28 picture as it is (pixel / 255) and inverted; none when it is flat (no mark at all). */
-function wholeCandidates(lum: Float32Array): Float32Array[] | undefined {
+/**
+ * Whether a small picture's ink is darker than its ground: the pixels darker than the border's level
+ * weigh more than those lighter. Not "is the border light": a digit lifted onto a grey ground (fog, a
+ * brightness change) has a border above mid-grey and light ink all the same.
+ */
+function inkIsDark(lum: Float32Array, level: number): boolean {
+  let lighter = 0, darker = 0;
+  for (const v of lum) {
+    if (v > level) lighter += v - level;
+    else darker += level - v;
+  }
+  return darker > lighter;
+}
+
+/**
+ * A 28×28 picture as it is (pixel / 255) and inverted, the polarity its ink suggests first; none when it
+ * is flat (no mark at all).
+ */
+function wholeCandidates(lum: Float32Array, darkInk: boolean): WholeReading[] | undefined {
   let lo = 255, hi = 0;
   for (const v of lum) { lo = Math.min(lo, v); hi = Math.max(hi, v); }
   if (hi - lo < MIN_WHOLE_CONTRAST) return undefined;
-  return [lum.map((v) => v / 255), lum.map((v) => (255 - v) / 255)];
+  const asIs = { input: lum.map((v) => v / 255), inverted: false };
+  const flipped = { input: lum.map((v) => (255 - v) / 255), inverted: true };
+  return darkInk ? [flipped, asIs] : [asIs, flipped];
 }
 
 /**
@@ -192,15 +215,17 @@ const MIN_WHOLE_CONTRAST = 48;
 function preprocessWith(img: Bitmap, buffers: Buffers, sourceWidth = img.width): Preprocessed {
   const { lum, hadAlpha } = toLuminance(img, buffers.luminance(img.width * img.height));
   const out = buffers.input();
+  let whole: WholeReading[] | undefined;
   if (img.width === IMAGE_SIZE && img.height === IMAGE_SIZE) {
     const band = Math.max(1, Math.round(IMAGE_SIZE * 0.05));
-    const inverted = borderMedian(lum, IMAGE_SIZE, IMAGE_SIZE, band, buffers.histogram) > 127;
+    const level = borderMedian(lum, IMAGE_SIZE, IMAGE_SIZE, band, buffers.histogram);
+    const inverted = level > 127;
     if (looksLikeMnist(lum, inverted)) {
       for (let i = 0; i < out.length; i++) out[i] = (inverted ? 255 - lum[i] : lum[i]) / 255;
       return { input: out, info: { path: 'passthrough', inverted, hadAlpha, empty: false }, box: WHOLE_28 };
     }
+    whole = wholeCandidates(lum, inkIsDark(lum, level));
   }
-  const whole = img.width === IMAGE_SIZE && img.height === IMAGE_SIZE ? wholeCandidates(lum) : undefined;
   const { v, w, h } = shrink(lum, img.width, img.height, WORK_SIZE);
   const page = findInk(v, w, h);
   const found = digitFromInk(page, w, h);

@@ -61,14 +61,21 @@ export interface PredictorHooks extends BatcherEvents {
 const worth = (p: Prediction) => p.probability * (p.digitScore ?? 1);
 
 /**
- * Which of a 28×28 picture's whole readings (as it is, inverted) answers instead of the normalized crop's
- * reading, or -1 for the crop: the one worth most, when it is worth more than the crop's. The model
- * checks both hypotheses; a damaged 28×28 digit (noise, fog, bands, lines) is often read right as it is
- * and misread as a crop (docs/robustness.md).
+ * A 28×28 picture read as it is, in the polarity its ink suggests, worth at least this much answers as it is: it
+ * is already the model's format, and the page pipeline's crop of a damaged 28×28 digit (bands, fog, a
+ * line, an outline) is more often wrong than right when the model doubts both (docs/robustness.md).
+ */
+const AS_IS_WORTH = 0.5;
+
+/**
+ * Which of a 28×28 picture's whole readings (the polarity its ink suggests first, then the other) answers, or -1
+ * for the normalized crop's reading: the first when it is worth AS_IS_WORTH, else the one worth most.
  */
 function bestWhole(crop: Prediction | undefined, whole: Prediction[]): number {
+  if (whole.length === 0) return -1;
+  if (worth(whole[0]) >= AS_IS_WORTH) return 0;
   let best = -1;
-  let bar = crop ? worth(crop) : 0;
+  let bar = crop ? worth(crop) : -1;
   whole.forEach((p, k) => { if (worth(p) > bar) { best = k; bar = worth(p); } });
   return best;
 }
@@ -144,7 +151,7 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
       const refuse = opts.notDigit === 'refuse';
       // The one-digit reading, the whole picture's readings and every candidate character of the line go
       // to the model together.
-      const inputs = [input, ...whole];
+      const inputs = [input, ...whole.map((r) => r.input)];
       if (line) for (let k = 0; k < line.candidates.length; k++) inputs.push(line.inputs.subarray(k * PIXELS, (k + 1) * PIXELS));
       const rows = await Promise.all(inputs.map((x, k) => (k === 0 && info.empty ? undefined : batcher.submit(x))));
       const single = info.empty ? undefined : toPrediction(rows[0]!, opts.minDigitScore);
@@ -153,7 +160,7 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
       if (best >= 0) {
         const prediction = readings[best];
         if (prediction.isDigit === false && refuse) throw notADigit(prediction.digitScore!, opts.minDigitScore);
-        return { prediction: withReading(prediction, WHOLE_28), input28: whole[best], info: { ...info, path: 'whole', inverted: best === 1, empty: false } };
+        return { prediction: withReading(prediction, WHOLE_28), input28: whole[best].input, info: { ...info, path: 'whole', inverted: whole[best].inverted, empty: false } };
       }
       if (!single) throw noDigit();
       const lineRows = rows.slice(1 + whole.length) as Float32Array[];

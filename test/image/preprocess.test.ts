@@ -24,7 +24,7 @@ describe('preprocess', () => {
     expect(changed).toBe(0);
   });
 
-  it('offers a 28×28 picture that is not MNIST-like as it is, in both polarities, for the model to weigh', () => {
+  it('offers a 28×28 picture that is not MNIST-like as it is, in both polarities (its ink\'s first), for the model to weigh', () => {
     // A digit on a lifted (grey) background: not MNIST-like, so the page pipeline reads it, and the
     // picture itself is offered as well.
     const bitmap = mnistBitmap(test.images, 4);
@@ -33,8 +33,16 @@ describe('preprocess', () => {
     expect(info.path).toBe('normalized');
     expect(whole).toHaveLength(2);
     const lifted = Float32Array.from(original(4), (v) => Math.min(255, Math.round(v * 255) + 110) / 255);
-    whole![0].forEach((v, k) => expect(v).toBeCloseTo(lifted[k], 5));
-    whole![1].forEach((v, k) => expect(v).toBeCloseTo(1 - lifted[k], 5));
+    expect(whole!.map((r) => r.inverted)).toEqual([false, true]);
+    whole![0].input.forEach((v, k) => expect(v).toBeCloseTo(lifted[k], 5));
+    whole![1].input.forEach((v, k) => expect(v).toBeCloseTo(1 - lifted[k], 5));
+    // Dark ink on a light ground comes inverted first; light ink on a grey ground above mid-grey as it is.
+    const paper = mnistBitmap(test.images, 4);
+    for (let i = 0; i < paper.data.length; i += 4) for (let c = 0; c < 3; c++) paper.data[i + c] = 255 - Math.min(255, paper.data[i + c] + 110);
+    expect(preprocess(paper).whole!.map((r) => r.inverted)).toEqual([true, false]);
+    const fogged = mnistBitmap(test.images, 4);
+    for (let i = 0; i < fogged.data.length; i += 4) for (let c = 0; c < 3; c++) fogged.data[i + c] = Math.min(255, fogged.data[i + c] + 150);
+    expect(preprocess(fogged).whole!.map((r) => r.inverted)).toEqual([false, true]);
     // MNIST-like pictures pass through alone; a flat square and a larger picture get no whole readings.
     expect(preprocess(mnistBitmap(test.images, 4)).whole).toBeUndefined();
     const flat = mnistBitmap(test.images, 4);

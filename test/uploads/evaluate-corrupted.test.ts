@@ -44,6 +44,15 @@ describe('evaluateCorrupted', () => {
     expect(Array.from(res.input28)).toEqual(Array.from(img, (v) => Math.round(v * 255) / 255).map((v) => Math.fround(v)));
   }, 60_000);
 
+  it('reads a dark-on-light 28×28 picture inverted, the polarity its ink says, first', async () => {
+    const { test } = await loadMnist();
+    const img = corruptedImage(test, 34, 'stripe', 7);
+    const png = await sharp(Buffer.from(Array.from(img, (v) => 255 - Math.round(v * 255))), { raw: { width: 28, height: 28, channels: 1 } }).png().toBuffer();
+    const res = await predictor.predictBytes(new Uint8Array(png));
+    expect(res.info).toMatchObject({ path: 'whole', inverted: true });
+    expect(res.prediction.digit).toBe(7);
+  }, 60_000);
+
   it('damages the same image the same way for a seed, and differently for another', async () => {
     const { test } = await loadMnist();
     expect(corruptedImage(test, 5, 'fog', 1)).toEqual(corruptedImage(test, 5, 'fog', 1));
