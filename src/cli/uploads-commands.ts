@@ -12,10 +12,11 @@ import { CORRUPTION_KINDS, CorruptionKind } from '../data/corruptions';
 import { examplesPicture } from '../uploads/examples-picture';
 import { EMPTY_CONDITIONS, UPLOAD_CONDITIONS } from '../uploads/conditions';
 import { NON_DIGIT_FAMILIES } from '../uploads/non-digits';
+import { LAYOUT_FAMILIES } from '../uploads/layouts';
 import { tradeoffPlot } from '../uploads/tradeoff-plot';
 import { evaluateNumbers, NumberExample, numbersPicture, NUMBERS_DEFAULTS } from '../uploads/evaluate-numbers';
 
-interface Args { model?: string; only?: string[]; mnist: boolean; failures?: string; seed: number; 'per-condition': number; 'per-empty': number; 'per-family': number; out: string; picture: string; tradeoff: string; decoder: string }
+interface Args { model?: string; only?: string[]; mnist: boolean; failures?: string; seed: number; 'per-condition': number; 'per-empty': number; 'per-family': number; 'per-layout': number; out: string; picture: string; tradeoff: string; decoder: string }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
@@ -28,7 +29,8 @@ export const evaluateUploadsCommand: CommandModule<object, Args> = {
     'per-condition': { type: 'number', default: UPLOADS_DEFAULTS.perCondition, describe: 'uploads per condition' },
     'per-empty': { type: 'number', default: UPLOADS_DEFAULTS.perEmptyCondition, describe: 'pictures with no digit, per kind' },
     'per-family': { type: 'number', default: UPLOADS_DEFAULTS.perNonDigitFamily, describe: 'marks that are not digits, per family' },
-    only: { type: 'string', array: true, describe: `only these conditions or families (of ${[...UPLOAD_CONDITIONS, ...EMPTY_CONDITIONS, ...NON_DIGIT_FAMILIES].join(', ')})` },
+    'per-layout': { type: 'number', default: UPLOADS_DEFAULTS.perLayout, describe: 'digits per layout family' },
+    only: { type: 'string', array: true, describe: `only these conditions or families (of ${[...UPLOAD_CONDITIONS, ...LAYOUT_FAMILIES, ...EMPTY_CONDITIONS, ...NON_DIGIT_FAMILIES].join(', ')})` },
     failures: { type: 'string', describe: 'folder to write every misread upload to, with what the model saw' },
     mnist: { type: 'boolean', default: true, describe: 'also post the 10,000 MNIST test digits as 28×28 PNGs' },
     decoder: { choices: ['auto', 'sharp', 'jimp'], default: 'auto', describe: 'photo decoder' },
@@ -46,13 +48,18 @@ export const evaluateUploadsCommand: CommandModule<object, Args> = {
     const t0 = performance.now();
     try {
       const report = await evaluateUploads(predictor, test, {
-        ...UPLOADS_DEFAULTS, only: argv.only, seed: argv.seed, perCondition: argv['per-condition'], perEmptyCondition: argv['per-empty'], perNonDigitFamily: argv['per-family'],
+        ...UPLOADS_DEFAULTS, only: argv.only, seed: argv.seed, perCondition: argv['per-condition'], perEmptyCondition: argv['per-empty'], perNonDigitFamily: argv['per-family'], perLayout: argv['per-layout'],
       }, (e) => examples.push(e));
       const { scores, ...saved } = report;
       console.log(`seed ${report.seed}: ${report.overall.right}/${report.overall.images} right (${pct(report.overall.accuracy)})`);
       for (const c of report.conditions) {
         const errors = Object.entries(c.errors).map(([k, v]) => `${k} ${v}`).join(', ');
         console.log(`  ${c.condition.padEnd(18)} ${pct(c.accuracy).padStart(6)}  wrong ${c.wrong}, no digit ${c.noDigit} (not a digit ${c.notDigit})${errors ? `, ${errors}` : ''}  ${c.meanMs} ms`);
+      }
+      if (report.layouts.length) {
+        const ls = report.layoutSummary;
+        console.log(`layout families: tuned ${pct(ls.tuned)} (worst ${pct(ls.worstTuned)}), held out ${pct(ls.heldOut)} (worst ${pct(ls.worstHeldOut)})`);
+        for (const c of report.layouts) console.log(`  ${c.condition.padEnd(18)} ${c.heldOut ? 'held out' : 'tuned   '} ${pct(c.accuracy).padStart(6)}  wrong ${c.wrong}, no digit ${c.noDigit} (not a digit ${c.notDigit})  ${c.meanMs} ms`);
       }
       console.log(`no-digit pictures refused: ${report.emptyRefused.refused}/${report.emptyRefused.images}`);
       for (const c of report.empty) console.log(`  ${c.condition.padEnd(18)} ${c.noDigit}/${c.images} refused`);
@@ -67,7 +74,9 @@ export const evaluateUploadsCommand: CommandModule<object, Args> = {
       if (scores.digits.length) writeFileSync(argv.tradeoff, tradeoffPlot(scores, config.minDigitScore));
       writeFileSync(argv.out, `${JSON.stringify({ ...saved, mnistTestPngs: mnist, model: config.model, decoder: config.decoder, seconds: Number(((performance.now() - t0) / 1000).toFixed(1)) }, null, 2)}\n`);
       const isMark = (e: UploadExample) => e.condition.includes('/');
-      const firsts = examples.filter((e) => e.index === 0 && !isMark(e));
+      const isLayout = (e: UploadExample) => (LAYOUT_FAMILIES as readonly string[]).includes(e.condition);
+      const firsts = examples.filter((e) => e.index === 0 && !isMark(e) && !isLayout(e));
+      const layoutFirsts = examples.filter((e) => e.index === 0 && isLayout(e));
       const marks = examples.filter((e) => e.index === 0 && isMark(e));
       if (argv.failures) {
         mkdirSync(argv.failures, { recursive: true });
@@ -77,8 +86,9 @@ export const evaluateUploadsCommand: CommandModule<object, Args> = {
           writeFileSync(`${name}-seen.png`, await examplesPicture([e]));
         }
       }
-      writeFileSync(argv.picture, await examplesPicture(firsts));
+      if (firsts.length) writeFileSync(argv.picture, await examplesPicture(firsts));
       if (marks.length) writeFileSync(argv.picture.replace(/uploads-examples/, 'not-a-digit-examples'), await examplesPicture(marks));
+      if (layoutFirsts.length) writeFileSync(argv.picture.replace(/uploads-examples/, 'layouts-examples'), await examplesPicture(layoutFirsts));
       console.log(`wrote ${argv.out}, ${argv.picture}${scores.digits.length ? ` and ${argv.tradeoff}` : ''}`);
     } finally {
       await predictor.close();

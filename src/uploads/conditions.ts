@@ -28,17 +28,17 @@ export interface RenderedUpload {
   quality: number; // JPEG quality
 }
 
-type RGB = [number, number, number];
+export type RGB = [number, number, number];
 
 /** A page being painted: reflectance per channel in [0,255], and the light falling on each pixel. */
-interface Page {
+export interface Page {
   w: number;
   h: number;
   refl: Float32Array; // w*h*3
   light: Float32Array; // w*h, multiplies reflectance
 }
 
-function newPage(w: number, h: number, paper: RGB): Page {
+export function newPage(w: number, h: number, paper: RGB): Page {
   const refl = new Float32Array(w * h * 3);
   for (let i = 0; i < w * h * 3; i += 3) { refl[i] = paper[0]; refl[i + 1] = paper[1]; refl[i + 2] = paper[2]; }
   return { w, h, refl, light: new Float32Array(w * h).fill(1) };
@@ -56,7 +56,7 @@ function gaussians(): Float32Array {
 }
 
 /** Paints over the page with `colour` at coverage `alpha(x, y)` in [0,1], over the box [x0,x1)×[y0,y1). */
-function paint(p: Page, colour: RGB, x0: number, y0: number, x1: number, y1: number, alpha: (x: number, y: number) => number): void {
+export function paint(p: Page, colour: RGB, x0: number, y0: number, x1: number, y1: number, alpha: (x: number, y: number) => number): void {
   for (let y = Math.max(0, Math.floor(y0)); y < Math.min(p.h, Math.ceil(y1)); y++) {
     for (let x = Math.max(0, Math.floor(x0)); x < Math.min(p.w, Math.ceil(x1)); x++) {
       const a = alpha(x, y);
@@ -86,7 +86,7 @@ export interface Glyph { sample: (gx: number, gy: number) => number; cols: numbe
  * Where the glyph goes: MNIST's 20-px digit box becomes `size` pixels, the glyph centred at (cx, cy).
  * Returns the painted box so other marks (dust) can keep away from it.
  */
-function drawDigit(p: Page, glyph: Glyph, size: number, cx: number, cy: number, ink: RGB,
+export function drawDigit(p: Page, glyph: Glyph, size: number, cx: number, cy: number, ink: RGB,
   strength: (x: number, y: number) => number = () => 1): [number, number, number, number] {
   const s = size / 20; // page pixels per MNIST pixel
   const box: [number, number, number, number] = [cx - (glyph.cols / 2) * s, cy - (glyph.rows / 2) * s, cx + (glyph.cols / 2) * s, cy + (glyph.rows / 2) * s];
@@ -95,7 +95,7 @@ function drawDigit(p: Page, glyph: Glyph, size: number, cx: number, cy: number, 
 }
 
 /** A linear light falloff of `depth` (0..1) across the page in a random direction. */
-function gradientLight(p: Page, rng: Rng, depth: number): void {
+export function gradientLight(p: Page, rng: Rng, depth: number): void {
   const angle = rng.uniform(0, 2 * Math.PI);
   const dx = Math.cos(angle), dy = Math.sin(angle);
   const span = Math.abs(dx) * p.w + Math.abs(dy) * p.h;
@@ -106,7 +106,7 @@ function gradientLight(p: Page, rng: Rng, depth: number): void {
 }
 
 /** The final picture: reflectance × light + sensor noise, rounded to 8 bits. */
-function expose(p: Page, rng: Rng, noise: number, quality: number): RenderedUpload {
+export function expose(p: Page, rng: Rng, noise: number, quality: number): RenderedUpload {
   const data = new Uint8Array(p.w * p.h * 3);
   const { refl, light } = p;
   const GAUSS = gaussians();
@@ -127,11 +127,11 @@ function expose(p: Page, rng: Rng, noise: number, quality: number): RenderedUplo
   return { width: p.w, height: p.h, channels: 3, data, format: 'jpeg', quality };
 }
 
-const paperColour = (rng: Rng, lo = 228, hi = 250): RGB => {
+export const paperColour = (rng: Rng, lo = 228, hi = 250): RGB => {
   const base = rng.uniform(lo, hi);
   return [base + rng.uniform(-4, 4), base + rng.uniform(-4, 4), base + rng.uniform(-8, 2)];
 };
-const penColour = (rng: Rng): RGB => { const v = rng.uniform(15, 60); return [v, v, v + rng.uniform(0, 15)]; };
+export const penColour = (rng: Rng): RGB => { const v = rng.uniform(15, 60); return [v, v, v + rng.uniform(0, 15)]; };
 
 interface Layout { w: number; h: number; size: number; cx: number; cy: number }
 

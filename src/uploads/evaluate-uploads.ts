@@ -3,7 +3,8 @@ import { Dataset, IMAGE_SIZE, PIXELS } from '../data/mnist';
 import { createRng } from '../data/rng';
 import { isAppError } from '../errors';
 import type { Predictor } from '../predictor';
-import { EMPTY_CONDITIONS, renderUpload, RenderedUpload, UPLOAD_CONDITIONS, uploadSeed } from './conditions';
+import { digitSampler, EMPTY_CONDITIONS, renderUpload, RenderedUpload, UPLOAD_CONDITIONS, uploadSeed } from './conditions';
+import { HELD_OUT_LAYOUTS, LAYOUT_FAMILIES, LayoutFamily, renderLayout } from './layouts';
 import { HELD_OUT_FAMILIES, NON_DIGIT_FAMILIES, NonDigitFamily, renderNonDigitUpload } from './non-digits';
 
 export interface UploadsOptions {
@@ -11,6 +12,7 @@ export interface UploadsOptions {
   perCondition: number; // images per digit condition
   perEmptyCondition: number; // images per no-digit condition
   perNonDigitFamily: number; // non-digit marks per family
+  perLayout: number; // digits per layout family
   concurrency: number; // uploads in flight at once
   examples: number; // uploads per condition kept for the picture of inputs and model inputs
   only?: string[]; // run just these conditions (digit or no-digit ones); all when absent
@@ -21,6 +23,7 @@ export const UPLOADS_DEFAULTS: Readonly<UploadsOptions> = Object.freeze({
   perCondition: 200,
   perEmptyCondition: 40,
   perNonDigitFamily: 100,
+  perLayout: 100,
   concurrency: 4,
   examples: 2,
 });
@@ -45,9 +48,15 @@ export interface NonDigitResult { family: string; heldOut: boolean; images: numb
 /** Digit scores of every answered upload, for the trade-off between digits kept and marks refused. */
 export interface ScoreSample { digits: number[]; tuned: number[]; heldOut: number[] }
 
+/** A layout family's result; `heldOut` families were never tuned on. */
+export interface LayoutResult extends ConditionResult { heldOut: boolean }
+
 export interface UploadsReport {
   seed: number;
   conditions: ConditionResult[];
+  layouts: LayoutResult[];
+  /** Right shares over the tuned and the held-out layout families, and each group's worst family. */
+  layoutSummary: { tuned: number; heldOut: number; worstTuned: number; worstHeldOut: number };
   empty: ConditionResult[];
   nonDigits: NonDigitResult[];
   overall: { images: number; right: number; accuracy: number; worstCondition: string; worstAccuracy: number };
@@ -134,18 +143,22 @@ export async function forEachLimited(n: number, limit: number, f: (i: number) =>
 export async function evaluateUploads(predictor: Predictor, test: Dataset, opts: UploadsOptions,
   onExample: (e: UploadExample) => void = () => {}): Promise<UploadsReport> {
   const scores: ScoreSample = { digits: [], tuned: [], heldOut: [] };
-  const run = async (condition: (typeof UPLOAD_CONDITIONS)[number] | (typeof EMPTY_CONDITIONS)[number], n: number, hasDigit: boolean): Promise<ConditionResult> => {
+  const run = async (condition: (typeof UPLOAD_CONDITIONS)[number] | (typeof EMPTY_CONDITIONS)[number] | LayoutFamily, n: number, hasDigit: boolean): Promise<ConditionResult> => {
     const r: ConditionResult = { condition, images: n, right: 0, wrong: 0, noDigit: 0, notDigit: 0, errors: {}, accuracy: 0, meanMs: 0 };
     let ms = 0;
     await forEachLimited(n, opts.concurrency, async (i) => {
       const rng = createRng(uploadSeed(opts.seed, condition, i));
       const index = rng.int(test.count);
       const label = hasDigit ? test.labels[index] : null;
-      const bytes = await encodeUpload(renderUpload(condition, test.images, index, rng));
+      const layout = (LAYOUT_FAMILIES as readonly string[]).includes(condition);
+      const upload = layout ? renderLayout(condition as LayoutFamily, { sample: digitSampler(test.images, index), cols: IMAGE_SIZE, rows: IMAGE_SIZE }, rng)
+        : renderUpload(condition as (typeof UPLOAD_CONDITIONS)[number], test.images, index, rng);
+      const bytes = await encodeUpload(upload);
       const t0 = performance.now();
       const v = await verdict(predictor, bytes);
       ms += performance.now() - t0;
-      if (hasDigit && !Number.isNaN(v.score)) scores.digits.push(v.score);
+      // The digit scores of the conditions' digits are the ones the non-digit marks are set against.
+      if (hasDigit && !layout && !Number.isNaN(v.score)) scores.digits.push(v.score);
       let answer: string;
       if (v.kind === 'digit') {
         // Read as several digits is wrong for one digit, whatever the leftmost is.
@@ -192,8 +205,15 @@ export async function evaluateUploads(predictor: Predictor, test: Dataset, opts:
   for (const c of UPLOAD_CONDITIONS.filter(wanted)) conditions.push(await run(c, opts.perCondition, true));
   const empty: ConditionResult[] = [];
   for (const c of EMPTY_CONDITIONS.filter(wanted)) empty.push(await run(c, opts.perEmptyCondition, false));
+  const layouts: LayoutResult[] = [];
+  for (const f of LAYOUT_FAMILIES.filter(wanted)) layouts.push({ ...(await run(f, opts.perLayout, true)), heldOut: (HELD_OUT_LAYOUTS as readonly string[]).includes(f) });
   const nonDigits: NonDigitResult[] = [];
   for (const f of NON_DIGIT_FAMILIES.filter(wanted)) nonDigits.push(await runFamily(f));
+  const layoutShare = (held: boolean) => {
+    const ls = layouts.filter((l) => l.heldOut === held);
+    const n = ls.reduce((t, l) => t + l.images, 0);
+    return { share: n ? Number((ls.reduce((t, l) => t + l.right, 0) / n).toFixed(4)) : NaN, worst: ls.length ? Math.min(...ls.map((l) => l.accuracy)) : NaN };
+  };
   const images = conditions.reduce((s, c) => s + c.images, 0);
   const right = conditions.reduce((s, c) => s + c.right, 0);
   const worst = conditions.reduce<ConditionResult | undefined>((a, b) => (!a || b.accuracy < a.accuracy ? b : a), undefined);
@@ -203,7 +223,8 @@ export async function evaluateUploads(predictor: Predictor, test: Dataset, opts:
     return n ? Number((fs.reduce((s, f) => s + f.refused, 0) / n).toFixed(4)) : NaN;
   };
   return {
-    seed: opts.seed, conditions, empty, nonDigits,
+    seed: opts.seed, conditions, layouts, empty, nonDigits,
+    layoutSummary: { tuned: layoutShare(false).share, heldOut: layoutShare(true).share, worstTuned: layoutShare(false).worst, worstHeldOut: layoutShare(true).worst },
     overall: { images, right, accuracy: Number((images ? right / images : 0).toFixed(4)), worstCondition: worst?.condition ?? '', worstAccuracy: worst?.accuracy ?? 0 },
     emptyRefused: { images: empty.reduce((s, c) => s + c.images, 0), refused: empty.reduce((s, c) => s + c.noDigit, 0) },
     nonDigitRefused: {
