@@ -81,7 +81,7 @@ export const evaluateUploadsCommand: CommandModule<object, Args> = {
       if (argv.failures) {
         mkdirSync(argv.failures, { recursive: true });
         for (const e of examples.filter((x) => !x.right)) {
-          const name = join(argv.failures, `${e.condition}-${e.index}-label${e.label ?? 'none'}-got${e.answer}`);
+          const name = join(argv.failures, `${e.condition.replace(/\//g, '-')}-${e.index}-label${e.label ?? 'none'}-got${e.answer}`);
           writeFileSync(`${name}.${e.bytes[0] === 0x89 ? 'png' : 'jpg'}`, e.bytes);
           writeFileSync(`${name}-seen.png`, await examplesPicture([e]));
         }

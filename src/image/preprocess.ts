@@ -1,6 +1,7 @@
 import { IMAGE_SIZE, PIXELS } from '../data/mnist';
 import { borderMedian, Box, digitFromInk, findInk } from './find-digit';
 import { findLine } from './find-number';
+import { CandidateKind, inkIsDark, layoutCandidates } from './layout-candidates';
 import type { Bitmap } from './bitmap';
 
 
@@ -12,9 +13,11 @@ const WORK_SIZE = 512;
 export interface PreprocessInfo {
   /**
    * 'passthrough': a 28×28 image that already looks like MNIST, used as it is. 'whole': a 28×28 image
-   * the model's scores preferred as it is (in `inverted`'s polarity) over the normalized crop.
+   * the model's scores preferred as it is (in `inverted`'s polarity) over the normalized crop. 'tight',
+   * 'sheet', 'frame': another layout's reading the model's scores preferred over the page's
+   * (layout-candidates.ts).
    */
-  path: 'passthrough' | 'normalized' | 'whole';
+  path: 'passthrough' | 'normalized' | 'whole' | CandidateKind;
   inverted: boolean;
   hadAlpha: boolean;
   /** True when nothing stood out from the background (the result is all zeros). */
@@ -23,6 +26,11 @@ export interface PreprocessInfo {
 
 /** A box in the uploaded picture's pixels. */
 export interface PixelBox { x: number; y: number; width: number; height: number }
+
+/** A found digit within this share of the short side from an edge touches it. */
+const EDGE_SHARE = 0.01;
+/** The page saw a mark whole when the whole picture's ink box is at most this many times its box. */
+const SEEN_WHOLE = 2;
 
 /** The box of a 28×28 image the model takes as it is: the whole image. */
 export const WHOLE_28: Readonly<PixelBox> = Object.freeze({ x: 0, y: 0, width: IMAGE_SIZE, height: IMAGE_SIZE });
@@ -54,7 +62,20 @@ export interface Preprocessed {
    * choose.
    */
   whole?: WholeReading[];
+  /**
+   * For any other picture: the readings of other layouts than a page (the whole picture as a tight crop,
+   * a sheet on a desk, a digit in a printed box; layout-candidates.ts), for the model to score against
+   * the page pipeline's.
+   */
+  alternatives?: Alternative[];
 }
+
+/**
+ * Another hypothesis of where the digit is, as the model's input, with its box in the picture.
+ * `needsDoubt`: it may not overrule a page reading that the digit score refuses (the page found a clear
+ * mark away from the edges, and the whole picture around it is no better evidence of a digit).
+ */
+export interface Alternative { kind: CandidateKind; input: Float32Array; box: PixelBox; inverted: boolean; needsDoubt: boolean }
 
 const luma = (r: number, g: number, b: number) => 0.299 * r + 0.587 * g + 0.114 * b;
 
@@ -172,20 +193,6 @@ function looksLikeMnist(lum: Float32Array, inverted: boolean): boolean {
 }
 
 /**
- * Whether a small picture's ink is darker than its ground: the pixels darker than the border's level
- * weigh more than those lighter. Not "is the border light": a digit lifted onto a grey ground (fog, a
- * brightness change) has a border above mid-grey and light ink all the same.
- */
-function inkIsDark(lum: Float32Array, level: number): boolean {
-  let lighter = 0, darker = 0;
-  for (const v of lum) {
-    if (v > level) lighter += v - level;
-    else darker += level - v;
-  }
-  return darker > lighter;
-}
-
-/**
  * A 28×28 picture as it is (pixel / 255) and inverted, the polarity its ink suggests first; none when it
  * is flat (no mark at all).
  */
@@ -229,7 +236,22 @@ function preprocessWith(img: Bitmap, buffers: Buffers, sourceWidth = img.width):
   const { v, w, h } = shrink(lum, img.width, img.height, WORK_SIZE);
   const page = findInk(v, w, h);
   const found = digitFromInk(page, w, h);
-  if (!found) return { input: out, info: { path: 'normalized', inverted: false, hadAlpha, empty: true }, whole };
+  // Boxes in the uploaded picture's pixels: the working image is the picture shrunk by a whole factor.
+  const f = sourceWidth / w;
+  const scaleBox = (b: Box): PixelBox => ({ x: Math.round(b.x0 * f), y: Math.round(b.y0 * f), width: Math.round((b.x1 - b.x0 + 1) * f), height: Math.round((b.y1 - b.y0 + 1) * f) });
+  // A digit cut tightly reaches the edges, where the page pipeline drops strokes, and a thick marker's
+  // strokes are taken for paper, leaving a sliver; a mark found clear of the edges and as large as the
+  // whole picture's ink was seen whole.
+  const edge = Math.max(1, Math.round(EDGE_SHARE * Math.min(w, h)));
+  const area = (b: Box) => (b.x1 - b.x0 + 1) * (b.y1 - b.y0 + 1);
+  const clear = (c: Box) => !!found && found.box.x0 >= edge && found.box.y0 >= edge && found.box.x1 < w - edge && found.box.y1 < h - edge
+    && area(c) <= SEEN_WHOLE * area(found.box);
+  const alternatives = whole ? undefined : layoutCandidates(v, w, h, page).map((c): Alternative => {
+    const input = buffers.input();
+    toMnistInput(c.crop, c.cw, c.ch, input);
+    return { kind: c.kind, input, box: scaleBox(c.box), inverted: c.inverted, needsDoubt: c.kind === 'tight' && clear(c.box) };
+  });
+  if (!found) return { input: out, info: { path: 'normalized', inverted: false, hadAlpha, empty: true }, whole, alternatives };
   const { ink, inverted } = found;
   const { x0: minX, y0: minY, x1: maxX, y1: maxY } = found.box;
   const cw = maxX - minX + 1;
@@ -237,10 +259,7 @@ function preprocessWith(img: Bitmap, buffers: Buffers, sourceWidth = img.width):
   const crop = new Float32Array(cw * ch);
   for (let y = 0; y < ch; y++) crop.set(ink.subarray((minY + y) * w + minX, (minY + y) * w + minX + cw), y * cw);
   toMnistInput(crop, cw, ch, out);
-  // Boxes in the uploaded picture's pixels: the working image is the picture shrunk by a whole factor.
-  const f = sourceWidth / w;
-  const scaleBox = (b: Box): PixelBox => ({ x: Math.round(b.x0 * f), y: Math.round(b.y0 * f), width: Math.round((b.x1 - b.x0 + 1) * f), height: Math.round((b.y1 - b.y0 + 1) * f) });
-  const result: Preprocessed = { input: out, info: { path: 'normalized', inverted, hadAlpha, empty: false }, box: scaleBox(found.box), whole };
+  const result: Preprocessed = { input: out, info: { path: 'normalized', inverted, hadAlpha, empty: false }, box: scaleBox(found.box), whole, alternatives };
   const line = findLine(page, w, h);
   if (line) {
     const inputs = new Float32Array(line.candidates.length * PIXELS);

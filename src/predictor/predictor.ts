@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { AppError } from '../errors';
 import { checkPixelLimit, Decoder, decodeCost, decodeSmallPng, defaultDecoder, HEAVY_DECODE_PIXELS, loadSharp, readHeader } from '../image/decode';
 import { createPreprocessor, PixelBox, Preprocessed, PreprocessInfo, WHOLE_28 } from '../image/preprocess';
+import type { CandidateKind } from '../image/layout-candidates';
 import { createPngDecoder } from '../image/png';
 import { createDecodePool } from '../image/decode-pool';
 import { Batcher, BatcherEvents } from '../inference/batcher';
@@ -14,7 +15,19 @@ import type { PredictorOptions } from './options';
 import { chooseReading, lineAnswer } from './read-number';
 import { PIXELS } from '../data/mnist';
 
-export interface PredictResult { prediction: Prediction; input28: Float32Array; info: PreprocessInfo }
+/** One hypothesis of where the digit is, as the model read it (`?debug=1`). */
+export interface ScoredReading {
+  /** 'page': the page pipeline's crop; 'whole', 'whole-inverted': a 28×28 picture as it is; 'tight', 'sheet', 'frame': other layouts. */
+  kind: 'page' | 'whole' | 'whole-inverted' | CandidateKind;
+  digit: number;
+  probability: number;
+  digitScore?: number;
+  box?: PixelBox;
+  /** The reading that answered (none when a number of several digits did). */
+  chosen: boolean;
+}
+
+export interface PredictResult { prediction: Prediction; input28: Float32Array; info: PreprocessInfo; readings?: ScoredReading[] }
 
 /** Image bytes in, prediction out: decode, preprocess, batch, infer in worker threads. */
 export interface Predictor {
@@ -77,6 +90,22 @@ function bestWhole(crop: Prediction | undefined, whole: Prediction[]): number {
   let best = -1;
   let bar = crop ? worth(crop) : -1;
   whole.forEach((p, k) => { if (worth(p) > bar) { best = k; bar = worth(p); } });
+  return best;
+}
+
+/**
+ * Which of a picture's other layout readings answers instead of the page pipeline's, or -1 for the
+ * page's: the one worth most, when it is worth more than the page's. Each hypothesis is checked by the
+ * model itself; on the tuned layout families a bar for the page's reading (trust it when worth 0.5, 0.7
+ * or 0.9) lost more than it saved (docs/finding-the-digit.md). A reading that `needsDoubt` does not
+ * overrule a page reading the digit score refuses: otherwise a letter the page found cleanly was
+ * answered as a digit from the whole picture's bolder crop.
+ */
+function bestAlternative(page: Prediction | undefined, alternatives: Prediction[], needsDoubt: boolean[]): number {
+  let best = -1;
+  let bar = page ? worth(page) : -1;
+  const refused = page?.isDigit === false;
+  alternatives.forEach((p, k) => { if (!(refused && needsDoubt[k]) && worth(p) > bar) { best = k; bar = worth(p); } });
   return best;
 }
 
@@ -146,35 +175,58 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
       // burst of uploads would otherwise decode back to back before a /healthz in the same burst is read.
       await new Promise<void>((r) => setImmediate(r));
       const pre = await toInput(bytes, client);
-      const { input, info, line, whole = [] } = pre;
-      if (info.empty && whole.length === 0) throw noDigit();
+      const { input, info, line, whole = [], alternatives = [] } = pre;
+      if (info.empty && whole.length === 0 && alternatives.length === 0) throw noDigit();
       const refuse = opts.notDigit === 'refuse';
       // The one-digit reading, the whole picture's readings and every candidate character of the line go
       // to the model together.
-      const inputs = [input, ...whole.map((r) => r.input)];
+      const inputs = [input, ...whole.map((r) => r.input), ...alternatives.map((r) => r.input)];
       if (line) for (let k = 0; k < line.candidates.length; k++) inputs.push(line.inputs.subarray(k * PIXELS, (k + 1) * PIXELS));
       const rows = await Promise.all(inputs.map((x, k) => (k === 0 && info.empty ? undefined : batcher.submit(x))));
       const single = info.empty ? undefined : toPrediction(rows[0]!, opts.minDigitScore);
       const readings = whole.map((_, k) => toPrediction(rows[1 + k]!, opts.minDigitScore));
+      const others = alternatives.map((_, k) => toPrediction(rows[1 + whole.length + k]!, opts.minDigitScore));
+      const hypotheses: { kind: ScoredReading['kind']; prediction: Prediction; box?: PixelBox }[] = [
+        ...(single ? [{ kind: 'page' as const, prediction: single, box: pre.box }] : []),
+        ...whole.map((r, k) => ({ kind: r.inverted ? 'whole-inverted' as const : 'whole' as const, prediction: readings[k], box: WHOLE_28 })),
+        ...alternatives.map((a, k) => ({ kind: a.kind, prediction: others[k], box: a.box })),
+      ];
+      const scored = (chosen?: Prediction): ScoredReading[] => hypotheses.map((h) => ({
+        kind: h.kind, digit: h.prediction.digit, probability: h.prediction.probability, digitScore: h.prediction.digitScore, box: h.box, chosen: h.prediction === chosen,
+      }));
       const best = bestWhole(single, readings);
       if (best >= 0) {
         const prediction = readings[best];
         if (prediction.isDigit === false && refuse) throw notADigit(prediction.digitScore!, opts.minDigitScore);
-        return { prediction: withReading(prediction, WHOLE_28), input28: whole[best].input, info: { ...info, path: 'whole', inverted: whole[best].inverted, empty: false } };
+        return { prediction: withReading(prediction, WHOLE_28), input28: whole[best].input, info: { ...info, path: 'whole', inverted: whole[best].inverted, empty: false }, readings: scored(prediction) };
       }
-      if (!single) throw noDigit();
-      const lineRows = rows.slice(1 + whole.length) as Float32Array[];
+      const other = bestAlternative(single, others, alternatives.map((a) => a.needsDoubt));
+      const answerOther = (): PredictResult => {
+        const prediction = others[other];
+        const alt = alternatives[other];
+        if (prediction.isDigit === false && refuse) throw notADigit(prediction.digitScore!, opts.minDigitScore);
+        return { prediction: withReading(prediction, alt.box), input28: alt.input, info: { ...info, path: alt.kind, inverted: alt.inverted, empty: false }, readings: scored(prediction) };
+      };
+      if (!single) {
+        if (other >= 0) return answerOther();
+        throw noDigit();
+      }
+      const lineRows = rows.slice(1 + whole.length + alternatives.length) as Float32Array[];
       const candidates = line ? lineRows.map((r) => toPrediction(r, opts.minDigitScore)) : [];
       const chosen = line && pre.box ? chooseReading(line, candidates, { prediction: single, box: pre.box }) : [];
       if (line && chosen.length > 1) {
         const chars = chosen.map((k) => ({ prediction: candidates[k], box: line.candidates[k].box }));
         const prediction = lineAnswer(chars, refuse);
-        if (refuse && chars.every((c) => c.prediction.isDigit === false)) throw notADigit(prediction.digitScore!, opts.minDigitScore);
-        // The debug input is the leftmost digit's, as `digit` and `probabilities` are.
-        return { prediction, input28: line.inputs.slice(chosen[0] * PIXELS, (chosen[0] + 1) * PIXELS), info };
+        // A number is read unless another layout's one digit is worth more than the whole reading.
+        if (other < 0 || worth(prediction) >= worth(others[other])) {
+          if (refuse && chars.every((c) => c.prediction.isDigit === false)) throw notADigit(prediction.digitScore!, opts.minDigitScore);
+          // The debug input is the leftmost digit's, as `digit` and `probabilities` are.
+          return { prediction, input28: line.inputs.slice(chosen[0] * PIXELS, (chosen[0] + 1) * PIXELS), info, readings: scored() };
+        }
       }
+      if (other >= 0) return answerOther();
       if (single.isDigit === false && refuse) throw notADigit(single.digitScore!, opts.minDigitScore);
-      return { prediction: withReading(single, pre.box), input28: input, info };
+      return { prediction: withReading(single, pre.box), input28: input, info, readings: scored(single) };
     },
     async predictInputs(inputs) {
       const rows = await Promise.all(inputs.map((x) => batcher.submit(x)));

@@ -24,7 +24,7 @@ export interface PredictDeps {
   maxFiles: number;
 }
 
-/** `?debug=1` (or `true`) adds the 28×28 model input to the answer. */
+/** `?debug=1` (or `true`) adds the 28×28 model input, the reading that answered and every reading the model scored. */
 export function wantsDebug(url: string | undefined): boolean {
   const q = url?.indexOf('?') ?? -1;
   if (q < 0) return false;
@@ -34,7 +34,9 @@ export function wantsDebug(url: string | undefined): boolean {
 
 /** The JSON answer for one image. */
 export function resultBody(r: PredictResult, debug: boolean): Record<string, unknown> {
-  return debug ? { ...r.prediction, input28: Array.from(r.input28, (v) => Number(v.toFixed(4))) } : { ...r.prediction };
+  if (!debug) return { ...r.prediction };
+  const readings = r.readings?.map((h) => ({ ...h, probability: Number(h.probability.toFixed(4)), digitScore: h.digitScore === undefined ? undefined : Number(h.digitScore.toFixed(4)) }));
+  return { ...r.prediction, input28: Array.from(r.input28, (v) => Number(v.toFixed(4))), reading: r.info.path === 'normalized' ? 'page' : r.info.path, readings };
 }
 
 /**

@@ -5,7 +5,8 @@ import { openSession, OnnxSession } from '../../src/onnx/ort-session';
 import { decodeImage } from '../../src/image/decode';
 import { createPreprocessor } from '../../src/image/preprocess';
 import { argmaxRows } from '../../src/metrics/classification';
-import { EMPTY_CONDITIONS, renderUpload, UPLOAD_CONDITIONS, uploadSeed } from '../../src/uploads/conditions';
+import { digitSampler, EMPTY_CONDITIONS, renderUpload, UPLOAD_CONDITIONS, uploadSeed } from '../../src/uploads/conditions';
+import { renderLayout } from '../../src/uploads/layouts';
 import { encodeUpload, evaluateUploads, UploadExample, UPLOADS_DEFAULTS } from '../../src/uploads/evaluate-uploads';
 import { examplesPicture } from '../../src/uploads/examples-picture';
 import { createPredictor, resolvePredictorOptions } from '../../src/predictor';
@@ -91,6 +92,29 @@ describe('evaluateUploads through the predictor', () => {
       expect(sorted.map((e) => [e.condition, e.index, e.right])).toEqual([['noisy-scan', 0, true], ['noisy-scan', 1, true], ['canvas-rgba', 0, true], ['canvas-rgba', 1, true], ['empty-canvas', 0, true]]);
       const picture = await examplesPicture(sorted.filter((e) => e.index === 0));
       expect(await sharp(picture).metadata()).toMatchObject({ format: 'png', width: 3 * 112, height: 30 + 2 * 112 });
+    } finally {
+      await predictor.close();
+    }
+  });
+
+  it('reads the layout families, tuned and held out apart, and says which hypothesis answered', async () => {
+    const predictor = createPredictor(MODEL, resolvePredictorOptions({ workers: 1, notDigit: 'flag' }));
+    try {
+      await predictor.ready;
+      const report = await evaluateUploads(predictor, test, { ...UPLOADS_DEFAULTS, seed: SEED, perLayout: 2, only: ['tight-crop', 'thick-marker', 'low-res-scan'] });
+      expect(report.conditions).toEqual([]);
+      expect(report.layouts.map((l) => [l.condition, l.heldOut, l.images])).toEqual([['tight-crop', false, 2], ['thick-marker', false, 2], ['low-res-scan', true, 2]]);
+      expect(report.layouts.slice(0, 2).map((l) => l.right)).toEqual([2, 2]);
+      expect(report.layoutSummary.tuned).toBe(1);
+      // A digit cut tightly (strokes touching every edge): the page pipeline drops what touches the
+      // edges; the whole picture read as the digit's crop answers, and the debug readings say so.
+      const rng = createRng(uploadSeed(SEED, 'tight-crop', 0));
+      const index = rng.int(test.count);
+      const bytes = await encodeUpload(renderLayout('tight-crop', { sample: digitSampler(test.images, index), cols: 28, rows: 28 }, rng));
+      const res = await predictor.predictBytes(bytes);
+      expect(res.prediction.digit).toBe(test.labels[index]);
+      expect(res.readings!.filter((r) => r.chosen)).toHaveLength(1);
+      expect(res.readings!.map((r) => r.kind)).toContain('tight');
     } finally {
       await predictor.close();
     }

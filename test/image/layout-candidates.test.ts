@@ -1,0 +1,72 @@
+import { Dataset, IMAGE_SIZE, loadMnist, PIXELS } from '../../src/data/mnist';
+import type { Bitmap } from '../../src/image/bitmap';
+import { createPreprocessor } from '../../src/image/preprocess';
+import { correlation, mnistBitmap } from '../helpers/images';
+
+let test: Dataset;
+beforeAll(async () => { test = (await loadMnist()).test; });
+const original = (i: number) => Float32Array.from(test.images.subarray(i * PIXELS, (i + 1) * PIXELS), (v) => v / 255);
+const preprocessor = createPreprocessor();
+
+/** Sets pixel (x, y) of an RGBA bitmap to grey `g`. */
+function put(b: Bitmap, x: number, y: number, g: number): void {
+  b.data.set([g, g, g, 255], (y * b.width + x) * 4);
+}
+
+/** Digit `i`, dark on white, scaled by `scale` and cut to its ink: strokes touch every edge. */
+function tightCrop(i: number, scale: number): Bitmap {
+  let x0 = IMAGE_SIZE, y0 = IMAGE_SIZE, x1 = 0, y1 = 0;
+  for (let y = 0; y < IMAGE_SIZE; y++) for (let x = 0; x < IMAGE_SIZE; x++) {
+    if (test.images[i * PIXELS + y * IMAGE_SIZE + x] < 30) continue;
+    x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+  }
+  const w = (x1 - x0 + 1) * scale, h = (y1 - y0 + 1) * scale;
+  const b: Bitmap = { width: w, height: h, data: new Uint8Array(w * h * 4) };
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) put(b, x, y, 255 - test.images[i * PIXELS + (y0 + Math.floor(y / scale)) * IMAGE_SIZE + x0 + Math.floor(x / scale)]);
+  return b;
+}
+
+describe('layout candidates', () => {
+  it('reads a tight crop whose strokes touch the edges as the whole picture', () => {
+    const { alternatives } = preprocessor.run(tightCrop(0, 6));
+    const tight = alternatives!.find((a) => a.kind === 'tight');
+    expect(tight).toBeDefined();
+    expect(tight!.inverted).toBe(true);
+    expect(correlation(tight!.input, original(0))).toBeGreaterThan(0.8);
+  });
+
+  it('finds a light sheet on a darker desk and reads the digit on it, not the sheet', () => {
+    // A 300×240 desk at grey 90; a 150×150 sheet at (70, 40) holding digit 3 dark on white, 4× (112 px).
+    const b = mnistBitmap(test.images, 3, { invert: true, scale: 4, canvas: 300, offset: [89, 59] });
+    for (let y = 0; y < 300; y++) for (let x = 0; x < 300; x++) {
+      const onSheet = x >= 70 && x < 220 && y >= 40 && y < 190;
+      if (!onSheet) put(b, x, y, 90);
+      else if (x < 89 || x >= 201 || y < 59 || y >= 171) put(b, x, y, 255);
+    }
+    const { alternatives } = preprocessor.run(b);
+    const sheet = alternatives!.find((a) => a.kind === 'sheet');
+    expect(sheet).toBeDefined();
+    expect(correlation(sheet!.input, original(3))).toBeGreaterThan(0.8);
+    // The box is the digit's, inside the sheet.
+    expect(sheet!.box.x).toBeGreaterThanOrEqual(89);
+    expect(sheet!.box.x + sheet!.box.width).toBeLessThanOrEqual(202);
+  });
+
+  it('drops a printed box around the digit and keeps what is inside it', () => {
+    // A white 240×240 page, a 3-px black frame from 40 to 200, digit 7 (test index 0) 4× inside.
+    const b = mnistBitmap(test.images, 0, { invert: true, scale: 4, canvas: 240, offset: [64, 64] });
+    for (let y = 0; y < 240; y++) for (let x = 0; x < 240; x++) {
+      if (x < 64 || x >= 176 || y < 64 || y >= 176) put(b, x, y, 255);
+      const edge = (d: number) => d >= 40 && d < 43 || d > 197 && d <= 200;
+      if ((edge(x) && y >= 40 && y <= 200) || (edge(y) && x >= 40 && x <= 200)) put(b, x, y, 0);
+    }
+    const { alternatives } = preprocessor.run(b);
+    const frame = alternatives!.find((a) => a.kind === 'frame');
+    expect(frame).toBeDefined();
+    expect(correlation(frame!.input, original(0))).toBeGreaterThan(0.8);
+  });
+
+  it('offers none of them for a 28×28 picture, which has its own whole readings', () => {
+    expect(preprocessor.run(mnistBitmap(test.images, 0, { invert: true })).alternatives).toBeUndefined();
+  });
+});
