@@ -42,8 +42,10 @@ export function inkIsDark(lum: Float32Array, level: number): boolean {
 /** The whole-picture hypotheses look at the picture at most this many pixels on its longer side. */
 const COARSE_SIZE = 160;
 
-/** A picture box-averaged by a whole factor `f` to at most COARSE_SIZE on its longer side. */
-function coarse(v: Float32Array, w: number, h: number): { c: Float32Array; cw: number; ch: number; f: number } {
+/** A picture box-averaged by a whole factor `f` to cw × ch, at most COARSE_SIZE on its longer side. */
+interface Coarse { c: Float32Array; cw: number; ch: number; f: number }
+
+function coarse(v: Float32Array, w: number, h: number): Coarse {
   const f = Math.max(1, Math.ceil(Math.max(w, h) / COARSE_SIZE));
   if (f === 1) return { c: v, cw: w, ch: h, f };
   const cw = Math.floor(w / f), ch = Math.floor(h / f);
@@ -66,11 +68,10 @@ const TIGHT_EDGE_INK = 0.15;
 const TIGHT_MIN_T = 0.2;
 
 /**
- * The whole picture as the digit's crop: contrast against the border's level, trimmed to its ink. Found
- * on the coarse picture; the crop is cut from the full one.
+ * The whole picture as the digit's crop: contrast against the border's level, trimmed to its ink, on
+ * the coarse picture.
  */
-function tightCandidate(full: Float32Array, fw: number, fh: number): LayoutCandidate | undefined {
-  const { c: v, cw: w, ch: h, f } = coarse(full, fw, fh);
+function tightCandidate({ c: v, cw: w, ch: h, f }: Coarse, fw: number, fh: number): LayoutCandidate | undefined {
   const level = borderMedian(v, w, h);
   const dark = inkIsDark(v, level);
   const ink = new Float32Array(w * h);
@@ -105,16 +106,16 @@ function tightCandidate(full: Float32Array, fw: number, fh: number): LayoutCandi
     return [lo, hi];
   };
   const [cx0, cx1] = span(cols), [cy0, cy1] = span(rows);
-  const x0 = cx0 * f, y0 = cy0 * f, x1 = Math.min(fw - 1, cx1 * f + f - 1), y1 = Math.min(fh - 1, cy1 * f + f - 1);
-  const cw = x1 - x0 + 1, ch = y1 - y0 + 1;
+  // Cut from the coarse picture: MNIST's recipe scales it to 20 px, which 160 px hold many times over.
+  const cw = cx1 - cx0 + 1, ch = cy1 - cy0 + 1;
   // Soft strokes as MNIST has them: a quarter of the threshold is still ink's edge, the strokes' body 1.
   const lo = t / 4, hi = Math.min(1, t * 2);
   const crop = new Float32Array(cw * ch);
   for (let y = 0; y < ch; y++) for (let x = 0; x < cw; x++) {
-    const raw = full[(y0 + y) * fw + x0 + x];
-    const a = ((dark ? level - raw : raw - level) / top - lo) / (hi - lo);
+    const a = (ink[(cy0 + y) * w + cx0 + x] - lo) / (hi - lo);
     crop[y * cw + x] = a < 0 ? 0 : a > 1 ? 1 : a;
   }
+  const x0 = cx0 * f, y0 = cy0 * f, x1 = Math.min(fw - 1, cx1 * f + f - 1), y1 = Math.min(fh - 1, cy1 * f + f - 1);
   return { kind: 'tight', crop, cw, ch, box: { x0, y0, x1, y1 }, inverted: dark };
 }
 
@@ -131,8 +132,7 @@ const SHEET_EDGE = 2;
  * The largest light region, when it is a sheet lying on a darker surface: the page pipeline run inside
  * it, with everything outside it painted with its paper. Found on the coarse picture.
  */
-function sheetCandidate(full: Float32Array, fw: number, fh: number): LayoutCandidate | undefined {
-  const { c: v, cw: w, ch: h, f } = coarse(full, fw, fh);
+function sheetCandidate(full: Float32Array, fw: number, fh: number, { c: v, cw: w, ch: h, f }: Coarse): LayoutCandidate | undefined {
   const scaled = new Float32Array(v.length);
   for (let i = 0; i < v.length; i++) scaled[i] = v[i] / 255;
   const t = otsu(scaled) * 255;
@@ -271,6 +271,7 @@ function frameCandidate(page: PageInk, w: number, h: number): LayoutCandidate | 
  */
 export function layoutCandidates(v: Float32Array, w: number, h: number, page: PageInk): LayoutCandidate[] {
   const out: LayoutCandidate[] = [];
-  for (const c of [page.parts.length ? tightCandidate(v, w, h) : undefined, sheetCandidate(v, w, h), frameCandidate(page, w, h)]) if (c) out.push(c);
+  const small = coarse(v, w, h);
+  for (const c of [page.parts.length ? tightCandidate(small, w, h) : undefined, sheetCandidate(v, w, h, small), frameCandidate(page, w, h)]) if (c) out.push(c);
   return out;
 }
