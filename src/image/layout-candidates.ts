@@ -2,14 +2,14 @@ import { borderMedian, Box, digitFromInk, findInk, otsu, PageInk } from './find-
 
 /**
  * Other hypotheses of where the digit is, beside the page pipeline's (find-digit.ts), for the model to
- * score: the predictor reads every candidate and the reading worth most answers when the page's own
- * reading is doubtful. Each one is the fix for a layout the page pipeline misreads:
+ * score: the predictor reads every candidate with the page's crop, and the reading worth most answers.
+ * Each one is for a layout the page pipeline misreads:
  * - 'tight': the whole picture is the digit's crop (a tight crop, a thick marker filling the frame, an
  *   enlarged low-resolution scan), where the page's background estimate takes thick strokes for paper
  *   and strokes touching the edge are dropped as shadows;
  * - 'sheet': a sheet or card lying on a darker surface, where the sheet itself is taken for light ink:
  *   the sheet is found, everything outside it painted with its paper, and the page pipeline run on it;
- * - 'frame': the digit inside a printed box, where the box is the part with the most ink: the box is
+ * - 'frame': the digit inside a printed box, which the page pipeline keeps with the digit: the box is
  *   dropped and the parts inside it kept.
  */
 export type CandidateKind = 'tight' | 'sheet' | 'frame';
@@ -42,9 +42,10 @@ export function inkIsDark(lum: Float32Array, level: number): boolean {
 /** The whole-picture hypotheses look at the picture at most this many pixels on its longer side. */
 const COARSE_SIZE = 160;
 
-/** A picture box-averaged by a whole factor `f` to cw × ch, at most COARSE_SIZE on its longer side. */
+/** A picture box-averaged by a whole factor `f` to cw × ch. */
 interface Coarse { c: Float32Array; cw: number; ch: number; f: number }
 
+/** The picture box-averaged to at most COARSE_SIZE on its longer side (itself when already that small). */
 function coarse(v: Float32Array, w: number, h: number): Coarse {
   const f = Math.max(1, Math.ceil(Math.max(w, h) / COARSE_SIZE));
   if (f === 1) return { c: v, cw: w, ch: h, f };
