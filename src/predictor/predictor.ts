@@ -74,15 +74,17 @@ export interface PredictorHooks extends BatcherEvents {
 const worth = (p: Prediction) => p.probability * (p.digitScore ?? 1);
 
 /**
- * A 28×28 picture read as it is, in the polarity its ink suggests, worth at least this much answers as it is: it
- * is already the model's format, and the page pipeline's crop of a damaged 28×28 digit (bands, fog, a
- * line, an outline) is more often wrong than right when the model doubts both (docs/robustness.md).
+ * A 28×28 picture read as it is, in the polarity its ink suggests, answers when worth at least this
+ * much: it is already the model's format, and the page pipeline's crop of a damaged 28×28 digit (bands,
+ * fog, a line, an outline) is more often wrong than right when the model doubts both
+ * (docs/robustness.md).
  */
 const AS_IS_WORTH = 0.5;
 
 /**
- * Which of a 28×28 picture's whole readings (the polarity its ink suggests first, then the other) answers, or -1
- * for the normalized crop's reading: the first when it is worth AS_IS_WORTH, else the one worth most.
+ * Which of a 28×28 picture's whole readings (the polarity its ink suggests first, then the other)
+ * answers, or -1 for the normalized crop's reading: the first when it is worth AS_IS_WORTH, else the one
+ * worth most.
  */
 function bestWhole(crop: Prediction | undefined, whole: Prediction[]): number {
   if (whole.length === 0) return -1;
