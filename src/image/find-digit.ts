@@ -594,6 +594,15 @@ export function digitFromInk(page: PageInk, w: number, h: number, opts: FindDigi
   return { ink: out, box, inverted };
 }
 
+/** A found digit's ink cut to its box (cw × ch), from a w-wide picture: what MNIST's recipe scales. */
+export function cropFound(found: FoundDigit, w: number): { crop: Float32Array; cw: number; ch: number } {
+  const { x0, y0, x1, y1 } = found.box;
+  const cw = x1 - x0 + 1, ch = y1 - y0 + 1;
+  const crop = new Float32Array(cw * ch);
+  for (let y = 0; y < ch; y++) crop.set(found.ink.subarray((y0 + y) * w + x0, (y0 + y) * w + x0 + cw), y * cw);
+  return { crop, cw, ch };
+}
+
 /** The page's ink and its stroke parts, before any choice of which parts make a digit. */
 export interface PageInk {
   /** Ink in [0,1] relative to the page around it, rules removed. */

@@ -1,4 +1,4 @@
-import { borderMedian, Box, digitFromInk, findInk, otsu, PageInk } from './find-digit';
+import { borderMedian, Box, cropFound, digitFromInk, findInk, otsu, PageInk } from './find-digit';
 
 /**
  * Other hypotheses of where the digit is, beside the page pipeline's (find-digit.ts), for the model to
@@ -220,9 +220,7 @@ function sheetCandidate(full: Float32Array, fw: number, fh: number, { c: v, cw: 
   const found = digitFromInk(findInk(sub, sw, sh), sw, sh);
   if (!found) return undefined;
   const b = found.box;
-  const cw = b.x1 - b.x0 + 1, ch = b.y1 - b.y0 + 1;
-  const crop = new Float32Array(cw * ch);
-  for (let y = 0; y < ch; y++) crop.set(found.ink.subarray((b.y0 + y) * sw + b.x0, (b.y0 + y) * sw + b.x0 + cw), y * cw);
+  const { crop, cw, ch } = cropFound(found, sw);
   return { kind: 'sheet', crop, cw, ch, box: { x0: sx0 + b.x0, y0: sy0 + b.y0, x1: sx0 + b.x1, y1: sy0 + b.y1 }, inverted: found.inverted };
 }
 
@@ -256,11 +254,7 @@ function frameCandidate(page: PageInk, w: number, h: number): LayoutCandidate | 
     if (!inner.length || !frameLike(page, frame, w)) continue;
     const found = digitFromInk({ ...page, parts: inner }, w, h);
     if (!found) return undefined;
-    const b = found.box;
-    const cw = b.x1 - b.x0 + 1, ch = b.y1 - b.y0 + 1;
-    const crop = new Float32Array(cw * ch);
-    for (let y = 0; y < ch; y++) crop.set(found.ink.subarray((b.y0 + y) * w + b.x0, (b.y0 + y) * w + b.x0 + cw), y * cw);
-    return { kind: 'frame', crop, cw, ch, box: b, inverted: found.inverted };
+    return { kind: 'frame', ...cropFound(found, w), box: found.box, inverted: found.inverted };
   }
   return undefined;
 }

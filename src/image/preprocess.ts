@@ -1,5 +1,5 @@
 import { IMAGE_SIZE, PIXELS } from '../data/mnist';
-import { borderMedian, Box, digitFromInk, findInk } from './find-digit';
+import { borderMedian, Box, cropFound, digitFromInk, findInk } from './find-digit';
 import { findLine } from './find-number';
 import { CandidateKind, inkIsDark, layoutCandidates } from './layout-candidates';
 import type { Bitmap } from './bitmap';
@@ -252,12 +252,8 @@ function preprocessWith(img: Bitmap, buffers: Buffers, sourceWidth = img.width):
     return { kind: c.kind, input, box: scaleBox(c.box), inverted: c.inverted, needsDoubt: c.kind === 'tight' && clear(c.box) };
   });
   if (!found) return { input: out, info: { path: 'normalized', inverted: false, hadAlpha, empty: true }, whole, alternatives };
-  const { ink, inverted } = found;
-  const { x0: minX, y0: minY, x1: maxX, y1: maxY } = found.box;
-  const cw = maxX - minX + 1;
-  const ch = maxY - minY + 1;
-  const crop = new Float32Array(cw * ch);
-  for (let y = 0; y < ch; y++) crop.set(ink.subarray((minY + y) * w + minX, (minY + y) * w + minX + cw), y * cw);
+  const { inverted } = found;
+  const { crop, cw, ch } = cropFound(found, w);
   toMnistInput(crop, cw, ch, out);
   const result: Preprocessed = { input: out, info: { path: 'normalized', inverted, hadAlpha, empty: false }, box: scaleBox(found.box), whole, alternatives };
   const line = findLine(page, w, h);
