@@ -15,7 +15,7 @@ export interface DigitReading {
 export interface Prediction {
   /** The digit; for a number of several digits, its leftmost digit. */
   digit: number;
-  /** The probability of the whole reading: the digit's, or for several digits the product of theirs. */
+  /** The probability of the whole reading: the digit's, or for several digits the product of each one's probability × digit score. */
   probability: number;
   probabilities: number[];
   /**

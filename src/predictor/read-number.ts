@@ -19,52 +19,84 @@ export interface LineShape {
   candidates: { start: number; end: number; box: { x: number; y: number; width: number; height: number } }[];
 }
 
-/** The price of leaving a stray mark out of the reading, as a log-probability (a factor of 0.2). */
-const SKIP_LOG = Math.log(0.2);
+/**
+ * What handwriting looks like, as prices in log-probability, fitted on the tuning seed's numbers, single
+ * digits and non-digit marks (docs/reading-numbers.md). Passed in so the fit can try others.
+ */
+export interface ReadingPrices {
+  /** Leaving a stray mark out of the reading (log 0.2: a factor of 0.2). */
+  skipLog: number;
+  /** A digit is at most about as wide as the line is high (two digits run together are wider)... */
+  maxAspect: number;
+  widePrice: number; // per line height over
+  /** ...at least about half the line's height (a 5's loose flag, a dot are lower)... */
+  minHeight: number;
+  shortPrice: number; // per line height under
+  /** ...and neighbouring digits share few columns (the pieces of one broken digit share many). */
+  maxOverlap: number;
+  overlapPrice: number; // per share of the narrower one's columns over
+  /**
+   * Cutting one part in two is a guess: by the strokes the cut crosses (0: two parts that do not touch
+   * are separated for free; 1: where two digits touch; 2: a joint and one more stroke).
+   */
+  cutPrice: [number, number, number];
+  /**
+   * The digit score counts this many times: the probability says which digit a piece would be, the
+   * score whether it is a digit at all, and a fragment or two digits squeezed into one box are read
+   * confidently but look less like a digit.
+   */
+  digitScoreWeight: number;
+  /** The price (log) the one-digit reading may beat a number's reading by and the number still stands. */
+  oneDigitMargin: number;
+  /**
+   * A lone mark (one part) is cut only when, read as one digit, the digit score refuses it, it is at
+   * least `loneMinAspect` line heights wide (two digits side by side; a letter is rarely wider than
+   * high), and every piece is read with at least `loneMinProbability` and taken for a digit with at
+   * least `loneMinDigitScore`: the model has to vouch for the split, or the mark stays refused.
+   */
+  cutRefusedMark: boolean;
+  loneMinAspect: number;
+  loneMinProbability: number;
+  loneMinDigitScore: number;
+}
+
+export const READING_PRICES: Readonly<ReadingPrices> = Object.freeze({
+  skipLog: Math.log(0.2),
+  maxAspect: 0.75,
+  widePrice: 4,
+  minHeight: 0.55,
+  shortPrice: 8,
+  maxOverlap: 0.25,
+  overlapPrice: 6,
+  cutPrice: [0, 1, 1.5] as [number, number, number],
+  digitScoreWeight: 3,
+  oneDigitMargin: 1,
+  cutRefusedMark: true,
+  loneMinAspect: 1.25,
+  loneMinProbability: 0.9,
+  loneMinDigitScore: 0.9,
+});
+
 /** Probabilities are floored here so one unreadable candidate does not make −∞. */
 const FLOOR = 1e-6;
-/**
- * What handwriting looks like, as prices in log-probability, fitted on the tuning seed's numbers and
- * single digits (docs/reading-numbers.md): a digit is at most about as wide as the line is high (two
- * digits run together are wider)...
- */
-const MAX_ASPECT = 0.9;
-const WIDE_PRICE = 3;
-/** ...at least about half the line's height (a 5's loose flag, a dot are lower)... */
-const MIN_HEIGHT = 0.55;
-const SHORT_PRICE = 8;
-/** ...and neighbouring digits share few columns (the pieces of one broken digit share many). */
-const MAX_OVERLAP = 0.25;
-const OVERLAP_PRICE = 6;
-/**
- * Cutting one part in two is a guess: through one stroke (where two digits touch) it costs a factor
- * e^-1, through two strokes e^-2; separating two parts that do not touch costs nothing.
- */
-const CUT_PRICE = [0, 1, 2];
-/**
- * The digit score counts twice: the probability says which digit a piece would be, the score whether
- * it is a digit at all, and a fragment or two digits squeezed into one box are read confidently but
- * look less like a digit.
- */
-const DIGIT_SCORE_WEIGHT = 2;
 
 /** A candidate's score: its probability, times its digit score (squared) when the model has one. */
-export function characterLog(p: Prediction): number {
+export function characterLog(p: Prediction, prices: ReadingPrices = READING_PRICES): number {
   const digitness = p.digitScore === undefined ? 1 : p.digitScore;
-  return Math.log(Math.max(FLOOR, p.probability)) + DIGIT_SCORE_WEIGHT * Math.log(Math.max(FLOOR, digitness));
+  return Math.log(Math.max(FLOOR, p.probability)) + prices.digitScoreWeight * Math.log(Math.max(FLOOR, digitness));
 }
 
 type Box = LineShape['candidates'][number]['box'];
 
 /** The shape's price for one candidate on a line `lineH` high. */
-function shapeLog(box: Box, lineH: number): number {
-  return -WIDE_PRICE * Math.max(0, box.width / lineH - MAX_ASPECT) - SHORT_PRICE * Math.max(0, MIN_HEIGHT - box.height / lineH);
+function shapeLog(box: Box, lineH: number, prices: ReadingPrices): number {
+  return -prices.widePrice * Math.max(0, box.width / lineH - prices.maxAspect) - prices.shortPrice * Math.max(0, prices.minHeight - box.height / lineH);
 }
 
 /** The price of two neighbouring characters sharing columns. */
-function overlapLog(a: Box, b: Box): number {
+function overlapLog(a: Box, b: Box, prices: ReadingPrices): number {
   const shared = Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x);
-  return -OVERLAP_PRICE * Math.max(0, shared / Math.min(a.width, b.width) - MAX_OVERLAP);
+  return -prices.overlapPrice * Math.max(0, shared / Math.min(a.width, b.width) - prices.maxOverlap);
 }
 
 /**
@@ -74,21 +106,29 @@ function overlapLog(a: Box, b: Box): number {
  * overlapping is counted exactly. Without `allowCuts`, no part is cut in two.
  * @example readLine({ atoms: 2, skippable: [false, false], candidates: [...] }, predictions) // [0, 1] or [2]
  */
-export function readLine(line: LineShape, predictions: Prediction[], allowCuts = true): number[] {
-  return bestReading(line, predictions, allowCuts).chosen;
+export function readLine(line: LineShape, predictions: Prediction[], allowCuts = true, prices: ReadingPrices = READING_PRICES): number[] {
+  return bestReading(line, predictions, allowCuts, prices).chosen;
 }
 
 /** The line's height: its tallest atom. */
 const lineHeight = (line: LineShape) => Math.max(1, ...line.candidates.filter((c) => c.end - c.start === 1).map((c) => c.box.height));
 
+/** The line's width, from its leftmost atom's edge to its rightmost's. */
+function lineWidth(line: LineShape): number {
+  const atoms = line.candidates.filter((c) => c.end - c.start === 1).map((c) => c.box);
+  if (atoms.length === 0) return 0;
+  return Math.max(...atoms.map((b) => b.x + b.width)) - Math.min(...atoms.map((b) => b.x));
+}
+
 /** readLine's reading and its score. */
-function bestReading(line: LineShape, predictions: Prediction[], allowCuts: boolean): { chosen: number[]; score: number } {
+/** readLine's reading and its score. */
+function bestReading(line: LineShape, predictions: Prediction[], allowCuts: boolean, prices: ReadingPrices): { chosen: number[]; score: number } {
   const { atoms: n, candidates } = line;
   const lineH = lineHeight(line);
   // The price of leaving atoms [from, to) out; −∞ when one of them may not be left out.
   const skipRun = (from: number, to: number) => {
     let price = 0;
-    for (let i = from; i < to; i++) { if (!line.skippable[i]) return -Infinity; price += SKIP_LOG; }
+    for (let i = from; i < to; i++) { if (!line.skippable[i]) return -Infinity; price += prices.skipLog; }
     return price;
   };
   const order = candidates.map((_, k) => k).sort((a, b) => candidates[a].start - candidates[b].start || candidates[a].end - candidates[b].end);
@@ -96,9 +136,9 @@ function bestReading(line: LineShape, predictions: Prediction[], allowCuts: bool
   const back = new Int32Array(candidates.length).fill(-1);
   const cut = (b: number) => {
     const strokes = line.cutStrokes[b] ?? 0;
-    return strokes > 0 && !allowCuts ? Infinity : CUT_PRICE[Math.min(CUT_PRICE.length - 1, strokes)];
+    return strokes > 0 && !allowCuts ? Infinity : prices.cutPrice[Math.min(prices.cutPrice.length - 1, strokes)];
   };
-  const own = candidates.map((c, k) => characterLog(predictions[k]) + shapeLog(c.box, lineH));
+  const own = candidates.map((c, k) => characterLog(predictions[k], prices) + shapeLog(c.box, lineH, prices));
   for (const k of order) {
     const c = candidates[k];
     let score = skipRun(0, c.start) - cut(c.start);
@@ -106,16 +146,16 @@ function bestReading(line: LineShape, predictions: Prediction[], allowCuts: bool
     for (const j of order) {
       const prev = candidates[j];
       if (prev.end > c.start || best[j] === -Infinity) continue;
-      const s = best[j] + skipRun(prev.end, c.start) - cut(c.start) - (prev.end < c.start ? cut(prev.end) : 0) + overlapLog(prev.box, c.box);
-      if (s > score) { score = s; from = j; }
+      const step = skipRun(prev.end, c.start) - cut(c.start) - (prev.end < c.start ? cut(prev.end) : 0) + overlapLog(prev.box, c.box, prices);
+      if (best[j] + step > score) { score = best[j] + step; from = j; }
     }
     best[k] = score + own[k];
     back[k] = from;
   }
   let last = -1, top = -Infinity; // a reading must score above −∞: without cuts, one may not exist
   candidates.forEach((c, k) => {
-    const s = best[k] + skipRun(c.end, n) - cut(c.end);
-    if (s > top) { top = s; last = k; }
+    const end = skipRun(c.end, n) - cut(c.end);
+    if (best[k] + end > top) { top = best[k] + end; last = k; }
   });
   const out: number[] = [];
   for (let k = last; k >= 0; k = back[k]) out.push(k);
@@ -131,12 +171,6 @@ export function separateParts(line: LineShape): number {
   for (let b = 1; b < line.atoms; b++) if (!(line.cutStrokes[b] > 0) && !line.skippable[b] && !line.skippable[b - 1]) parts++;
   return parts;
 }
-
-/**
- * The price the one-digit reading may beat a number's reading by and the number still stands (log, a
- * factor of e): fitted with the other prices.
- */
-const ONE_DIGIT_MARGIN = 1;
 
 /** Share of the one-digit box's longer side an atom's centre may lie beyond it and still be inside. */
 const COVER_MARGIN = 0.1;
@@ -161,19 +195,24 @@ function leavesOut(line: LineShape, box: Box): boolean {
  * when the line has two separate parts, and a reading that cuts a part and calls a piece not a digit
  * is read again without cuts (a W is not a ? and a 4).
  */
-export function chooseReading(line: LineShape, predictions: Prediction[], single: { prediction: Prediction; box: Box }): number[] {
-  const cuts = separateParts(line) >= 2;
-  let best = bestReading(line, predictions, cuts);
-  if (usesCut(line, best.chosen) && best.chosen.some((k) => predictions[k].isDigit === false)) best = bestReading(line, predictions, false);
+export function chooseReading(line: LineShape, predictions: Prediction[], single: { prediction: Prediction; box: Box },
+  prices: ReadingPrices = READING_PRICES): number[] {
+  const lone = separateParts(line) < 2;
+  const cuts = !lone || (prices.cutRefusedMark && single.prediction.isDigit === false && lineWidth(line) >= prices.loneMinAspect * lineHeight(line));
+  let best = bestReading(line, predictions, cuts, prices);
+  const vouched = (k: number) => predictions[k].isDigit !== false
+    && (!lone || (predictions[k].probability >= prices.loneMinProbability && (predictions[k].digitScore ?? 1) >= prices.loneMinDigitScore));
+  if (usesCut(line, best.chosen) && !best.chosen.every(vouched)) best = bestReading(line, predictions, false, prices);
   if (best.chosen.length < 2) return [];
   if (leavesOut(line, single.box)) return best.chosen;
-  const oneDigit = characterLog(single.prediction) + shapeLog(single.box, Math.max(lineHeight(line), single.box.height));
-  return best.score > oneDigit - ONE_DIGIT_MARGIN ? best.chosen : [];
+  const oneDigit = characterLog(single.prediction, prices) + shapeLog(single.box, Math.max(lineHeight(line), single.box.height), prices);
+  return best.score > oneDigit - prices.oneDigitMargin ? best.chosen : [];
 }
 
 /**
  * The answer for a line read as `chars` (left to right): `number` the digits as a string, `digits` each
- * with its box; the top-level `probability` is the whole reading's (the product of the characters'),
+ * with its box; the top-level `probability` is the whole reading's (the product over the characters of
+ * probability × digit score),
  * `digit` and `probabilities` are the leftmost digit's, `digitScore` the lowest of the characters'.
  * With `hideNonDigits` (the refusing policy) a character the digit-score head does not take for a digit
  * is not read: `digit: null` and a `?` in `number`.
@@ -186,8 +225,10 @@ export function lineAnswer(chars: { prediction: Prediction; box: PixelBox }[], h
     return reading;
   });
   const first = chars.find((c, k) => digits[k].digit !== null) ?? chars[0];
+  // Each character must be the digit read and a digit at all: a pair of digits run together is read
+  // confidently as one, and only its digit score says it may not be one digit.
   let probability = 1;
-  for (const c of chars) probability *= c.prediction.probability;
+  for (const c of chars) probability *= c.prediction.probability * (c.prediction.digitScore ?? 1);
   const answer: Prediction = {
     digit: first.prediction.digit,
     probability: Number(probability.toPrecision(6)),

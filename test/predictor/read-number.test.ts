@@ -50,12 +50,16 @@ describe('readLine', () => {
   });
 
   it('prices a cut, and without cuts never separates the atoms of one part', () => {
-    const cut = twoAtoms([0, 2, 0]);
+    // Narrow atoms, so that the whole is no wider than one digit and only the cut's price counts.
+    const narrow = (cutStrokes: number[]): LineShape => ({
+      atoms: 2, skippable: [false, false], cutStrokes,
+      candidates: [{ start: 0, end: 1, box: box(0, 35) }, { start: 1, end: 2, box: box(35, 35) }, { start: 0, end: 2, box: box(0, 70) }],
+    });
     const preds = [pred(4, 0.9), pred(7, 0.9), pred(8, 0.5)];
-    expect(readLine(twoAtoms(), preds)).toEqual([0, 1]);
-    expect(readLine(cut, preds)).toEqual([2]); // 0.81 · e⁻² < 0.5
-    expect(readLine(twoAtoms([0, 1, 0]), [pred(4, 0.99), pred(7, 0.99), pred(8, 0.3)])).toEqual([0, 1]);
-    expect(readLine(twoAtoms([0, 1, 0]), [pred(4, 0.99), pred(7, 0.99), pred(8, 0.3)], false)).toEqual([2]);
+    expect(readLine(narrow([0, 0, 0]), preds)).toEqual([0, 1]);
+    expect(readLine(narrow([0, 2, 0]), preds)).toEqual([2]); // 0.81 · e^−1.5 < 0.5
+    expect(readLine(narrow([0, 1, 0]), [pred(4, 0.99), pred(7, 0.99), pred(8, 0.3)])).toEqual([0, 1]); // 0.98 · e^−1 > 0.3
+    expect(readLine(narrow([0, 1, 0]), [pred(4, 0.99), pred(7, 0.99), pred(8, 0.3)], false)).toEqual([2]);
     expect(usesCut(twoAtoms([0, 1, 0]), [0, 1])).toBe(true);
     expect(usesCut(twoAtoms([0, 1, 0]), [2])).toBe(false);
     expect(usesCut(twoAtoms(), [0, 1])).toBe(false);
@@ -74,11 +78,20 @@ describe('chooseReading', () => {
     expect(chooseReading(twoAtoms(), [pred(4, 0.6, 0.6), pred(7, 0.6, 0.6), pred(8, 0.5, 0.5)], whole(0.999, 0.999, 60))).toEqual([0, 1]);
   });
 
-  it('does not cut a lone part: a letter\'s halves or a digit\'s pieces are not two digits', () => {
-    const lone = twoAtoms([0, 1, 0]);
+  it('cuts a lone part only when it is refused as one digit, as wide as two, and the model vouches for every piece', () => {
+    const lone = twoAtoms([0, 1, 0]); // 140 wide, 100 high
     expect(separateParts(lone)).toBe(1);
     expect(separateParts(twoAtoms())).toBe(2);
-    expect(chooseReading(lone, [pred(4, 0.99, 0.99), pred(7, 0.99, 0.99), pred(8, 0.3, 0.3)], whole(0.3, 0.3))).toEqual([]);
+    const sure = [pred(4, 0.99, 0.99), pred(7, 0.99, 0.99), pred(8, 0.3, 0.3)];
+    expect(chooseReading(lone, sure, whole(0.3, 0.3))).toEqual([0, 1]);
+    // Taken for a digit as one mark: it stays one digit, however sure the pieces are.
+    expect(chooseReading(lone, sure, whole(0.9, 0.9))).toEqual([]);
+    // A piece the model is unsure of, or does not quite take for a digit: the mark stays refused.
+    expect(chooseReading(lone, [pred(4, 0.8, 0.99), pred(7, 0.99, 0.99), pred(8, 0.3, 0.3)], whole(0.3, 0.3))).toEqual([]);
+    expect(chooseReading(lone, [pred(4, 0.99, 0.8), pred(7, 0.99, 0.99), pred(8, 0.3, 0.3)], whole(0.3, 0.3))).toEqual([]);
+    // No wider than one letter (110 wide, 100 high): not cut.
+    const narrow: LineShape = { ...lone, candidates: [{ start: 0, end: 1, box: box(0, 55) }, { start: 1, end: 2, box: box(55, 55) }, { start: 0, end: 2, box: box(0, 110) }] };
+    expect(chooseReading(narrow, sure, { ...whole(0.3, 0.3), box: box(0, 110) })).toEqual([]);
   });
 
   it('cuts a part beside another one, and reads again without the cut when a piece is not a digit', () => {
@@ -105,12 +118,12 @@ describe('lineAnswer', () => {
     { prediction: pred(7, 0.99, 0.9), box: box(160, 60) },
   ];
 
-  it('gives the number, the leftmost digit and the product of the probabilities', () => {
+  it('gives the number, the leftmost digit, and the product of probability × digit score as the probability', () => {
     const a = lineAnswer(chars, false);
     expect(a.number).toBe('207');
     expect(a.digit).toBe(2);
     expect(a.probabilities).toEqual(chars[0].prediction.probabilities);
-    expect(a.probability).toBeCloseTo(0.9 * 0.8 * 0.99, 6);
+    expect(a.probability).toBeCloseTo(0.9 * 0.95 * 0.8 * 0.3 * 0.99 * 0.9, 6);
     expect(a.digitScore).toBe(0.3);
     expect(a.isDigit).toBe(false);
     expect(a.digits!.map((d) => d.box.x)).toEqual([0, 80, 160]);
@@ -127,6 +140,7 @@ describe('lineAnswer', () => {
   it('has no digit score without a model that gives one', () => {
     const a = lineAnswer([{ prediction: pred(3, 0.9), box: box(0, 50) }, { prediction: pred(4, 0.9), box: box(60, 50) }], true);
     expect(a.number).toBe('34');
+    expect(a.probability).toBeCloseTo(0.81, 6);
     expect(a.digitScore).toBeUndefined();
     expect(a.isDigit).toBeUndefined();
   });

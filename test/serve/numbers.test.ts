@@ -51,7 +51,7 @@ describe('a number of several digits', () => {
     expect(r.body.number).toBe('2403');
     expect(r.body.digits.map((d: Json) => d.digit)).toEqual([2, 4, 0, 3]);
     expect(r.body.digit).toBe(2); // the leftmost digit
-    const product = r.body.digits.reduce((p: number, d: Json) => p * d.probability, 1);
+    const product = r.body.digits.reduce((p: number, d: Json) => p * d.probability * d.digitScore, 1);
     expect(r.body.probability).toBeCloseTo(product, 4);
     expect(r.body.probabilities).toEqual(r.body.digits[0].probabilities);
     await expectBoxesInOrder(r.body.digits, N2403);
