@@ -23,6 +23,8 @@ export interface LayoutCandidate {
   /** The crop's box in the working image. */
   box: Box;
   inverted: boolean;
+  /** A sheet's box in the working image: what lies outside it is the surface the sheet lies on. */
+  sheet?: Box;
 }
 
 /**
@@ -221,7 +223,10 @@ function sheetCandidate(full: Float32Array, fw: number, fh: number, { c: v, cw: 
   if (!found) return undefined;
   const b = found.box;
   const { crop, cw, ch } = cropFound(found, sw);
-  return { kind: 'sheet', crop, cw, ch, box: { x0: sx0 + b.x0, y0: sy0 + b.y0, x1: sx0 + b.x1, y1: sy0 + b.y1 }, inverted: found.inverted };
+  return {
+    kind: 'sheet', crop, cw, ch, box: { x0: sx0 + b.x0, y0: sy0 + b.y0, x1: sx0 + b.x1, y1: sy0 + b.y1 }, inverted: found.inverted,
+    sheet: { x0: sx0, y0: sy0, x1: sx0 + sw - 1, y1: sy0 + sh - 1 },
+  };
 }
 
 /** A frame's pixels lie within this share of its box's size from the box's edges... */

@@ -75,7 +75,15 @@ export interface Preprocessed {
  * `needsDoubt`: it may not overrule a page reading that the digit score refuses (the page found a clear
  * mark away from the edges, and the whole picture around it is no better evidence of a digit).
  */
-export interface Alternative { kind: CandidateKind; input: Float32Array; box: PixelBox; inverted: boolean; needsDoubt: boolean }
+export interface Alternative {
+  kind: CandidateKind;
+  input: Float32Array;
+  box: PixelBox;
+  inverted: boolean;
+  needsDoubt: boolean;
+  /** A sheet's box in the uploaded picture's pixels (the 'sheet' hypothesis): outside it is the desk. */
+  sheet?: PixelBox;
+}
 
 const luma = (r: number, g: number, b: number) => 0.299 * r + 0.587 * g + 0.114 * b;
 
@@ -249,7 +257,9 @@ function preprocessWith(img: Bitmap, buffers: Buffers, sourceWidth = img.width):
   const alternatives = whole ? undefined : layoutCandidates(v, w, h, page).map((c): Alternative => {
     const input = buffers.input();
     toMnistInput(c.crop, c.cw, c.ch, input);
-    return { kind: c.kind, input, box: scaleBox(c.box), inverted: c.inverted, needsDoubt: c.kind === 'tight' && clear(c.box) };
+    const alt: Alternative = { kind: c.kind, input, box: scaleBox(c.box), inverted: c.inverted, needsDoubt: c.kind === 'tight' && clear(c.box) };
+    if (c.sheet) alt.sheet = scaleBox(c.sheet);
+    return alt;
   });
   if (!found) return { input: out, info: { path: 'normalized', inverted: false, hadAlpha, empty: true }, whole, alternatives };
   const { inverted } = found;

@@ -216,7 +216,12 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
       const lineRows = rows.slice(1 + whole.length + alternatives.length) as Float32Array[];
       const candidates = line ? lineRows.map((r) => toPrediction(r, opts.minDigitScore)) : [];
       const chosen = line && pre.box ? chooseReading(line, candidates, { prediction: single, box: pre.box }) : [];
-      if (line && chosen.length > 1) {
+      // When the picture is a sheet on a desk, a number is written on the sheet: a reading with a
+      // character on the desk took the desk's grain or the sheet's edge for strokes.
+      const sheet = alternatives.find((a) => a.sheet)?.sheet;
+      const onSheet = (b: PixelBox) => !sheet || (b.x >= sheet.x && b.y >= sheet.y
+        && b.x + b.width <= sheet.x + sheet.width && b.y + b.height <= sheet.y + sheet.height);
+      if (line && chosen.length > 1 && chosen.every((k) => onSheet(line.candidates[k].box))) {
         const chars = chosen.map((k) => ({ prediction: candidates[k], box: line.candidates[k].box }));
         const prediction = lineAnswer(chars, refuse);
         // A number is read unless another layout's one digit is worth more than the whole reading.

@@ -50,6 +50,9 @@ describe('layout candidates', () => {
     // The box is the digit's, inside the sheet.
     expect(sheet!.box.x).toBeGreaterThanOrEqual(89);
     expect(sheet!.box.x + sheet!.box.width).toBeLessThanOrEqual(202);
+    // The sheet itself, to within the coarse copy's pixel (what lies outside it is the desk).
+    const s = sheet!.sheet!;
+    for (const [got, want] of [[s.x, 70], [s.y, 40], [s.x + s.width, 220], [s.y + s.height, 190]]) expect(Math.abs(got - want)).toBeLessThanOrEqual(3);
   });
 
   it('drops a printed box around the digit and keeps what is inside it', () => {

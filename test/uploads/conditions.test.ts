@@ -115,6 +115,13 @@ describe('evaluateUploads through the predictor', () => {
       expect(res.prediction.digit).toBe(test.labels[index]);
       expect(res.readings!.filter((r) => r.chosen)).toHaveLength(1);
       expect(res.readings!.map((r) => r.kind)).toContain('tight');
+      // A sheet on a desk whose grain and edges, read as a line, make "971": the number's characters
+      // are not all on the sheet, so the one digit on it answers.
+      const sheetRng = createRng(uploadSeed(SEED, 'sheet-on-desk', 27));
+      const sheetIndex = sheetRng.int(test.count);
+      const sheet = await predictor.predictBytes(await encodeUpload(renderLayout('sheet-on-desk', { sample: digitSampler(test.images, sheetIndex), cols: 28, rows: 28 }, sheetRng)));
+      expect(sheet.readings!.map((r) => r.kind)).toContain('sheet');
+      expect(sheet.prediction.number).toBe(String(test.labels[sheetIndex]));
     } finally {
       await predictor.close();
     }
