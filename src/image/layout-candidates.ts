@@ -1,4 +1,4 @@
-import { borderMedian, Box, cropFound, digitFromInk, findInk, otsu, PageInk } from './find-digit';
+import { borderMedian, Box, Component, cropFound, digitFromInk, findInk, otsu, PageInk } from './find-digit';
 
 /**
  * Other hypotheses of where the digit is, beside the page pipeline's (find-digit.ts), for the model to
@@ -248,16 +248,86 @@ function frameLike(page: PageInk, c: PageInk['parts'][number], w: number): boole
   return near >= FRAME_SHARE * c.area;
 }
 
-/** The largest printed box with parts inside it: those parts, without the box. */
+/** Each side of a box touched by the digit is still ink along this share of its length... */
+const SIDE_COVER = 0.9;
+/** ...and its line is at most this share of the band thick. */
+const LINE_MAX_SHARE = 0.5;
+
+/**
+ * A printed box that the digit touches is one part with it. When the part's four sides are each ink
+ * along nearly all their length, the sides are the box: the ink of each side's line (as thick as the
+ * side's typical run of ink inward from the edge) is taken out, and what is left of the part inside is
+ * a part of its own. Answers the page with that part and the lines' ink cleared, or undefined.
+ */
+function withoutTouchingFrame(page: PageInk, c: Component, w: number): { page: PageInk; part: Component } | undefined {
+  const { labels } = page;
+  const bw = c.x1 - c.x0 + 1, bh = c.y1 - c.y0 + 1;
+  const band = Math.max(2, Math.round(FRAME_BAND * Math.min(bw, bh)));
+  // Per side and position along it, the first of the part's pixels inward from the edge within the band
+  // (a box photographed at a slant is not on its bounding box's edge everywhere) and the run of ink
+  // from there: the line's thickness.
+  const sides = [
+    { n: bw, pixel: (i: number, d: number) => [c.x0 + i, c.y0 + d] },
+    { n: bw, pixel: (i: number, d: number) => [c.x0 + i, c.y1 - d] },
+    { n: bh, pixel: (i: number, d: number) => [c.x0 + d, c.y0 + i] },
+    { n: bh, pixel: (i: number, d: number) => [c.x1 - d, c.y0 + i] },
+  ];
+  const at = (side: (typeof sides)[number], i: number, d: number) => {
+    const [x, y] = side.pixel(i, d);
+    return labels[y * w + x] === c.label;
+  };
+  const lines = sides.map((side) => Array.from({ length: side.n }, (_, i) => {
+    let first = 0;
+    while (first < band && !at(side, i, first)) first++;
+    let run = 0;
+    while (first + run < band && at(side, i, first + run)) run++;
+    return { first, run };
+  }));
+  if (lines.some((l) => l.filter((p) => p.run > 0).length < SIDE_COVER * l.length)) return undefined;
+  const thickness = lines.map((l) => {
+    const runs = l.filter((p) => p.run > 0).map((p) => p.run).sort((a, b) => a - b);
+    return runs[runs.length >> 1];
+  });
+  // A printed line is thin beside its box; a thick stroke along every edge is a digit cut tightly.
+  if (thickness.some((t) => t > LINE_MAX_SHARE * band)) return undefined;
+  const labelsOut = Int32Array.from(labels), ink = Float32Array.from(page.ink);
+  sides.forEach((side, k) => {
+    const thick = thickness[k] + 1; // the line and its soft edge
+    lines[k].forEach(({ first }, i) => {
+      for (let d = 0; d < Math.min(band, first + thick); d++) {
+        const [x, y] = side.pixel(i, d);
+        labelsOut[y * w + x] = 0;
+        ink[y * w + x] = 0;
+      }
+    });
+  });
+  const label = Math.max(...page.parts.map((p) => p.label)) + 1;
+  const part: Component = { label, area: 0, mass: 0, peak: 0, border: false, x0: c.x1, y0: c.y1, x1: c.x0, y1: c.y0 };
+  for (let y = c.y0; y <= c.y1; y++) for (let x = c.x0; x <= c.x1; x++) {
+    const i = y * w + x;
+    if (labelsOut[i] !== c.label) continue;
+    labelsOut[i] = label;
+    part.area++; part.mass += ink[i]; part.peak = Math.max(part.peak, ink[i]);
+    part.x0 = Math.min(part.x0, x); part.x1 = Math.max(part.x1, x); part.y0 = Math.min(part.y0, y); part.y1 = Math.max(part.y1, y);
+  }
+  if (part.area === 0) return undefined;
+  return { page: { ...page, labels: labelsOut, ink }, part };
+}
+
+/**
+ * The largest printed box with parts inside it: those parts, without the box; or a box the digit
+ * touches (one part with it): what is inside the box's lines.
+ */
 function frameCandidate(page: PageInk, w: number, h: number): LayoutCandidate | undefined {
   const bySize = [...page.parts].sort((a, b) => (b.x1 - b.x0) * (b.y1 - b.y0) - (a.x1 - a.x0) * (a.y1 - a.y0));
   for (const frame of bySize.slice(0, FRAME_TRIES)) {
     const bw = frame.x1 - frame.x0 + 1, bh = frame.y1 - frame.y0 + 1;
-    // More pixels than the band along its box's edges holds: not a frame, without looking.
-    if (frame.area * FRAME_SHARE > bw * bh * (1 - (1 - 2 * FRAME_BAND) ** 2)) continue;
     const inner = page.parts.filter((p) => p.label !== frame.label && p.x0 > frame.x0 && p.x1 < frame.x1 && p.y0 > frame.y0 && p.y1 < frame.y1);
-    if (!inner.length || !frameLike(page, frame, w)) continue;
-    const found = digitFromInk({ ...page, parts: inner }, w, h);
+    // More pixels than the band along its box's edges holds: not a bare frame, without looking.
+    const bare = frame.area * FRAME_SHARE <= bw * bh * (1 - (1 - 2 * FRAME_BAND) ** 2) && inner.length > 0 && frameLike(page, frame, w);
+    const touched = bare ? undefined : withoutTouchingFrame(page, frame, w);
+    if (!bare && !touched) continue;
+    const found = touched ? digitFromInk({ ...touched.page, parts: [...inner, touched.part] }, w, h) : digitFromInk({ ...page, parts: inner }, w, h);
     if (!found) return undefined;
     return { kind: 'frame', ...cropFound(found, w), box: found.box, inverted: found.inverted };
   }

@@ -69,6 +69,24 @@ describe('layout candidates', () => {
     expect(correlation(frame!.input, original(0))).toBeGreaterThan(0.8);
   });
 
+  it('takes a printed box off a digit that touches it, keeping the digit', () => {
+    // Digit 7 (test index 0) 4× on a white page, a 3-px black frame whose top line runs into the 7's bar.
+    const b = mnistBitmap(test.images, 0, { invert: true, scale: 4, canvas: 240, offset: [64, 64] });
+    let top = 0;
+    while (!test.images.subarray(top * IMAGE_SIZE, (top + 1) * IMAGE_SIZE).some((v) => v >= 128)) top++;
+    const y0 = 64 + 4 * top - 2;
+    for (let y = 0; y < 240; y++) for (let x = 0; x < 240; x++) {
+      if (x < 64 || x >= 176 || y < 64 || y >= 176) put(b, x, y, 255);
+      const onSide = (x >= 40 && x <= 200 && (y >= y0 && y < y0 + 3 || y > 197 && y <= 200)) || (y >= y0 && y <= 200 && (x >= 40 && x < 43 || x > 197 && x <= 200));
+      if (onSide) put(b, x, y, 0);
+    }
+    const { alternatives } = preprocessor.run(b);
+    const frame = alternatives!.find((a) => a.kind === 'frame');
+    expect(frame).toBeDefined();
+    expect(correlation(frame!.input, original(0))).toBeGreaterThan(0.8);
+    expect(frame!.box.width).toBeLessThan(120); // the 7, not the box (161 wide)
+  });
+
   it('offers none of them for a 28×28 picture, which has its own whole readings', () => {
     expect(preprocessor.run(mnistBitmap(test.images, 0, { invert: true })).alternatives).toBeUndefined();
   });
