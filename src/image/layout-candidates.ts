@@ -128,6 +128,8 @@ const SHEET_MIN = 0.03, SHEET_MAX = 0.85;
 const SHEET_CONTRAST = 40;
 /** Across a sheet's edge the level changes by at least this share of its contrast with the surround. */
 const SHARP_EDGE = 0.6;
+/** A sheet's paper covers at least this share of its box (a sheet turned by 45° covers half). */
+const SHEET_FILL = 0.45;
 /** Pixels of the sheet's edge painted over with its paper: the edge's blur is not ink. */
 const SHEET_EDGE = 2;
 
@@ -225,7 +227,9 @@ function sheetCandidate(full: Float32Array, fw: number, fh: number, { c: v, cw: 
   const { crop, cw, ch } = cropFound(found, sw);
   return {
     kind: 'sheet', crop, cw, ch, box: { x0: sx0 + b.x0, y0: sy0 + b.y0, x1: sx0 + b.x1, y1: sy0 + b.y1 }, inverted: found.inverted,
-    sheet: { x0: sx0, y0: sy0, x1: sx0 + sw - 1, y1: sy0 + sh - 1 },
+    // Only paper that fills its box is a sheet the ink must lie on: chalk strokes on a board are a light
+    // region too, but a thin one.
+    sheet: bestArea >= SHEET_FILL * (x1 - x0 + 1) * (y1 - y0 + 1) ? { x0: sx0, y0: sy0, x1: sx0 + sw - 1, y1: sy0 + sh - 1 } : undefined,
   };
 }
 

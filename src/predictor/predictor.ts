@@ -51,6 +51,17 @@ function noDigit(): AppError {
 }
 
 /** The answer for a mark the model's digit-score head does not take for a digit. */
+/** Two boxes show the same mark when their intersection is this share of their union. */
+const SAME_MARK = 0.8;
+
+/** The intersection of two boxes over their union. */
+function overlapShare(a: PixelBox, b: PixelBox): number {
+  const w = Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x);
+  const h = Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y);
+  if (w <= 0 || h <= 0) return 0;
+  return (w * h) / (a.width * a.height + b.width * b.height - w * h);
+}
+
 function notADigit(score: number, min: number): AppError {
   return new AppError('IMAGE_NO_DIGIT', `no digit found: a mark stands out from the background but it is not a digit (digit score ${score.toFixed(3)} < ${min}); a letter, a symbol, a drawing or a scribble?`);
 }
@@ -217,8 +228,11 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
       const candidates = line ? lineRows.map((r) => toPrediction(r, opts.minDigitScore)) : [];
       const chosen = line && pre.box ? chooseReading(line, candidates, { prediction: single, box: pre.box }) : [];
       // When the picture is a sheet on a desk, a number is written on the sheet: a reading with a
-      // character on the desk took the desk's grain or the sheet's edge for strokes.
-      const sheet = alternatives.find((a) => a.sheet)?.sheet;
+      // character on the desk took the desk's grain or the sheet's edge for strokes. The sheet counts
+      // when its digit is the page's own (both found the same mark); chalk strokes on a board are a
+      // light region too, and the page reads them, not what lies between them.
+      const sheetHypothesis = alternatives.find((a) => a.sheet);
+      const sheet = sheetHypothesis && pre.box && overlapShare(sheetHypothesis.box, pre.box) >= SAME_MARK ? sheetHypothesis.sheet : undefined;
       const onSheet = (b: PixelBox) => !sheet || (b.x >= sheet.x && b.y >= sheet.y
         && b.x + b.width <= sheet.x + sheet.width && b.y + b.height <= sheet.y + sheet.height);
       if (line && chosen.length > 1 && chosen.every((k) => onSheet(line.candidates[k].box))) {
