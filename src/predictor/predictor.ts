@@ -50,7 +50,6 @@ function noDigit(): AppError {
   return new AppError('IMAGE_NO_DIGIT', 'no digit found: nothing in the image stands out from the background as a pen or pencil stroke (blank page, flat colour, paper texture or an empty canvas?)');
 }
 
-/** The answer for a mark the model's digit-score head does not take for a digit. */
 /** Two boxes show the same mark when their intersection is this share of their union. */
 const SAME_MARK = 0.8;
 
@@ -62,6 +61,7 @@ function overlapShare(a: PixelBox, b: PixelBox): number {
   return (w * h) / (a.width * a.height + b.width * b.height - w * h);
 }
 
+/** The answer for a mark the model's digit-score head does not take for a digit. */
 function notADigit(score: number, min: number): AppError {
   return new AppError('IMAGE_NO_DIGIT', `no digit found: a mark stands out from the background but it is not a digit (digit score ${score.toFixed(3)} < ${min}); a letter, a symbol, a drawing or a scribble?`);
 }
