@@ -54,7 +54,6 @@ export interface ReadingPrices {
    * high), and every piece is read with at least `loneMinProbability` and taken for a digit with at
    * least `loneMinDigitScore`: the model has to vouch for the split, or the mark stays refused.
    */
-  cutRefusedMark: boolean;
   loneMinAspect: number;
   loneMinProbability: number;
   loneMinDigitScore: number;
@@ -71,7 +70,6 @@ export const READING_PRICES: Readonly<ReadingPrices> = Object.freeze({
   cutPrice: [0, 1, 1.5] as [number, number, number],
   digitScoreWeight: 3,
   oneDigitMargin: 1,
-  cutRefusedMark: true,
   loneMinAspect: 1.25,
   loneMinProbability: 0.9,
   loneMinDigitScore: 0.9,
@@ -146,16 +144,16 @@ function bestReading(line: LineShape, predictions: Prediction[], allowCuts: bool
     for (const j of order) {
       const prev = candidates[j];
       if (prev.end > c.start || best[j] === -Infinity) continue;
-      const step = skipRun(prev.end, c.start) - cut(c.start) - (prev.end < c.start ? cut(prev.end) : 0) + overlapLog(prev.box, c.box, prices);
-      if (best[j] + step > score) { score = best[j] + step; from = j; }
+      const s = best[j] + skipRun(prev.end, c.start) - cut(c.start) - (prev.end < c.start ? cut(prev.end) : 0) + overlapLog(prev.box, c.box, prices);
+      if (s > score) { score = s; from = j; }
     }
     best[k] = score + own[k];
     back[k] = from;
   }
   let last = -1, top = -Infinity; // a reading must score above −∞: without cuts, one may not exist
   candidates.forEach((c, k) => {
-    const end = skipRun(c.end, n) - cut(c.end);
-    if (best[k] + end > top) { top = best[k] + end; last = k; }
+    const s = best[k] + skipRun(c.end, n) - cut(c.end);
+    if (s > top) { top = s; last = k; }
   });
   const out: number[] = [];
   for (let k = last; k >= 0; k = back[k]) out.push(k);
@@ -198,7 +196,7 @@ function leavesOut(line: LineShape, box: Box): boolean {
 export function chooseReading(line: LineShape, predictions: Prediction[], single: { prediction: Prediction; box: Box },
   prices: ReadingPrices = READING_PRICES): number[] {
   const lone = separateParts(line) < 2;
-  const cuts = !lone || (prices.cutRefusedMark && single.prediction.isDigit === false && lineWidth(line) >= prices.loneMinAspect * lineHeight(line));
+  const cuts = !lone || (single.prediction.isDigit === false && lineWidth(line) >= prices.loneMinAspect * lineHeight(line));
   let best = bestReading(line, predictions, cuts, prices);
   const vouched = (k: number) => predictions[k].isDigit !== false
     && (!lone || (predictions[k].probability >= prices.loneMinProbability && (predictions[k].digitScore ?? 1) >= prices.loneMinDigitScore));
