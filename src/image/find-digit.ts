@@ -6,6 +6,7 @@
  *
  * All images here are Float32Array, row-major, w × h.
  */
+import { createWorkspace, Workspace } from './workspace';
 
 /** An axis-aligned box in pixels, inclusive. */
 export interface Box { x0: number; y0: number; x1: number; y1: number }
@@ -129,9 +130,8 @@ function medianFilter(src: Grid, r: number): Grid {
   return { g: out, gw, gh };
 }
 
-/** Bilinear from grid cell centres ((g + 0.5) · w / gw) to full size, clamped at the edges. */
-function upsample({ g, gw, gh }: Grid, w: number, h: number): Float32Array {
-  const out = new Float32Array(w * h);
+/** Bilinear from grid cell centres ((g + 0.5) · w / gw) to full size (into `out`, w × h), clamped at the edges. */
+function upsample({ g, gw, gh }: Grid, w: number, h: number, out: Float32Array): Float32Array {
   const xi = new Int32Array(w);
   const xt = new Float32Array(w);
   for (let x = 0; x < w; x++) {
@@ -164,10 +164,11 @@ const cellAt = ({ g, gw, gh }: Grid, w: number, h: number, x: number, y: number)
  * page's level; where the two are close, the sign of the brightness's skew. Small images get their
  * border's median: a digit fills them, there is no page.
  */
-function estimateBackground(v: Float32Array, w: number, h: number): { bg: Float32Array; inverted: boolean } {
+function estimateBackground(v: Float32Array, w: number, h: number, work: Workspace): { bg: Float32Array; inverted: boolean } {
+  const bg = work.float32('background', w * h);
   if (Math.min(w, h) < FLAT_BG_BELOW) {
     const level = borderMedian(v, w, h);
-    return { bg: new Float32Array(w * h).fill(level), inverted: level < SMALL_IMAGE_DARK_BORDER };
+    return { bg: bg.fill(level), inverted: level < SMALL_IMAGE_DARK_BORDER };
   }
   const grid = blockMeans(v, w, h);
   // The vote is taken against a median of the grid: it sides with neither polarity, so the ink shows
@@ -205,8 +206,8 @@ function estimateBackground(v: Float32Array, w: number, h: number): { bg: Float3
     for (let y = 0; y < h; y += step) for (let x = 0; x < w; x += step) m3 += (v[y * w + x] - mean) ** 3;
     inverted = m3 > 0;
   }
-  const bg = inverted ? extremum(extremum(grid, BG_RADIUS, false), BG_RADIUS, true) : extremum(extremum(grid, BG_RADIUS, true), BG_RADIUS, false);
-  return { bg: upsample(bg, w, h), inverted };
+  const closed = inverted ? extremum(extremum(grid, BG_RADIUS, false), BG_RADIUS, true) : extremum(extremum(grid, BG_RADIUS, true), BG_RADIUS, false);
+  return { bg: upsample(closed, w, h, bg), inverted };
 }
 
 /**
@@ -243,8 +244,7 @@ export function borderMedian(v: Float32Array, w: number, h: number, band = Math.
  * to the page's own brightness, so a digit in the shadow or on a dimly lit page has the same contrast
  * as one in full light.
  */
-function flatten(v: Float32Array, bg: Float32Array, inverted: boolean): Float32Array {
-  const ink = new Float32Array(v.length);
+function flatten(v: Float32Array, bg: Float32Array, inverted: boolean, ink: Float32Array): Float32Array {
   for (let i = 0; i < ink.length; i++) {
     const b = bg[i];
     const r = inverted ? (v[i] - b) / (255 - b > 32 ? 255 - b : 32) : (b - v[i]) / (b > 32 ? b : 32);
@@ -306,9 +306,9 @@ function removeRules(ink: Float32Array, w: number, h: number): void {
 }
 
 /** 3×3 box blur (edges clamped): the mask is taken from this, so single noisy pixels do not form specks. */
-function blur3(v: Float32Array, w: number, h: number): Float32Array {
-  const tmp = new Float32Array(w * h);
-  const out = new Float32Array(w * h);
+function blur3(v: Float32Array, w: number, h: number, work: Workspace): Float32Array {
+  const tmp = work.float32('blur', w * h);
+  const out = work.float32('smooth', w * h);
   for (let y = 0; y < h; y++) {
     const o = y * w;
     tmp[o] = (2 * v[o] + v[o + (w > 1 ? 1 : 0)]) / 3;
@@ -325,7 +325,11 @@ function blur3(v: Float32Array, w: number, h: number): Float32Array {
 /** Otsu's threshold of values in [0,1] (256 bins): the background is what is at or below it. */
 export function otsu(v: Float32Array): number {
   const hist = new Uint32Array(256);
-  for (let i = 0; i < v.length; i++) hist[Math.min(255, Math.round(v[i] * 255))]++;
+  // (x + 0.5) | 0 rounds as Math.round does for x ≥ 0, several times faster here.
+  for (let i = 0; i < v.length; i++) {
+    const b = (v[i] * 255 + 0.5) | 0;
+    hist[b > 255 ? 255 : b]++;
+  }
   let sum = 0;
   for (let i = 0; i < 256; i++) sum += i * hist[i];
   let sumB = 0, wB = 0, best = 0, threshold = 0;
@@ -395,9 +399,9 @@ export function flood8(stack: Int32Array, top: number, w: number, rect: Box, joi
 }
 
 /** 8-connected components of `mask`; `labels` gets 1-based labels (0 = background). */
-function components(mask: Uint8Array, weight: Float32Array, w: number, h: number, labels: Int32Array): Component[] {
+function components(mask: Uint8Array, weight: Float32Array, w: number, h: number, labels: Int32Array, work: Workspace): Component[] {
   const out: Component[] = [];
-  const stack = new Int32Array(w * h);
+  const stack = work.int32('components', w * h);
   const whole: Box = { x0: 0, y0: 0, x1: w - 1, y1: h - 1 };
   for (let start = 0; start < mask.length; start++) {
     if (!mask[start] || labels[start]) continue;
@@ -438,8 +442,8 @@ const longerSide = (b: Box) => Math.max(b.x1 - b.x0 + 1, b.y1 - b.y0 + 1);
  * The threshold between paper and stroke: Otsu's on the 3×3-blurred ink (single noisy pixels do not
  * form specks), never below the contrast a stroke must have.
  */
-function strokeThreshold(ink: Float32Array, w: number, h: number, minContrast: number): Strokes {
-  const smooth = blur3(ink, w, h);
+function strokeThreshold(ink: Float32Array, w: number, h: number, minContrast: number, work: Workspace): Strokes {
+  const smooth = blur3(ink, w, h, work);
   const t = Math.max(otsu(smooth), minContrast);
   return { smooth, t, tLow: Math.max(t * HYSTERESIS_LOW, minContrast) };
 }
@@ -448,10 +452,10 @@ function strokeThreshold(ink: Float32Array, w: number, h: number, minContrast: n
  * The parts that may belong to a digit: components of everything above the low threshold that reach
  * the threshold somewhere, less specks and printed lines or page edges.
  */
-function strokeParts({ smooth, t, tLow }: Strokes, w: number, h: number, labels: Int32Array): Component[] {
-  const mask = new Uint8Array(w * h);
+function strokeParts({ smooth, t, tLow }: Strokes, w: number, h: number, labels: Int32Array, work: Workspace): Component[] {
+  const mask = work.zeroedUint8('mask', w * h);
   for (let i = 0; i < mask.length; i++) mask[i] = smooth[i] > tLow ? 1 : 0;
-  const all = components(mask, smooth, w, h, labels);
+  const all = components(mask, smooth, w, h, labels, work);
   const short = Math.min(w, h);
   const minArea = Math.max(3, MIN_PART_AREA * w * h);
   const lineLike = (c: Component) => {
@@ -522,14 +526,14 @@ function chooseDigitParts(parts: Component[]): { labels: Set<number>; box: Box }
  * anti-aliased edges stay whatever the scale and nothing unconnected comes along. Also returns the
  * histogram of the strokes proper (above the threshold), which sets the stretch.
  */
-function growSoftEdges(ink: Float32Array, strokes: Strokes, w: number, h: number, labels: Int32Array, chosen: Set<number>, box: Box, floor: number):
-  { keep: Uint8Array; region: Box; strokeHist: Uint32Array; strokePixels: number } {
+function growSoftEdges(ink: Float32Array, strokes: Strokes, w: number, h: number, labels: Int32Array, chosen: Set<number>, box: Box, floor: number,
+  work: Workspace): { keep: Uint8Array; region: Box; strokeHist: Uint32Array; strokePixels: number } {
   const isChosen = new Uint8Array(Math.max(...chosen) + 1); // labels past its end read undefined: not chosen
   for (const l of chosen) isChosen[l] = 1;
   const margin = Math.max(2, Math.round(SOFT_EDGE_MARGIN * longerSide(box)));
   const region = expandBox(box, margin, w, h);
-  const keep = new Uint8Array(w * h);
-  const stack = new Int32Array((region.x1 - region.x0 + 1) * (region.y1 - region.y0 + 1));
+  const keep = work.zeroedUint8('keep', w * h);
+  const stack = work.int32('grow', (region.x1 - region.x0 + 1) * (region.y1 - region.y0 + 1));
   let top = 0;
   const strokeHist = new Uint32Array(256);
   let strokePixels = 0;
@@ -555,10 +559,10 @@ function growSoftEdges(ink: Float32Array, strokes: Strokes, w: number, h: number
  * The kept ink stretched so the strokes' STRETCH_PERCENTILE reaches 1, and the box of what is not the
  * faintest halo (which stays in the picture but does not widen the box).
  */
-function stretchInk(ink: Float32Array, w: number, h: number, grown: ReturnType<typeof growSoftEdges>, floor: number): { out: Float32Array; box: Box } {
+function stretchInk(ink: Float32Array, w: number, h: number, grown: ReturnType<typeof growSoftEdges>, floor: number, work: Workspace): { out: Float32Array; box: Box } {
   const { keep, region, strokeHist, strokePixels } = grown;
   const strong = stretchTop(strokeHist, strokePixels, floor);
-  const out = new Float32Array(w * h);
+  const out = work.zeroedFloat32('digit', w * h);
   const box: Box = { x0: w, y0: h, x1: -1, y1: -1 };
   for (let y = region.y0; y <= region.y1; y++) for (let x = region.x0; x <= region.x1; x++) {
     const i = y * w + x;
@@ -579,18 +583,23 @@ function stretchInk(ink: Float32Array, w: number, h: number, grown: ReturnType<t
  * Finds the digit in luminance `v` (0..255). Undefined when nothing survives as a stroke: a blank page,
  * a flat colour, paper texture, an empty canvas.
  */
-export function findDigit(v: Float32Array, w: number, h: number, opts: FindDigitOptions = FIND_DIGIT_DEFAULTS): FoundDigit | undefined {
-  return digitFromInk(findInk(v, w, h, opts), w, h, opts);
+export function findDigit(v: Float32Array, w: number, h: number, opts: FindDigitOptions = FIND_DIGIT_DEFAULTS,
+  work: Workspace = createWorkspace()): FoundDigit | undefined {
+  return digitFromInk(findInk(v, w, h, opts, work), w, h, opts, work);
 }
 
-/** findDigit's choice of parts and soft edges, from the page's ink already found. */
-export function digitFromInk(page: PageInk, w: number, h: number, opts: FindDigitOptions = FIND_DIGIT_DEFAULTS): FoundDigit | undefined {
+/**
+ * findDigit's choice of parts and soft edges, from the page's ink already found. With a workspace, the
+ * digit's ink is a view of its slot: valid until digitFromInk runs again with that workspace.
+ */
+export function digitFromInk(page: PageInk, w: number, h: number, opts: FindDigitOptions = FIND_DIGIT_DEFAULTS,
+  work: Workspace = createWorkspace()): FoundDigit | undefined {
   const digit = chooseDigitParts(page.parts);
   if (!digit || !bigEnough(digit.box, w, h, opts)) return undefined;
   const { ink, strokes, labels, inverted } = page;
   const floor = strokes.t * SOFT_EDGE_FLOOR;
-  const grown = growSoftEdges(ink, strokes, w, h, labels, digit.labels, digit.box, floor);
-  const { out, box } = stretchInk(ink, w, h, grown, floor);
+  const grown = growSoftEdges(ink, strokes, w, h, labels, digit.labels, digit.box, floor, work);
+  const { out, box } = stretchInk(ink, w, h, grown, floor, work);
   return { ink: out, box, inverted };
 }
 
@@ -614,14 +623,19 @@ export interface PageInk {
   inverted: boolean;
 }
 
-/** Illumination flattened, polarity decided, rules removed, stroke parts labelled (specks and lines dropped). */
-export function findInk(v: Float32Array, w: number, h: number, opts: FindDigitOptions = FIND_DIGIT_DEFAULTS): PageInk {
-  const { bg, inverted } = estimateBackground(v, w, h);
-  const ink = flatten(v, bg, inverted);
+/**
+ * Illumination flattened, polarity decided, rules removed, stroke parts labelled (specks and lines
+ * dropped). With a workspace, the page's arrays are views of its slots: valid until findInk runs again
+ * with that workspace.
+ */
+export function findInk(v: Float32Array, w: number, h: number, opts: FindDigitOptions = FIND_DIGIT_DEFAULTS,
+  work: Workspace = createWorkspace()): PageInk {
+  const { bg, inverted } = estimateBackground(v, w, h, work);
+  const ink = flatten(v, bg, inverted, work.float32('ink', w * h));
   if (Math.min(w, h) >= FLAT_BG_BELOW) removeRules(ink, w, h);
-  const strokes = strokeThreshold(ink, w, h, opts.minContrast);
-  const labels = new Int32Array(w * h);
-  return { ink, strokes, labels, parts: strokeParts(strokes, w, h, labels), inverted };
+  const strokes = strokeThreshold(ink, w, h, opts.minContrast, work);
+  const labels = work.zeroedInt32('labels', w * h);
+  return { ink, strokes, labels, parts: strokeParts(strokes, w, h, labels, work), inverted };
 }
 
 /** Is a digit with this box large enough in a w × h picture not to be a speck? */

@@ -1,4 +1,5 @@
 import { Box, BOX_INK, Component, expandBox, flood8, mainPart, PageInk, PART_MIN_SHARE, SOFT_EDGE_FLOOR, SOFT_EDGE_MARGIN, stretchTop } from './find-digit';
+import { createWorkspace, Workspace } from './workspace';
 
 /**
  * The pieces a line of handwritten digits may be read from, for the model to choose between.
@@ -147,9 +148,9 @@ function atomBox(part: Component, labels: Int32Array, w: number, cx0: number, cx
  * Every pixel of soft ink around the line's parts, given to the part it was grown from (multi-source
  * flood through ink above `floor`, so each faint edge goes with the stroke it borders).
  */
-function growOwners(page: PageInk, w: number, h: number, parts: Component[], floor: number, region: Box): Int32Array {
-  const owner = new Int32Array(w * h);
-  const stack = new Int32Array((region.x1 - region.x0 + 1) * (region.y1 - region.y0 + 1));
+function growOwners(page: PageInk, w: number, h: number, parts: Component[], floor: number, region: Box, work: Workspace): Int32Array {
+  const owner = work.zeroedInt32('line-owner', w * h);
+  const stack = work.int32('line-grow', (region.x1 - region.x0 + 1) * (region.y1 - region.y0 + 1));
   let top = 0;
   for (const p of parts) for (let y = p.y0; y <= p.y1; y++) for (let x = p.x0; x <= p.x1; x++) {
     const i = y * w + x;
@@ -170,7 +171,7 @@ function growOwners(page: PageInk, w: number, h: number, parts: Component[], flo
  * The candidate characters of the line through the page's heaviest part, or undefined when the line
  * has one atom only (a single digit: findDigit's reading stands).
  */
-export function findLine(page: PageInk, w: number, h: number): LineCandidates | undefined {
+export function findLine(page: PageInk, w: number, h: number, work: Workspace = createWorkspace()): LineCandidates | undefined {
   const parts = lineParts(page.parts);
   if (parts.length === 0) return undefined;
   const lineH = Math.max(...parts.map(height));
@@ -197,7 +198,7 @@ export function findLine(page: PageInk, w: number, h: number): LineCandidates | 
   const lineBox = atoms.map((a) => a.box).reduce(union);
   const margin = Math.max(2, Math.round(SOFT_EDGE_MARGIN * lineH));
   const region = expandBox(lineBox, margin, w, h);
-  const owner = growOwners(page, w, h, parts, floor, region);
+  const owner = growOwners(page, w, h, parts, floor, region, work);
   const strokeHist = new Uint32Array(256);
   let strokePixels = 0;
   for (let y = region.y0; y <= region.y1; y++) for (let x = region.x0; x <= region.x1; x++) {

@@ -1,4 +1,5 @@
 import { borderMedian, Box, Component, cropFound, digitFromInk, findInk, otsu, PageInk } from './find-digit';
+import { createWorkspace, Workspace } from './workspace';
 
 /**
  * Other hypotheses of where the digit is, beside the page pipeline's (find-digit.ts), for the model to
@@ -137,7 +138,7 @@ const SHEET_EDGE = 2;
  * The largest light region, when it is a sheet lying on a darker surface: the page pipeline run inside
  * it, with everything outside it painted with its paper. Found on the coarse picture.
  */
-function sheetCandidate(full: Float32Array, fw: number, fh: number, { c: v, cw: w, ch: h, f }: Coarse): LayoutCandidate | undefined {
+function sheetCandidate(full: Float32Array, fw: number, fh: number, { c: v, cw: w, ch: h, f }: Coarse, work: Workspace): LayoutCandidate | undefined {
   const scaled = new Float32Array(v.length);
   for (let i = 0; i < v.length; i++) scaled[i] = v[i] / 255;
   const t = otsu(scaled) * 255;
@@ -221,7 +222,7 @@ function sheetCandidate(full: Float32Array, fw: number, fh: number, { c: v, cw: 
       sub[y * sw + x] = !edgeRow && right[cy] >= 0 && gx >= l && gx < r ? full[(sy0 + y) * fw + gx] : paper;
     }
   }
-  const found = digitFromInk(findInk(sub, sw, sh), sw, sh);
+  const found = digitFromInk(findInk(sub, sw, sh, undefined, work), sw, sh, undefined, work);
   if (!found) return undefined;
   const b = found.box;
   const { crop, cw, ch } = cropFound(found, sw);
@@ -270,24 +271,26 @@ function withoutTouchingFrame(page: PageInk, c: Component, w: number): { page: P
   // Per side and position along it, the first of the part's pixels inward from the edge within the band
   // (a box photographed at a slant is not on its bounding box's edge everywhere) and the run of ink
   // from there: the line's thickness.
+  // Each side as the pixel index d pixels inward from its i-th position.
   const sides = [
-    { n: bw, pixel: (i: number, d: number) => [c.x0 + i, c.y0 + d] },
-    { n: bw, pixel: (i: number, d: number) => [c.x0 + i, c.y1 - d] },
-    { n: bh, pixel: (i: number, d: number) => [c.x0 + d, c.y0 + i] },
-    { n: bh, pixel: (i: number, d: number) => [c.x1 - d, c.y0 + i] },
+    { n: bw, pixel: (i: number, d: number) => (c.y0 + d) * w + c.x0 + i },
+    { n: bw, pixel: (i: number, d: number) => (c.y1 - d) * w + c.x0 + i },
+    { n: bh, pixel: (i: number, d: number) => (c.y0 + i) * w + c.x0 + d },
+    { n: bh, pixel: (i: number, d: number) => (c.y0 + i) * w + c.x1 - d },
   ];
-  const at = (side: (typeof sides)[number], i: number, d: number) => {
-    const [x, y] = side.pixel(i, d);
-    return labels[y * w + x] === c.label;
-  };
-  const lines = sides.map((side) => Array.from({ length: side.n }, (_, i) => {
-    let first = 0;
-    while (first < band && !at(side, i, first)) first++;
-    let run = 0;
-    while (first + run < band && at(side, i, first + run)) run++;
-    return { first, run };
-  }));
-  if (lines.some((l) => l.filter((p) => p.run > 0).length < SIDE_COVER * l.length)) return undefined;
+  const lines: { first: number; run: number }[][] = [];
+  for (const side of sides) {
+    const at = (i: number, d: number) => labels[side.pixel(i, d)] === c.label;
+    const line = Array.from({ length: side.n }, (_, i) => {
+      let first = 0;
+      while (first < band && !at(i, first)) first++;
+      let run = 0;
+      while (first + run < band && at(i, first + run)) run++;
+      return { first, run };
+    });
+    if (line.filter((p) => p.run > 0).length < SIDE_COVER * line.length) return undefined;
+    lines.push(line);
+  }
   const thickness = lines.map((l) => {
     const runs = l.filter((p) => p.run > 0).map((p) => p.run).sort((a, b) => a - b);
     return runs[runs.length >> 1];
@@ -299,9 +302,8 @@ function withoutTouchingFrame(page: PageInk, c: Component, w: number): { page: P
     const thick = thickness[k] + 1; // the line and its soft edge
     lines[k].forEach(({ first }, i) => {
       for (let d = 0; d < Math.min(band, first + thick); d++) {
-        const [x, y] = side.pixel(i, d);
-        labelsOut[y * w + x] = 0;
-        ink[y * w + x] = 0;
+        labelsOut[side.pixel(i, d)] = 0;
+        ink[side.pixel(i, d)] = 0;
       }
     });
   });
@@ -322,7 +324,7 @@ function withoutTouchingFrame(page: PageInk, c: Component, w: number): { page: P
  * The largest printed box with parts inside it: those parts, without the box; or a box the digit
  * touches (one part with it): what is inside the box's lines.
  */
-function frameCandidate(page: PageInk, w: number, h: number): LayoutCandidate | undefined {
+function frameCandidate(page: PageInk, w: number, h: number, work: Workspace): LayoutCandidate | undefined {
   const bySize = [...page.parts].sort((a, b) => (b.x1 - b.x0) * (b.y1 - b.y0) - (a.x1 - a.x0) * (a.y1 - a.y0));
   for (const frame of bySize.slice(0, FRAME_TRIES)) {
     const bw = frame.x1 - frame.x0 + 1, bh = frame.y1 - frame.y0 + 1;
@@ -331,7 +333,7 @@ function frameCandidate(page: PageInk, w: number, h: number): LayoutCandidate | 
     const bare = frame.area * FRAME_SHARE <= bw * bh * (1 - (1 - 2 * FRAME_BAND) ** 2) && inner.length > 0 && frameLike(page, frame, w);
     const touched = bare ? undefined : withoutTouchingFrame(page, frame, w);
     if (!bare && !touched) continue;
-    const found = touched ? digitFromInk({ ...touched.page, parts: [...inner, touched.part] }, w, h) : digitFromInk({ ...page, parts: inner }, w, h);
+    const found = digitFromInk(touched ? { ...touched.page, parts: [...inner, touched.part] } : { ...page, parts: inner }, w, h, undefined, work);
     if (!found) return undefined;
     return { kind: 'frame', ...cropFound(found, w), box: found.box, inverted: found.inverted };
   }
@@ -343,9 +345,9 @@ function frameCandidate(page: PageInk, w: number, h: number): LayoutCandidate | 
  * is a hypothesis only where the page pipeline saw strokes: on an empty page its contrast is the light's
  * gradient or the printed rules, which the page pipeline flattens and removes.
  */
-export function layoutCandidates(v: Float32Array, w: number, h: number, page: PageInk): LayoutCandidate[] {
+export function layoutCandidates(v: Float32Array, w: number, h: number, page: PageInk, work: Workspace = createWorkspace()): LayoutCandidate[] {
   const out: LayoutCandidate[] = [];
   const small = coarse(v, w, h);
-  for (const c of [page.parts.length ? tightCandidate(small, w, h) : undefined, sheetCandidate(v, w, h, small), frameCandidate(page, w, h)]) if (c) out.push(c);
+  for (const c of [page.parts.length ? tightCandidate(small, w, h) : undefined, sheetCandidate(v, w, h, small, work), frameCandidate(page, w, h, work)]) if (c) out.push(c);
   return out;
 }

@@ -3,6 +3,7 @@ import { borderMedian, Box, cropFound, digitFromInk, findInk } from './find-digi
 import { findLine } from './find-number';
 import { CandidateKind, inkIsDark, layoutCandidates } from './layout-candidates';
 import type { Bitmap } from './bitmap';
+import { createWorkspace, Workspace } from './workspace';
 
 
 /** MNIST's own recipe: the digit's longer side is scaled to this many pixels... */
@@ -242,8 +243,8 @@ function preprocessWith(img: Bitmap, buffers: Buffers, sourceWidth = img.width):
     whole = wholeCandidates(lum, inkIsDark(lum, level));
   }
   const { v, w, h } = shrink(lum, img.width, img.height, WORK_SIZE);
-  const page = findInk(v, w, h);
-  const found = digitFromInk(page, w, h);
+  const page = findInk(v, w, h, undefined, buffers.work);
+  const found = digitFromInk(page, w, h, undefined, buffers.work);
   // Boxes in the uploaded picture's pixels: the working image is the picture shrunk by a whole factor.
   const f = sourceWidth / w;
   const scaleBox = (b: Box): PixelBox => ({ x: Math.round(b.x0 * f), y: Math.round(b.y0 * f), width: Math.round((b.x1 - b.x0 + 1) * f), height: Math.round((b.y1 - b.y0 + 1) * f) });
@@ -254,7 +255,7 @@ function preprocessWith(img: Bitmap, buffers: Buffers, sourceWidth = img.width):
   const area = (b: Box) => (b.x1 - b.x0 + 1) * (b.y1 - b.y0 + 1);
   const clear = (c: Box) => !!found && found.box.x0 >= edge && found.box.y0 >= edge && found.box.x1 < w - edge && found.box.y1 < h - edge
     && area(c) <= SEEN_WHOLE * area(found.box);
-  const alternatives = whole ? undefined : layoutCandidates(v, w, h, page).map((c): Alternative => {
+  const alternatives = whole ? undefined : layoutCandidates(v, w, h, page, buffers.alternatives).map((c): Alternative => {
     const input = buffers.input();
     toMnistInput(c.crop, c.cw, c.ch, input);
     const alt: Alternative = { kind: c.kind, input, box: scaleBox(c.box), inverted: c.inverted, needsDoubt: c.kind === 'tight' && clear(c.box) };
@@ -266,7 +267,7 @@ function preprocessWith(img: Bitmap, buffers: Buffers, sourceWidth = img.width):
   const { crop, cw, ch } = cropFound(found, w);
   toMnistInput(crop, cw, ch, out);
   const result: Preprocessed = { input: out, info: { path: 'normalized', inverted, hadAlpha, empty: false }, box: scaleBox(found.box), whole, alternatives };
-  const line = findLine(page, w, h);
+  const line = findLine(page, w, h, buffers.work);
   if (line) {
     const inputs = new Float32Array(line.candidates.length * PIXELS);
     line.crops.forEach((c, k) => toMnistInput(c.ink, c.w, c.h, inputs.subarray(k * PIXELS, (k + 1) * PIXELS)));
@@ -311,6 +312,10 @@ interface Buffers {
   luminance(n: number): Float32Array;
   histogram: Uint32Array<ArrayBuffer>;
   input(): Float32Array;
+  /** The digit finder's working memory, for the page... */
+  work: Workspace;
+  /** ...and for the other layouts, whose sheet is a page of its own while the page's ink is still needed. */
+  alternatives: Workspace;
 }
 
 /** Preprocessing with buffers of its own: see createPreprocessor. */
@@ -326,15 +331,18 @@ export interface Preprocessor {
 
 /** Inputs carved from one slab (~0.3 µs each, against ~2.5 µs for a new 784-float array). */
 const SLAB_INPUTS = 64;
-/** Luminance buffers up to this many values are reused; a large photo's is not kept pinned in memory. */
-const SCRATCH_MAX = 128 * 128;
+/**
+ * Luminance buffers up to this many values are reused: a photo the decoders shrank to 512 px fits; a
+ * larger picture (a big PNG, shrunk here) is not kept pinned in memory.
+ */
+const SCRATCH_MAX = 512 * 512;
 
 /**
  * A preprocessor for one thread. Allocation on the request path costs: a new typed array of a few KB
  * takes ~2.5 µs here (its memory lives outside the JS heap), as much as a pass over a 28×28 image, and
- * each one is more work for the garbage collector on the HTTP thread. So the luminance buffer and the
- * histogram are reused (run is synchronous: nothing else can use them in between), and inputs are
- * views of shared slabs.
+ * each one is more work for the garbage collector on the HTTP thread. So the luminance buffer, the
+ * histogram and the digit finder's working memory (workspace.ts) are reused (run is synchronous: nothing
+ * else can use them in between), and inputs are views of shared slabs.
  * @example const p = createPreprocessor(); p.run(bitmap).input // Float32Array(784), values in [0,1]
  */
 export function createPreprocessor(): Preprocessor {
@@ -348,6 +356,8 @@ export function createPreprocessor(): Preprocessor {
       return scratch.subarray(0, n);
     },
     histogram: new Uint32Array(256),
+    work: createWorkspace(),
+    alternatives: createWorkspace(),
     input() {
       if (slabUsed === SLAB_INPUTS) {
         slab = new Float32Array(SLAB_INPUTS * PIXELS);

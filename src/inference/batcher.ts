@@ -51,18 +51,28 @@ export class Batcher {
 
   /** Queues one preprocessed 28×28 image; resolves with its row of the batch's answer. */
   submit(input: Float32Array): Promise<Float32Array> {
+    return this.submitAll([input]).then(([row]) => row);
+  }
+
+  /**
+   * Queues the inputs of one picture (its readings, a line's candidate characters) together: with nothing
+   * in flight they go as one batch, not as a first input alone and the rest after maxBatchDelayMs. All or
+   * none are queued.
+   */
+  submitAll(inputs: Float32Array[]): Promise<Float32Array[]> {
     if (this.draining) return Promise.reject(this.opts.closedError());
-    if (this.queue.length >= this.opts.maxQueue) {
+    if (this.queue.length + inputs.length > this.opts.maxQueue) {
       return Promise.reject(new AppError('QUEUE_FULL', `the inference queue is full (${this.opts.maxQueue} waiting); retry shortly`));
     }
-    return new Promise((resolve, reject) => {
+    const rows = inputs.map((input) => new Promise<Float32Array>((resolve, reject) => {
       const job: Job = {
         input, enqueued: performance.now(), resolve, reject, settled: false,
         timer: setTimeout(() => this.expire(job), this.opts.requestTimeoutMs),
       };
       this.queue.push(job);
-      this.pump();
-    });
+    }));
+    this.pump();
+    return Promise.all(rows);
   }
 
   private expire(job: Job): void {

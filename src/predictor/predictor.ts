@@ -195,7 +195,7 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
       // to the model together.
       const inputs = [input, ...whole.map((r) => r.input), ...alternatives.map((r) => r.input)];
       if (line) for (let k = 0; k < line.candidates.length; k++) inputs.push(line.inputs.subarray(k * PIXELS, (k + 1) * PIXELS));
-      const rows = await Promise.all(inputs.map((x, k) => (k === 0 && info.empty ? undefined : batcher.submit(x))));
+      const rows: (Float32Array | undefined)[] = info.empty ? [undefined, ...await batcher.submitAll(inputs.slice(1))] : await batcher.submitAll(inputs);
       const single = info.empty ? undefined : toPrediction(rows[0]!, opts.minDigitScore);
       const readings = whole.map((_, k) => toPrediction(rows[1 + k]!, opts.minDigitScore));
       const others = alternatives.map((_, k) => toPrediction(rows[1 + whole.length + k]!, opts.minDigitScore));
@@ -250,7 +250,7 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
       return { prediction: withReading(single, pre.box), input28: input, info, readings: scored(single) };
     },
     async predictInputs(inputs) {
-      const rows = await Promise.all(inputs.map((x) => batcher.submit(x)));
+      const rows = await batcher.submitAll(inputs);
       return rows.map((row) => withReading(toPrediction(row, opts.minDigitScore), WHOLE_28));
     },
     async close() {

@@ -3,6 +3,11 @@ import { createPreprocessor, resample, toLuminance } from '../../src/image/prepr
 import { otsu } from '../../src/image/find-digit';
 import { decodeImage } from '../../src/image/decode';
 import { canvasBitmap, correlation, encode, mnistBitmap } from '../helpers/images';
+import { createRng } from '../../src/data/rng';
+import { digitSampler, uploadSeed } from '../../src/uploads/conditions';
+import { renderLayout } from '../../src/uploads/layouts';
+import { renderNumberUpload } from '../../src/uploads/numbers';
+import { encodeUpload } from '../../src/uploads/evaluate-uploads';
 
 let test: Dataset;
 const original = (i: number) => Float32Array.from(test.images.subarray(i * PIXELS, (i + 1) * PIXELS), (v) => v / 255);
@@ -110,6 +115,25 @@ describe('preprocess', () => {
     const before = Uint8Array.from(bitmap.data);
     preprocess(bitmap);
     expect(bitmap.data).toEqual(before);
+  });
+
+  it('answers a picture the same whatever it preprocessed before (its working memory is reused, never read stale)', async () => {
+    // A sheet on a desk (the sheet's own page of ink beside the page's), a number (a line of candidates),
+    // in orders that leave larger and smaller pictures' ink in the buffers.
+    const rng = createRng(uploadSeed(9, 'sheet-on-desk', 0));
+    const index = rng.int(test.count);
+    const sheet = await decodeImage(await encodeUpload(renderLayout('sheet-on-desk', { sample: digitSampler(test.images, index), cols: 28, rows: 28 }, rng)), 50e6);
+    const number = await decodeImage(await encodeUpload(renderNumberUpload(test.images, test.labels, 'touching', 9, 3).upload), 50e6);
+    const bitmaps = [sheet.bitmap, number.bitmap, mnistBitmap(test.images, 5, { scale: 4 })];
+    const everything = (r: ReturnType<typeof preprocess>) => ({
+      ...r, input: Array.from(r.input), alternatives: r.alternatives?.map((a) => ({ ...a, input: Array.from(a.input) })),
+      line: r.line && { ...r.line, inputs: Array.from(r.line.inputs) },
+    });
+    const fresh = bitmaps.map((b) => everything(createPreprocessor().run(b)));
+    expect(fresh[0].alternatives?.some((a) => a.sheet)).toBe(true);
+    expect(fresh[1].line?.candidates.length).toBeGreaterThan(2);
+    const reused = createPreprocessor();
+    for (const k of [0, 1, 2, 1, 0, 2, 0]) expect(everything(reused.run(bitmaps[k]))).toEqual(fresh[k]);
   });
 
   it('hands out model inputs that are zeroed and never overlap, across slabs, and other preprocessors\' never meet its own', () => {

@@ -69,6 +69,27 @@ describe('Batcher', () => {
     expect(e.sizes).toEqual([1, 4, 4]);
   });
 
+  it('sends one picture\'s inputs, submitted together, as one batch when nothing is in flight; all or none are queued', async () => {
+    const e = engine(30);
+    const b = new Batcher(e.run, { ...opts, concurrency: 2 });
+    const group = watch(b.submitAll([0.1, 0.2, 0.3].map(img)));
+    await jest.advanceTimersByTimeAsync(30);
+    expect(e.sizes).toEqual([3]); // not the first alone and the others after the batch delay
+    expect(e.solo).toEqual([true]);
+    expect(group.value!.map((row) => row[0])).toEqual([0.1, 0.2, 0.3].map((v) => Math.fround(v)));
+    // Eight may wait: with one in flight and six waiting, a picture of four is refused whole.
+    const one = engine(30);
+    const serial = new Batcher(one.run, opts);
+    watch(serial.submit(img(0)));
+    const waiting = watch(serial.submitAll([0, 0, 0, 0, 0, 0].map(img)));
+    const late = watch(serial.submitAll([1, 1, 1, 1].map(img)));
+    await jest.advanceTimersByTimeAsync(0);
+    expect(late.error?.code).toBe('QUEUE_FULL');
+    await jest.advanceTimersByTimeAsync(200);
+    expect(waiting.value).toHaveLength(6);
+    expect(one.sizes).toEqual([1, 4, 2]);
+  });
+
   it('waits maxBatchDelayMs for company while a batch is in flight, then sends what it has', async () => {
     const e = engine(100);
     const b = new Batcher(e.run, { ...opts, concurrency: 2 });
