@@ -119,7 +119,6 @@ function lineWidth(line: LineShape): number {
 }
 
 /** readLine's reading and its score. */
-/** readLine's reading and its score. */
 function bestReading(line: LineShape, predictions: Prediction[], allowCuts: boolean, prices: ReadingPrices): { chosen: number[]; score: number } {
   const { atoms: n, candidates } = line;
   const lineH = lineHeight(line);
