@@ -61,6 +61,16 @@ function overlapShare(a: PixelBox, b: PixelBox): number {
   return (w * h) / (a.width * a.height + b.width * b.height - w * h);
 }
 
+/** Share of a box's longer side another box may reach beyond it and still lie within it. */
+const COVER_MARGIN = 0.1;
+
+/** Does box `outer` hold box `inner` (up to COVER_MARGIN)? */
+function covers(outer: PixelBox, inner: PixelBox): boolean {
+  const m = COVER_MARGIN * Math.max(outer.width, outer.height);
+  return inner.x >= outer.x - m && inner.y >= outer.y - m
+    && inner.x + inner.width <= outer.x + outer.width + m && inner.y + inner.height <= outer.y + outer.height + m;
+}
+
 /** The answer for a mark the model's digit-score head does not take for a digit. */
 function notADigit(score: number, min: number): AppError {
   return new AppError('IMAGE_NO_DIGIT', `no digit found: a mark stands out from the background but it is not a digit (digit score ${score.toFixed(3)} < ${min}); a letter, a symbol, a drawing or a scribble?`);
@@ -214,9 +224,9 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
         return { prediction: withReading(prediction, WHOLE_28), input28: whole[best].input, info: { ...info, path: 'whole', inverted: whole[best].inverted, empty: false }, readings: scored(prediction) };
       }
       const other = bestAlternative(single, others, alternatives.map((a) => a.needsDoubt));
-      const answerOther = (): PredictResult => {
-        const prediction = others[other];
-        const alt = alternatives[other];
+      const answerOther = (k = other): PredictResult => {
+        const prediction = others[k];
+        const alt = alternatives[k];
         if (prediction.isDigit === false && refuse) throw notADigit(prediction.digitScore!, opts.minDigitScore);
         return { prediction: withReading(prediction, alt.box), input28: alt.input, info: { ...info, path: alt.kind, inverted: alt.inverted, empty: false }, readings: scored(prediction) };
       };
@@ -238,12 +248,17 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
       if (line && chosen.length > 1 && chosen.every((k) => onSheet(line.candidates[k].box))) {
         const chars = chosen.map((k) => ({ prediction: candidates[k], box: line.candidates[k].box }));
         const prediction = lineAnswer(chars, refuse);
-        // A number is read unless another layout's one digit is worth more than the whole reading.
-        if (other < 0 || worth(prediction) >= worth(others[other])) {
-          if (refuse && chars.every((c) => c.prediction.isDigit === false)) throw notADigit(prediction.digitScore!, opts.minDigitScore);
-          // The debug input is the leftmost digit's, as `digit` and `probabilities` are.
-          return { prediction, input28: line.inputs.slice(chosen[0] * PIXELS, (chosen[0] + 1) * PIXELS), info, readings: scored() };
-        }
+        // A number is read unless a one-digit reading is worth more than the whole reading: another
+        // layout's, or one that covers every character read (the whole picture's crop of a thick digit
+        // whose blobs the line took for two characters), whether or not it may overrule the page's.
+        let rival = other;
+        alternatives.forEach((a, k) => {
+          if (chars.every((c) => covers(a.box, c.box)) && (rival < 0 || worth(others[k]) > worth(others[rival]))) rival = k;
+        });
+        if (rival >= 0 && worth(prediction) < worth(others[rival])) return answerOther(rival);
+        if (refuse && chars.every((c) => c.prediction.isDigit === false)) throw notADigit(prediction.digitScore!, opts.minDigitScore);
+        // The debug input is the leftmost digit's, as `digit` and `probabilities` are.
+        return { prediction, input28: line.inputs.slice(chosen[0] * PIXELS, (chosen[0] + 1) * PIXELS), info, readings: scored() };
       }
       if (other >= 0) return answerOther();
       if (single.isDigit === false && refuse) throw notADigit(single.digitScore!, opts.minDigitScore);

@@ -122,6 +122,14 @@ describe('evaluateUploads through the predictor', () => {
       const sheet = await predictor.predictBytes(await encodeUpload(renderLayout('sheet-on-desk', { sample: digitSampler(test.images, sheetIndex), cols: 28, rows: 28 }, sheetRng)));
       expect(sheet.readings!.map((r) => r.kind)).toContain('sheet');
       expect(sheet.prediction.number).toBe(String(test.labels[sheetIndex]));
+      // A thick 5 whose blobs the line read as "28" (probability 0.31): the whole picture's crop, which
+      // holds both characters, reads 5 with 0.998 and answers (a picture of the tuning seed).
+      const thickRng = createRng(uploadSeed(1, 'thick-marker', 368));
+      const thickIndex = thickRng.int(test.count);
+      const thick = await predictor.predictBytes(await encodeUpload(renderLayout('thick-marker', { sample: digitSampler(test.images, thickIndex), cols: 28, rows: 28 }, thickRng)));
+      expect(test.labels[thickIndex]).toBe(5);
+      expect(thick.prediction.number).toBe('5');
+      expect(thick.info.path).toBe('tight');
     } finally {
       await predictor.close();
     }
