@@ -270,8 +270,7 @@ function withoutTouchingFrame(page: PageInk, c: Component, w: number): { page: P
   const band = Math.max(2, Math.round(FRAME_BAND * Math.min(bw, bh)));
   // Per side and position along it, the first of the part's pixels inward from the edge within the band
   // (a box photographed at a slant is not on its bounding box's edge everywhere) and the run of ink
-  // from there: the line's thickness.
-  // Each side as the pixel index d pixels inward from its i-th position.
+  // from there: the line's thickness. Each side gives the pixel index d pixels inward from its i-th position.
   const sides = [
     { n: bw, pixel: (i: number, d: number) => (c.y0 + d) * w + c.x0 + i },
     { n: bw, pixel: (i: number, d: number) => (c.y1 - d) * w + c.x0 + i },
@@ -302,8 +301,9 @@ function withoutTouchingFrame(page: PageInk, c: Component, w: number): { page: P
     const thick = thickness[k] + 1; // the line and its soft edge
     lines[k].forEach(({ first }, i) => {
       for (let d = 0; d < Math.min(band, first + thick); d++) {
-        labelsOut[side.pixel(i, d)] = 0;
-        ink[side.pixel(i, d)] = 0;
+        const j = side.pixel(i, d);
+        labelsOut[j] = 0;
+        ink[j] = 0;
       }
     });
   });

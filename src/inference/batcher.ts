@@ -51,7 +51,11 @@ export class Batcher {
 
   /** Queues one preprocessed 28×28 image; resolves with its row of the batch's answer. */
   submit(input: Float32Array): Promise<Float32Array> {
-    return this.submitAll([input]).then(([row]) => row);
+    const refused = this.refusal(1);
+    if (refused) return Promise.reject(refused);
+    const row = this.enqueue(input);
+    this.pump();
+    return row;
   }
 
   /**
@@ -60,19 +64,31 @@ export class Batcher {
    * none are queued.
    */
   submitAll(inputs: Float32Array[]): Promise<Float32Array[]> {
-    if (this.draining) return Promise.reject(this.opts.closedError());
-    if (this.queue.length + inputs.length > this.opts.maxQueue) {
-      return Promise.reject(new AppError('QUEUE_FULL', `the inference queue is full (${this.opts.maxQueue} waiting); retry shortly`));
+    const refused = this.refusal(inputs.length);
+    if (refused) return Promise.reject(refused);
+    const rows = inputs.map((input) => this.enqueue(input));
+    this.pump();
+    return Promise.all(rows);
+  }
+
+  /** Why `n` more inputs may not be queued now, or undefined when they may. */
+  private refusal(n: number): Error | undefined {
+    if (this.draining) return this.opts.closedError();
+    if (this.queue.length + n > this.opts.maxQueue) {
+      return new AppError('QUEUE_FULL', `the inference queue is full (${this.opts.maxQueue} waiting); retry shortly`);
     }
-    const rows = inputs.map((input) => new Promise<Float32Array>((resolve, reject) => {
+    return undefined;
+  }
+
+  /** Queues one input without sending anything: the caller pumps once it has queued all of its own. */
+  private enqueue(input: Float32Array): Promise<Float32Array> {
+    return new Promise((resolve, reject) => {
       const job: Job = {
         input, enqueued: performance.now(), resolve, reject, settled: false,
         timer: setTimeout(() => this.expire(job), this.opts.requestTimeoutMs),
       };
       this.queue.push(job);
-    }));
-    this.pump();
-    return Promise.all(rows);
+    });
   }
 
   private expire(job: Job): void {

@@ -64,9 +64,9 @@ function overlapShare(a: PixelBox, b: PixelBox): number {
 /** Share of a box's longer side another box may reach beyond it and still lie within it. */
 const COVER_MARGIN = 0.1;
 
-/** Does box `outer` hold box `inner` (up to COVER_MARGIN)? */
-function covers(outer: PixelBox, inner: PixelBox): boolean {
-  const m = COVER_MARGIN * Math.max(outer.width, outer.height);
+/** Does box `outer` hold box `inner`, which may reach `margin` of outer's longer side beyond it? */
+function covers(outer: PixelBox, inner: PixelBox, margin = COVER_MARGIN): boolean {
+  const m = margin * Math.max(outer.width, outer.height);
   return inner.x >= outer.x - m && inner.y >= outer.y - m
     && inner.x + inner.width <= outer.x + outer.width + m && inner.y + inner.height <= outer.y + outer.height + m;
 }
@@ -243,8 +243,7 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
       // light region too, and the page reads them, not what lies between them.
       const sheetHypothesis = alternatives.find((a) => a.sheet);
       const sheet = sheetHypothesis && pre.box && overlapShare(sheetHypothesis.box, pre.box) >= SAME_MARK ? sheetHypothesis.sheet : undefined;
-      const onSheet = (b: PixelBox) => !sheet || (b.x >= sheet.x && b.y >= sheet.y
-        && b.x + b.width <= sheet.x + sheet.width && b.y + b.height <= sheet.y + sheet.height);
+      const onSheet = (b: PixelBox) => !sheet || covers(sheet, b, 0);
       if (line && chosen.length > 1 && chosen.every((k) => onSheet(line.candidates[k].box))) {
         const chars = chosen.map((k) => ({ prediction: candidates[k], box: line.candidates[k].box }));
         const prediction = lineAnswer(chars, refuse);
