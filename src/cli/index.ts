@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { trainCommand, evaluateCommand, dataCommand, benchTrainCommand, reportCommand } from './train-commands';
+import { trainCommand, evaluateCommand, dataCommand, benchTrainCommand, reportCommand, outlierMarksCommand } from './train-commands';
 import { exportCommand } from './onnx-commands';
 import { serveCommand, benchCommand, benchFilesCommand } from './serve-commands';
 import { predictCommand, evaluateImagesCommand } from './files-commands';
@@ -18,6 +18,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .scriptName('mnist-onnx')
     .command(dataCommand)
     .command(trainCommand)
+    .command(outlierMarksCommand)
     .command(evaluateCommand)
     .command(reportCommand)
     .command(benchTrainCommand)

@@ -6,6 +6,7 @@ import { loadMnist } from '../data/mnist';
 import { MNIST_KEYS, resolveMnistFile } from '../data/sources';
 import type { BackendChoice } from '../backend/select-backend';
 import { resolveTrainConfig, TRAIN_DEFAULTS } from '../train/config';
+import { OUTLIER_MARK_DEFAULTS } from '../data/outliers';
 import { evaluateSavedModel } from '../train/evaluate-model';
 import { writeTrainingReport } from '../train/report-plots';
 import { createProgress } from './progress';
@@ -36,6 +37,7 @@ interface TrainArgs {
   epochs: number; 'batch-size': number; lr: number; seed: number; 'val-count': number; 'train-limit': number; 'test-limit': number;
   augment: boolean; patience: number; workers: number; backend: string; out: string; checkpoints: string; resume: boolean;
   'max-steps': number; 'data-dir'?: string; 'download-url'?: string; dropout: number; 'warmup-steps': number; seeds?: number[];
+  'outlier-marks': string; 'marks-per-step': number; 'pairs-per-step': number; 'outlier-weight': number;
 }
 
 export const trainCommand: CommandModule<object, TrainArgs> = {
@@ -61,6 +63,10 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     resume: { type: 'boolean', default: false, describe: 'continue from the last checkpoint' },
     'max-steps': { type: 'number', default: 0, describe: 'stop after this many steps (0 = no limit)' },
     seeds: { type: 'array', number: true, describe: 'train the recipe once per seed (into OUT/seeds/SEED) and ship the best by validation accuracy' },
+    'outlier-marks': { type: 'string', default: TRAIN_DEFAULTS.outlierMarks, describe: 'non-digit marks for outlier exposure (make outlier-marks writes them)' },
+    'marks-per-step': { type: 'number', default: TRAIN_DEFAULTS.marksPerStep, describe: 'non-digit marks added to each step (target: 1/10 each class)' },
+    'pairs-per-step': { type: 'number', default: TRAIN_DEFAULTS.pairsPerStep, describe: 'touching pairs of training digits squeezed into one box, added to each step' },
+    'outlier-weight': { type: 'number', default: TRAIN_DEFAULTS.outlierWeight, describe: 'weight of the outliers\' mean loss (0 = no outlier exposure)' },
   }),
   handler: async (argv) => {
     const config = resolveTrainConfig({
@@ -68,6 +74,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       valCount: argv['val-count'], trainLimit: argv['train-limit'], testLimit: argv['test-limit'], augment: argv.augment,
       patience: argv.patience, workers: argv.workers, backend: argv.backend as BackendChoice, outDir: argv.out,
       checkpointDir: argv.checkpoints, resume: argv.resume, maxSteps: argv['max-steps'], model: { dropout: argv.dropout },
+      outlierMarks: argv['outlier-marks'], marksPerStep: argv['marks-per-step'], pairsPerStep: argv['pairs-per-step'], outlierWeight: argv['outlier-weight'],
     });
     const controller = new AbortController();
     const onSignal = () => {
@@ -150,5 +157,22 @@ export const benchTrainCommand: CommandModule<object, { steps: number; 'batch-si
     const report = await train(config, { log: (l) => console.log(l) });
     const result = { batchSize: config.batchSize, workers: report.workers, backend: report.backend, steps: argv.steps, imagesPerSecond: report.imagesPerSecond };
     console.log(JSON.stringify(result));
+  },
+};
+
+interface OutlierMarkArgs { out: string; 'per-family': number; seed: number }
+
+export const outlierMarksCommand: CommandModule<object, OutlierMarkArgs> = {
+  command: 'outlier-marks',
+  describe: 'render the tuned non-digit families as uploads and cut them out as the server does: the marks of outlier exposure in training',
+  builder: (y) => y.options({
+    out: { type: 'string', default: TRAIN_DEFAULTS.outlierMarks, describe: 'file to write' },
+    'per-family': { type: 'number', default: OUTLIER_MARK_DEFAULTS.perFamily, describe: 'uploads per tuned family' },
+    seed: { type: 'number', default: OUTLIER_MARK_DEFAULTS.seed, describe: 'seed of the uploads (not 1, 2 or 100: those are evaluated or fitted on)' },
+  }),
+  handler: async (argv) => {
+    const { writeOutlierMarks } = await import('../train/outlier-marks');
+    const count = await writeOutlierMarks(argv.out, { perFamily: argv['per-family'], seed: argv.seed }, (m) => console.error(m));
+    console.log(`wrote ${count} marks to ${argv.out}`);
   },
 };

@@ -20,6 +20,11 @@ export interface TrainConfig {
   checkpointDir: string;
   resume: boolean; // continue from checkpointDir/last
   maxSteps: number; // stop after this many steps in total (benchmarks, tests), 0 = no limit
+  /** Outlier exposure: non-digit marks (src/data/outliers.ts) whose target is 1/10 for every class. */
+  outlierMarks: string; // the marks' file (make outlier-marks)
+  marksPerStep: number; // marks added to each step's batch (0 = none)
+  pairsPerStep: number; // two touching training digits squeezed into one box, added to each step (0 = none)
+  outlierWeight: number; // the outliers' mean loss is weighted by this against the digits' mean loss
   model: ModelConfig;
 }
 
@@ -40,6 +45,10 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze({
   checkpointDir: 'artifacts/checkpoints',
   resume: false,
   maxSteps: 0,
+  outlierMarks: 'data/outlier-marks.bin',
+  marksPerStep: 12,
+  pairsPerStep: 6,
+  outlierWeight: 0.5,
   model: MODEL_DEFAULTS,
 });
 
@@ -53,6 +62,9 @@ export function resolveTrainConfig(partial: Partial<Omit<TrainConfig, 'model'>> 
   const positive = ['epochs', 'batchSize', 'learningRate'] as const;
   for (const key of positive) {
     if (!(config[key] > 0)) throw new AppError('CONFIG_INVALID', `training option '${key}' must be positive, got ${config[key]}`);
+  }
+  for (const key of ['marksPerStep', 'pairsPerStep', 'outlierWeight'] as const) {
+    if (!(config[key] >= 0)) throw new AppError('CONFIG_INVALID', `training option '${key}' must be 0 or more, got ${config[key]}`);
   }
   if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(config.backend)) {
     throw new AppError('CONFIG_INVALID', `training option 'backend' must be auto, tensorflow, wasm or cpu, got ${config.backend}`);

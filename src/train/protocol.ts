@@ -23,6 +23,9 @@ export interface InitRequest {
   trainImages: SharedArrayBuffer;
   trainLabels: SharedArrayBuffer;
   testImages: SharedArrayBuffer;
+  /** Outlier marks (uint8, 784 per image), empty when the run has none. */
+  outlierMarks: SharedArrayBuffer;
+  outlierWeight: number;
   shared: SharedState | null;
 }
 
@@ -31,8 +34,15 @@ type Empty = Record<string, never>;
 /** Tasks of replica-worker.ts, sent by the training coordinator (trainer.ts) through a WorkerPool. */
 export type TrainProtocol = {
   init: { request: InitRequest; reply: { backend: BackendName; numParams: number } };
-  /** Compute gradients of the mean loss over `indices` into this worker's slot. */
-  step: { request: { indices: Int32Array; step: number }; reply: { loss: number; correct: number; count: number } };
+  /**
+   * Compute gradients into this worker's slot: the mean loss over the digits `indices`, plus
+   * outlierWeight × the mean loss over the outliers (the marks `marks`, and one pair per two entries of
+   * `pairs`) against a uniform target. `loss` and `correct` are the digits'.
+   */
+  step: {
+    request: { indices: Int32Array; marks: Int32Array; pairs: Int32Array; step: number };
+    reply: { loss: number; outlierLoss: number; correct: number; count: number };
+  };
   /** Adam-update this worker's shard of the shared weights from Σ scales[k] · slot[k]. */
   update: { request: { lr: number; t: number; scales: number[] }; reply: Empty };
   /** Copy the shared weights into the model (all at once after every shard is updated). */

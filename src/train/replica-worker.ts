@@ -6,6 +6,7 @@ import { loadModel, saveModel } from '../model/io';
 import { augmentInto, copyInto } from '../data/augment';
 import { createRng } from '../data/rng';
 import { NUM_CLASSES, PIXELS } from '../data/mnist';
+import { composePair } from '../data/outliers';
 import { adamShardUpdate } from './adam';
 import { answerTasks, Transfer } from '../workers/protocol';
 import type { InitRequest, TrainProtocol } from './protocol';
@@ -24,6 +25,8 @@ let vars: tf.Variable[];
 let images: Uint8Array;
 let labels: Uint8Array;
 let testImages: Uint8Array;
+let outlierMarks: Uint8Array;
+const pairImage = new Uint8Array(PIXELS);
 let slots: Float32Array[] = [];
 let weights: Float32Array;
 let adamM: Float32Array;
@@ -31,17 +34,41 @@ let adamV: Float32Array;
 
 const profile = (what: string, t0: number) => { if (PROFILE) console.error(`worker ${init.workerIndex}: ${what} ${(performance.now() - t0).toFixed(0)} ms`); };
 
-function batchTensors(indices: Int32Array, step: number): { x: tf.Tensor4D; y: tf.Tensor2D } {
-  const n = indices.length;
+/**
+ * The step's rows: the digits (one-hot targets), then the marks and the pairs (1/10 for every class),
+ * each augmented as the digits are. `weights` makes the summed loss the digits' mean loss plus
+ * outlierWeight × the outliers' mean loss.
+ */
+function batchTensors(msg: { indices: Int32Array; marks: Int32Array; pairs: Int32Array; step: number }): { x: tf.Tensor4D; y: tf.Tensor2D; w: tf.Tensor1D } {
+  const { indices, marks, pairs } = msg;
+  const digits = indices.length;
+  const outliers = marks.length + pairs.length / 2;
+  const n = digits + outliers;
   const xs = new Float32Array(n * PIXELS);
   const ys = new Float32Array(n * NUM_CLASSES);
-  const rng = createRng((init.seed * 1_000_003 + step * 7919 + init.workerIndex) >>> 0);
-  for (let i = 0; i < n; i++) {
-    if (init.augment) augmentInto(images, indices[i], xs, i, rng, init.augment);
-    else copyInto(images, indices[i], xs, i);
+  const ws = new Float32Array(n);
+  const rng = createRng((init.seed * 1_000_003 + msg.step * 7919 + init.workerIndex) >>> 0);
+  const put = (source: Uint8Array, index: number, i: number) => {
+    if (init.augment) augmentInto(source, index, xs, i, rng, init.augment);
+    else copyInto(source, index, xs, i);
+  };
+  for (let i = 0; i < digits; i++) {
+    put(images, indices[i], i);
     ys[i * NUM_CLASSES + labels[indices[i]]] = 1;
+    ws[i] = 1 / digits;
   }
-  return { x: tf.tensor4d(xs, [n, 28, 28, 1]), y: tf.tensor2d(ys, [n, NUM_CLASSES]) };
+  for (let k = 0; k < outliers; k++) {
+    const i = digits + k;
+    if (k < marks.length) put(outlierMarks, marks[k], i);
+    else {
+      const p = k - marks.length;
+      composePair(images, pairs[2 * p], pairs[2 * p + 1], rng, pairImage);
+      put(pairImage, 0, i);
+    }
+    ys.fill(1 / NUM_CLASSES, i * NUM_CLASSES, (i + 1) * NUM_CLASSES);
+    ws[i] = init.outlierWeight / outliers;
+  }
+  return { x: tf.tensor4d(xs, [n, 28, 28, 1]), y: tf.tensor2d(ys, [n, NUM_CLASSES]), w: tf.tensor1d(ws) };
 }
 
 /**
@@ -86,6 +113,7 @@ answerTasks<TrainProtocol>({
     images = new Uint8Array(msg.trainImages);
     labels = new Uint8Array(msg.trainLabels);
     testImages = new Uint8Array(msg.testImages);
+    outlierMarks = new Uint8Array(msg.outlierMarks);
     if (msg.shared) {
       const { numParams, gradSlots } = msg.shared;
       slots = Array.from({ length: msg.numWorkers }, (_, w) => new Float32Array(gradSlots, w * numParams * 4, numParams));
@@ -97,15 +125,23 @@ answerTasks<TrainProtocol>({
   },
   step(msg) {
     const t0 = performance.now();
-    const { x, y } = batchTensors(msg.indices, msg.step);
+    const { x, y, w } = batchTensors(msg);
+    const digits = msg.indices.length;
     reseedDropout(msg.step);
     let correct = 0;
+    let digitLoss = 0;
     const { value, grads } = tf.variableGrads(() => {
       const out = logits.apply(x, { training: true }) as tf.Tensor2D;
-      correct = tf.tidy(() => tf.equal(tf.argMax(out, 1), tf.argMax(y, 1)).sum().dataSync()[0]);
-      return tf.losses.softmaxCrossEntropy(y, out) as tf.Scalar;
+      const rowLoss = tf.neg(tf.sum(tf.mul(y, tf.logSoftmax(out)), 1));
+      tf.tidy(() => {
+        const head = tf.slice(out, [0, 0], [digits, NUM_CLASSES]);
+        correct = tf.equal(tf.argMax(head, 1), tf.argMax(tf.slice(y, [0, 0], [digits, NUM_CLASSES]), 1)).sum().dataSync()[0];
+        digitLoss = tf.mean(tf.slice(rowLoss, [0], [digits])).dataSync()[0];
+      });
+      return tf.sum(tf.mul(rowLoss, w)) as tf.Scalar;
     }, vars);
-    const loss = value.dataSync()[0];
+    const total = value.dataSync()[0];
+    const outlierLoss = digits < x.shape[0] ? (total - digitLoss) / init.outlierWeight : 0;
     const t1 = performance.now();
     const slot = slots[init.workerIndex];
     let off = 0;
@@ -113,9 +149,9 @@ answerTasks<TrainProtocol>({
       copyTensorInto(grads[v.name], slot, off);
       off += v.size;
     }
-    tf.dispose([x, y, value, grads]);
+    tf.dispose([x, y, w, value, grads]);
     profile(`grads ${(t1 - t0).toFixed(0)} ms, to slot`, t1);
-    return { loss, correct, count: msg.indices.length };
+    return { loss: digitLoss, outlierLoss, correct, count: digits };
   },
   update(msg) {
     const t0 = performance.now();

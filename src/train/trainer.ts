@@ -2,9 +2,10 @@ import { cpus } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync, renameSync, cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppError } from '../errors';
-import { loadMnist, LoadMnistOptions, Mnist, NUM_CLASSES, stratifiedSplit } from '../data/mnist';
+import { loadMnist, LoadMnistOptions, Mnist, NUM_CLASSES, PIXELS, stratifiedSplit } from '../data/mnist';
 import { createRng, shuffleInPlace } from '../data/rng';
 import { AUGMENT_DEFAULTS } from '../data/augment';
+import { readOutlierMarks } from '../data/outliers';
 import { DEFAULT_PARAM_COUNT } from '../model/create-model';
 import { tfjsNodeAvailable } from '../backend/select-backend';
 import { learningRateAt } from './schedule';
@@ -18,6 +19,8 @@ import type { SharedState } from './protocol';
 export interface EpochRecord {
   epoch: number;
   trainLoss: number;
+  /** The outliers' mean loss against a uniform target (log 10 ≈ 2.303 is the least it can be); absent without outliers. */
+  outlierLoss?: number;
   trainAccuracy: number;
   valLoss: number;
   valAccuracy: number;
@@ -100,11 +103,29 @@ function shared(bytes: Uint8Array): SharedArrayBuffer {
   return sab;
 }
 
-function splitAmong(indices: Int32Array, n: number): Int32Array[] {
+/**
+ * The outliers of step `step`: marks drawn from the file, and pairs of the run's training images (2
+ * entries each), from a generator of their own so that the digits' order is the same with or without
+ * them; a resumed run draws the same.
+ */
+function outliersOf(run: Run, step: number): { marks: Int32Array; pairs: Int32Array } {
+  const { config, markCount, trainIdx } = run;
+  if (config.outlierWeight <= 0) return { marks: new Int32Array(0), pairs: new Int32Array(0) };
+  const rng = createRng((config.seed * 2_246_822_519 + step * 3_266_489_917 + 17) >>> 0);
+  const marks = Int32Array.from({ length: markCount > 0 ? config.marksPerStep : 0 }, () => rng.int(markCount));
+  const pairs = Int32Array.from({ length: 2 * config.pairsPerStep }, () => trainIdx[rng.int(trainIdx.length)]);
+  return { marks, pairs };
+}
+
+/**
+ * `indices` in `n` consecutive parts of whole units (a pair is 2 entries); empty parts are dropped
+ * unless `keepEmpty`, which keeps one part per worker.
+ */
+function splitAmong(indices: Int32Array, n: number, keepEmpty = false, unit = 1): Int32Array[] {
   const parts: Int32Array[] = [];
-  const per = Math.ceil(indices.length / n);
+  const per = Math.ceil(indices.length / unit / n) * unit;
   for (let i = 0; i < n; i++) parts.push(indices.slice(i * per, Math.min(indices.length, (i + 1) * per)));
-  return parts.filter((p) => p.length > 0);
+  return keepEmpty ? parts : parts.filter((p) => p.length > 0);
 }
 
 async function logitsOf(replicas: ReplicaPool, set: 'train' | 'test', indices: Int32Array): Promise<Float32Array> {
@@ -142,6 +163,8 @@ interface Run {
   trainIdx: Int32Array;
   valIdx: Int32Array;
   testIdx: Int32Array;
+  /** How many outlier marks the run draws from (0: none). */
+  markCount: number;
   replicas: ReplicaPool;
   backend: string;
   numParams: number;
@@ -173,12 +196,20 @@ async function prepareRun(config: TrainConfig, hooks: TrainHooks): Promise<Run> 
   const testIdx = Int32Array.from({ length: testCount }, (_, i) => i);
   log(`data: ${trainIdx.length} train, ${valIdx.length} validation, ${testCount} test (${Object.values(mnist.sources).join(', ')})`);
 
+  const exposure = config.outlierWeight > 0;
+  const marks = exposure && config.marksPerStep > 0 ? readOutlierMarks(config.outlierMarks) : new Uint8Array(0);
+  const markCount = marks.length / PIXELS;
+  if (exposure && (markCount > 0 || config.pairsPerStep > 0)) {
+    log(`outlier exposure: ${config.marksPerStep} of ${markCount} marks and ${config.pairsPerStep} pairs of training digits per step, weight ${config.outlierWeight}`);
+  }
+
   const wantNode = config.backend === 'tensorflow' || (config.backend === 'auto' && tfjsNodeAvailable());
   const numWorkers = config.workers > 0 ? config.workers : wantNode ? 1 : Math.max(1, cpus().length);
   // The parameter count is known only once a replica has built the model: build one first.
   const base = {
     backend: config.backend, modelConfig: config.model, augment: config.augment ? AUGMENT_DEFAULTS : null,
     seed: config.seed, trainImages: shared(mnist.train.images), trainLabels: shared(mnist.train.labels), testImages: shared(mnist.test.images),
+    outlierMarks: shared(marks), outlierWeight: config.outlierWeight,
   };
   const probe = await startReplicas(1, { ...base, shared: null });
   const numParams = probe.ready.numParams;
@@ -193,7 +224,7 @@ async function prepareRun(config: TrainConfig, hooks: TrainHooks): Promise<Run> 
 
   const stepsPerEpoch = Math.max(1, Math.floor(trainIdx.length / config.batchSize));
   const run: Run = {
-    config, log, started, mnist, trainIdx, valIdx, testIdx, replicas, backend: ready.backend, numParams, sharedState,
+    config, log, started, mnist, trainIdx, valIdx, testIdx, markCount, replicas, backend: ready.backend, numParams, sharedState,
     state: {
       epoch: 0, stepInEpoch: 0, globalStep: 0, history: [], stepLosses: [], bestValLoss: Infinity, bestEpoch: -1, badEpochs: 0,
       trainedSeconds: 0, trainedImages: 0,
@@ -244,15 +275,22 @@ async function trainEpoch(run: Run, hooks: TrainHooks): Promise<'continue' | 'in
   const epochStart = Date.now();
   let epochImages = 0;
   let lossSum = 0;
+  let outlierLossSum = 0;
   let correctSum = 0;
   for (let s = state.stepInEpoch; s < stepsPerEpoch; s++) {
     if (hooks.signal?.aborted || (config.maxSteps > 0 && state.globalStep >= config.maxSteps)) return 'interrupted';
     const t0 = Date.now();
     const batch = Int32Array.from(order.slice(s * config.batchSize, (s + 1) * config.batchSize));
     const parts = splitAmong(batch, replicas.size);
+    const outliers = outliersOf(run, state.globalStep);
+    const markParts = splitAmong(outliers.marks, parts.length, true);
+    const pairParts = splitAmong(outliers.pairs, parts.length, true, 2);
     const lr = learningRateAt(state.globalStep, totalSteps, config.learningRate, config.warmupSteps);
-    const answers = await Promise.all(parts.map((p, i) => replicas.runOn(i, 'step', { indices: p, step: state.globalStep })));
+    const answers = await Promise.all(parts.map((p, i) => replicas.runOn(i, 'step', {
+      indices: p, marks: markParts[i], pairs: pairParts[i], step: state.globalStep,
+    })));
     const loss = answers.reduce((a, r) => a + r.loss * r.count, 0) / batch.length;
+    const outlierLoss = answers.reduce((a, r) => a + r.outlierLoss, 0) / answers.length;
     const correct = answers.reduce((a, r) => a + r.correct, 0);
     if (!Number.isFinite(loss)) {
       throw new AppError('TRAIN_NON_FINITE_LOSS', `loss became ${loss} at epoch ${state.epoch + 1} step ${s + 1} (learning rate ${lr.toExponential(2)}); lower --lr or check the data`);
@@ -268,6 +306,7 @@ async function trainEpoch(run: Run, hooks: TrainHooks): Promise<'continue' | 'in
     state.stepLosses.push(Number(loss.toFixed(5)));
     epochImages += batch.length;
     lossSum += loss * batch.length;
+    outlierLossSum += outlierLoss * batch.length;
     correctSum += correct;
     state.trainedImages += batch.length;
     state.trainedSeconds += (Date.now() - t0) / 1000;
@@ -281,13 +320,15 @@ async function trainEpoch(run: Run, hooks: TrainHooks): Promise<'continue' | 'in
   const val = evaluateLogits(valLogits, Array.from(valIdx, (i) => mnist.train.labels[i]));
   const seconds = (Date.now() - epochStart) / 1000;
   const record: EpochRecord = {
-    epoch: state.epoch + 1, trainLoss: lossSum / Math.max(1, epochImages), trainAccuracy: correctSum / Math.max(1, epochImages),
+    epoch: state.epoch + 1, trainLoss: lossSum / Math.max(1, epochImages),
+    ...(run.config.outlierWeight > 0 && (run.markCount > 0 || config.pairsPerStep > 0) ? { outlierLoss: outlierLossSum / Math.max(1, epochImages) } : {}),
+    trainAccuracy: correctSum / Math.max(1, epochImages),
     valLoss: val.loss, valAccuracy: val.accuracy,
     learningRate: learningRateAt(state.globalStep - 1, totalSteps, config.learningRate, config.warmupSteps),
     seconds, imagesPerSecond: epochImages / seconds,
   };
   state.history.push(record);
-  run.log(`epoch ${record.epoch}/${config.epochs}: train loss ${record.trainLoss.toFixed(4)} acc ${(record.trainAccuracy * 100).toFixed(2)}% | val loss ${val.loss.toFixed(4)} acc ${(val.accuracy * 100).toFixed(2)}% | ${seconds.toFixed(0)} s, ${record.imagesPerSecond.toFixed(1)} img/s`);
+  run.log(`epoch ${record.epoch}/${config.epochs}: train loss ${record.trainLoss.toFixed(4)}${record.outlierLoss !== undefined ? ` (outliers ${record.outlierLoss.toFixed(4)})` : ''} acc ${(record.trainAccuracy * 100).toFixed(2)}% | val loss ${val.loss.toFixed(4)} acc ${(val.accuracy * 100).toFixed(2)}% | ${seconds.toFixed(0)} s, ${record.imagesPerSecond.toFixed(1)} img/s`);
   const verdict = earlyStopping(state, val.loss, record.epoch, config.patience);
   if (verdict.improved) await replicas.runOn(0, 'save', { dir: run.bestDir });
   if (verdict.stop) {

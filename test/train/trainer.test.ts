@@ -1,4 +1,4 @@
-import { mkdtempSync, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadMnist, PIXELS } from '../../src/data/mnist';
@@ -9,6 +9,8 @@ import { trainSeeds } from '../../src/train/seeds';
 import { writeTrainingReport } from '../../src/train/report-plots';
 import { exportAndVerify, PARITY_LIMITS } from '../../src/onnx/export-and-verify';
 import { fileSha256 } from '../../src/onnx/model-card';
+import { composePair, encodeOutlierMarks } from '../../src/data/outliers';
+import { createRng } from '../../src/data/rng';
 
 // conv1 8·(9+1), conv2_k 16·(72+1), conv3_k 32·(144+1), fc1 128·(7·7·64+1), fc2 64·129, output 10·65.
 const SMALL_PARAMS = 80 + 2 * 1168 + 2 * 4640 + 401_536 + 8256 + 650;
@@ -21,7 +23,7 @@ describe('smoke training run (the branched net at small width, 2,000 training im
   it('reaches ≥ 85% on 1,000 test images, writes the model and a report, and the saved model evaluates the same', async () => {
     const out = tmp();
     const config = resolveTrainConfig({
-      model: SMALL, trainLimit: 2000, testLimit: 1000, valCount: 500, epochs: 4, batchSize: 64, warmupSteps: 5, augment: false,
+      model: SMALL, trainLimit: 2000, testLimit: 1000, valCount: 500, epochs: 4, batchSize: 64, warmupSteps: 5, augment: false, outlierWeight: 0,
       outDir: out, checkpointDir: join(out, 'checkpoints'),
     });
     const lines: string[] = [];
@@ -73,8 +75,20 @@ describe('smoke training run (the branched net at small width, 2,000 training im
   }, 900_000);
 });
 
-describe('checkpoints, resume and failure modes (tiny configuration)', () => {
-  const base = { model: TINY, trainLimit: 256, valCount: 128, testLimit: 128, epochs: 2, batchSize: 32, warmupSteps: 2, learningRate: 3e-3 };
+describe('checkpoints, resume and failure modes (tiny configuration, with outlier exposure)', () => {
+  // Outlier marks of the run: pairs of test digits stand in for the rendered non-digit uploads.
+  const outlierMarks = join(tmp(), 'marks.bin');
+  const base = {
+    model: TINY, trainLimit: 256, valCount: 128, testLimit: 128, epochs: 2, batchSize: 32, warmupSteps: 2, learningRate: 3e-3,
+    outlierMarks, marksPerStep: 3, pairsPerStep: 2,
+  };
+  beforeAll(async () => {
+    const { test } = await loadMnist();
+    const marks = new Uint8Array(16 * PIXELS);
+    const rng = createRng(5);
+    for (let i = 0; i < 16; i++) composePair(test.images, 2 * i, 2 * i + 1, rng, marks.subarray(i * PIXELS, (i + 1) * PIXELS));
+    writeFileSync(outlierMarks, encodeOutlierMarks(marks));
+  });
 
   it('an interrupted run resumed from its checkpoint ends with exactly the weights of an uninterrupted one', async () => {
     const a = tmp();
@@ -92,6 +106,8 @@ describe('checkpoints, resume and failure modes (tiny configuration)', () => {
     expect(resumed.stepLosses).toEqual(straight.stepLosses);
     expect(resumed.epochs.map((e) => e.valLoss)).toEqual(straight.epochs.map((e) => e.valLoss));
     expect(resumed.test.loss).toBe(straight.test.loss);
+    // The outliers were trained on: their loss against the uniform target is reported every epoch.
+    expect(straight.epochs.every((e) => e.outlierLoss! >= Math.log(10) - 1e-4)).toBe(true);
   }, 600_000);
 
   it('trains a recipe once per seed, ships the best by validation accuracy, and does not retrain a finished seed', async () => {
@@ -116,6 +132,12 @@ describe('checkpoints, resume and failure modes (tiny configuration)', () => {
     const c = tmp();
     await expect(train(resolveTrainConfig({ ...base, outDir: c, checkpointDir: join(c, 'ckpt'), resume: true })))
       .rejects.toMatchObject({ code: 'TRAIN_CHECKPOINT_MISSING' });
+  }, 120_000);
+
+  it('refuses to start without its outlier marks (TRAIN_OUTLIERS_MISSING)', async () => {
+    const e = tmp();
+    await expect(train(resolveTrainConfig({ ...base, outlierMarks: join(e, 'none.bin'), outDir: e, checkpointDir: join(e, 'ckpt') })))
+      .rejects.toMatchObject({ code: 'TRAIN_OUTLIERS_MISSING' });
   }, 120_000);
 
   it('stops with TRAIN_NON_FINITE_LOSS when the loss blows up', async () => {

@@ -1,0 +1,44 @@
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { PIXELS } from '../data/mnist';
+import { encodeOutlierMarks, OUTLIER_MARK_DEFAULTS, OutlierMarkOptions } from '../data/outliers';
+import { decodeImage } from '../image/decode';
+import { createPreprocessor } from '../image/preprocess';
+import { encodeUpload, forEachLimited } from '../uploads/evaluate-uploads';
+import { renderNonDigitUpload, TUNED_FAMILIES } from '../uploads/non-digits';
+
+/**
+ * Marks of the tuned non-digit families (never a held-out one) rendered as realistic uploads, decoded
+ * and cut out by the server's own preprocessing, as the 28×28 inputs the network sees: the page's
+ * crop and each other layout's (a tight crop, a sheet, a frame). Uploads where nothing stands out give
+ * none. Deterministic for a seed, whatever order the decodes finish in.
+ */
+export async function renderOutlierMarks(partial: Partial<OutlierMarkOptions> = {}, log: (m: string) => void = () => {}): Promise<Uint8Array> {
+  const opts = { ...OUTLIER_MARK_DEFAULTS, ...partial };
+  const jobs = TUNED_FAMILIES.flatMap((family) => Array.from({ length: opts.perFamily }, (_, i) => ({ family, i })));
+  const byJob: Uint8Array[][] = new Array(jobs.length);
+  const preprocessor = createPreprocessor();
+  const toBytes = (input: Float32Array) => Uint8Array.from(input, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255));
+  let done = 0;
+  await forEachLimited(jobs.length, opts.concurrency, async (k) => {
+    const { family, i } = jobs[k];
+    const bytes = await encodeUpload(renderNonDigitUpload(family, opts.seed, i).upload);
+    const { bitmap, header } = await decodeImage(bytes, 50_000_000);
+    const p = preprocessor.run(bitmap, header.width);
+    byJob[k] = p.info.empty ? [] : [toBytes(p.input), ...(p.alternatives ?? []).map((a) => toBytes(a.input))];
+    if (++done % 1000 === 0) log(`outlier marks: ${done}/${jobs.length} uploads`);
+  });
+  const rows = byJob.flat();
+  const out = new Uint8Array(rows.length * PIXELS);
+  rows.forEach((r, i) => out.set(r, i * PIXELS));
+  return out;
+}
+
+/** Renders the marks and writes them to `path` (replaced atomically). Returns how many. */
+export async function writeOutlierMarks(path: string, partial: Partial<OutlierMarkOptions> = {}, log?: (m: string) => void): Promise<number> {
+  const images = await renderOutlierMarks(partial, log);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(`${path}.tmp`, encodeOutlierMarks(images));
+  renameSync(`${path}.tmp`, path);
+  return images.length / PIXELS;
+}
