@@ -23,7 +23,7 @@ describe('smoke training run (the branched net at small width, 2,000 training im
   it('reaches ≥ 85% on 1,000 test images, writes the model and a report, and the saved model evaluates the same', async () => {
     const out = tmp();
     const config = resolveTrainConfig({
-      model: SMALL, trainLimit: 2000, testLimit: 1000, valCount: 500, epochs: 4, batchSize: 64, warmupSteps: 5, augment: false, outlierWeight: 0,
+      model: SMALL, trainLimit: 2000, testLimit: 1000, valCount: 500, epochs: 4, batchSize: 64, warmupSteps: 5, augment: false,
       outDir: out, checkpointDir: join(out, 'checkpoints'),
     });
     const lines: string[] = [];
