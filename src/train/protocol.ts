@@ -37,11 +37,12 @@ export type TrainProtocol = {
   /**
    * Compute gradients into this worker's slot: the mean loss over the digits `indices`, plus
    * outlierWeight × the mean loss over the outliers (the marks `marks`, and one pair per two entries of
-   * `pairs`) against a uniform target. `loss` and `correct` are the digits'.
+   * `pairs`) against a uniform target. `loss` and `correct` are the digits', `outlierLoss` the
+   * mean over its `outliers`.
    */
   step: {
     request: { indices: Int32Array; marks: Int32Array; pairs: Int32Array; step: number };
-    reply: { loss: number; outlierLoss: number; correct: number; count: number };
+    reply: { loss: number; outlierLoss: number; correct: number; count: number; outliers: number };
   };
   /** Adam-update this worker's shard of the shared weights from Σ scales[k] · slot[k]. */
   update: { request: { lr: number; t: number; scales: number[] }; reply: Empty };

@@ -127,6 +127,7 @@ answerTasks<TrainProtocol>({
     const t0 = performance.now();
     const { x, y, w } = batchTensors(msg);
     const digits = msg.indices.length;
+    const outliers = x.shape[0] - digits;
     reseedDropout(msg.step);
     let correct = 0;
     let digitLoss = 0;
@@ -141,7 +142,7 @@ answerTasks<TrainProtocol>({
       return tf.sum(tf.mul(rowLoss, w)) as tf.Scalar;
     }, vars);
     const total = value.dataSync()[0];
-    const outlierLoss = digits < x.shape[0] ? (total - digitLoss) / init.outlierWeight : 0;
+    const outlierLoss = outliers > 0 ? (total - digitLoss) / init.outlierWeight : 0;
     const t1 = performance.now();
     const slot = slots[init.workerIndex];
     let off = 0;
@@ -151,7 +152,7 @@ answerTasks<TrainProtocol>({
     }
     tf.dispose([x, y, w, value, grads]);
     profile(`grads ${(t1 - t0).toFixed(0)} ms, to slot`, t1);
-    return { loss: digitLoss, outlierLoss, correct, count: digits };
+    return { loss: digitLoss, outlierLoss, correct, count: digits, outliers };
   },
   update(msg) {
     const t0 = performance.now();

@@ -290,7 +290,7 @@ async function trainEpoch(run: Run, hooks: TrainHooks): Promise<'continue' | 'in
       indices: p, marks: markParts[i], pairs: pairParts[i], step: state.globalStep,
     })));
     const loss = answers.reduce((a, r) => a + r.loss * r.count, 0) / batch.length;
-    const outlierLoss = answers.reduce((a, r) => a + r.outlierLoss, 0) / answers.length;
+    const outlierLoss = answers.reduce((a, r) => a + r.outlierLoss * r.outliers, 0) / Math.max(1, answers.reduce((a, r) => a + r.outliers, 0));
     const correct = answers.reduce((a, r) => a + r.correct, 0);
     if (!Number.isFinite(loss)) {
       throw new AppError('TRAIN_NON_FINITE_LOSS', `loss became ${loss} at epoch ${state.epoch + 1} step ${s + 1} (learning rate ${lr.toExponential(2)}); lower --lr or check the data`);
