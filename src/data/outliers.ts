@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { AppError } from '../errors';
 import { IMAGE_SIZE, PIXELS } from './mnist';
 import type { Rng } from './rng';
+import { toMnistInput } from '../image/preprocess';
 
 /**
  * Pictures that are no digit, for outlier exposure in training (Hendrycks et al. 2019): the network
@@ -15,18 +16,18 @@ import type { Rng } from './rng';
  *   training images (never the validation split), so nothing of the split leaks.
  */
 
-/** Ink above this (of 255) counts when a digit's box is measured. */
+/** Ink above this (of 255) counts when a box of ink is measured. */
 const INK = 20;
-/** The longer side of the pair's ink, as the digit finder sizes a digit (preprocess.ts DIGIT_BOX). */
-const PAIR_BOX = 20;
 const WIDE = 64;
 
-function inkBox(images: Uint8Array, index: number): { x0: number; y0: number; x1: number; y1: number } {
-  let x0 = IMAGE_SIZE, y0 = IMAGE_SIZE, x1 = -1, y1 = -1;
-  const src = index * PIXELS;
-  for (let y = 0; y < IMAGE_SIZE; y++) {
-    for (let x = 0; x < IMAGE_SIZE; x++) {
-      if (images[src + y * IMAGE_SIZE + x] > INK) {
+type InkBox = { x0: number; y0: number; x1: number; y1: number };
+
+/** The box of the ink of a `width` × `height` picture at `offset` in `pixels`; undefined when blank. */
+function inkBox(pixels: ArrayLike<number>, width: number, height: number, offset = 0): InkBox | undefined {
+  let x0 = width, y0 = height, x1 = -1, y1 = -1;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      if (pixels[offset + y * width + x] > INK) {
         if (x < x0) x0 = x;
         if (x > x1) x1 = x;
         if (y < y0) y0 = y;
@@ -34,23 +35,25 @@ function inkBox(images: Uint8Array, index: number): { x0: number; y0: number; x1
       }
     }
   }
-  return x1 < 0 ? { x0: 0, y0: 0, x1: IMAGE_SIZE - 1, y1: IMAGE_SIZE - 1 } : { x0, y0, x1, y1 };
+  return x1 < 0 ? undefined : { x0, y0, x1, y1 };
 }
+
+const WHOLE: InkBox = { x0: 0, y0: 0, x1: IMAGE_SIZE - 1, y1: IMAGE_SIZE - 1 };
 
 /**
  * Digits `a` and `b` of `images` written side by side, from 2 px apart to 6 px overlapping (at most 40%
- * of the narrower one), with a waver of the baseline, fitted as one mark into a 20 px box and centred by
- * mass in 28×28 (how MNIST drew its digits, and how the server cuts out one mark): the crop of two
- * touching digits that the network must not read as one digit. Written into `out` (784 bytes).
+ * of the narrower one), with a waver of the baseline, then cut out by the server's own recipe for one
+ * mark (toMnistInput: longer side to 20 px, centred by mass in 28×28): the crop of two touching digits
+ * that the network must not read as one digit. Written into `out` (784 bytes).
  */
 export function composePair(images: Uint8Array, a: number, b: number, rng: Rng, out: Uint8Array): void {
   const canvas = new Float32Array(WIDE * IMAGE_SIZE);
-  const ba = inkBox(images, a), bb = inkBox(images, b);
+  const ba = inkBox(images, IMAGE_SIZE, IMAGE_SIZE, a * PIXELS) ?? WHOLE, bb = inkBox(images, IMAGE_SIZE, IMAGE_SIZE, b * PIXELS) ?? WHOLE;
   // A narrow digit (a 1) lets its neighbour cover it at most 40%: two 1s on top of each other are one 1.
   const narrow = Math.min(ba.x1 - ba.x0 + 1, bb.x1 - bb.x0 + 1);
   const overlap = Math.min(Math.round(rng.uniform(-2, 6)), Math.floor(0.4 * narrow));
   const dy = Math.round(rng.uniform(-2, 2));
-  const place = (index: number, box: typeof ba, left: number, shiftY: number) => {
+  const place = (index: number, box: InkBox, left: number, shiftY: number) => {
     const src = index * PIXELS;
     for (let y = box.y0; y <= box.y1; y++) {
       const cy = y + shiftY;
@@ -65,54 +68,15 @@ export function composePair(images: Uint8Array, a: number, b: number, rng: Rng, 
   };
   place(a, ba, 0, 0);
   place(b, bb, Math.max(1, ba.x1 - ba.x0 + 1 - overlap), dy);
-  // The pair's ink box, scaled so its longer side is PAIR_BOX.
-  let x0 = WIDE, y0 = IMAGE_SIZE, x1 = -1, y1 = -1;
-  for (let y = 0; y < IMAGE_SIZE; y++) {
-    for (let x = 0; x < WIDE; x++) {
-      if (canvas[y * WIDE + x] > INK) {
-        if (x < x0) x0 = x;
-        if (x > x1) x1 = x;
-        if (y < y0) y0 = y;
-        if (y > y1) y1 = y;
-      }
-    }
-  }
   out.fill(0);
-  if (x1 < 0) return;
-  const w = x1 - x0 + 1, h = y1 - y0 + 1;
-  const s = PAIR_BOX / Math.max(w, h);
-  const nw = Math.max(1, Math.round(w * s)), nh = Math.max(1, Math.round(h * s));
-  // Area averaging: every target pixel is the mean of the source rectangle it covers.
-  const scaled = new Float32Array(nw * nh);
-  let mass = 0, mx = 0, my = 0;
-  for (let y = 0; y < nh; y++) {
-    const sy0 = y0 + (y * h) / nh, sy1 = y0 + ((y + 1) * h) / nh;
-    for (let x = 0; x < nw; x++) {
-      const sx0 = x0 + (x * w) / nw, sx1 = x0 + ((x + 1) * w) / nw;
-      let acc = 0;
-      for (let yy = Math.floor(sy0); yy < Math.ceil(sy1); yy++) {
-        const fy = Math.min(yy + 1, sy1) - Math.max(yy, sy0);
-        for (let xx = Math.floor(sx0); xx < Math.ceil(sx1); xx++) {
-          acc += canvas[yy * WIDE + xx] * fy * (Math.min(xx + 1, sx1) - Math.max(xx, sx0));
-        }
-      }
-      const v = acc / ((sx1 - sx0) * (sy1 - sy0));
-      scaled[y * nw + x] = v;
-      mass += v;
-      mx += v * x;
-      my += v * y;
-    }
-  }
-  const ox = Math.round(IMAGE_SIZE / 2 - (mass > 0 ? mx / mass : nw / 2) - 0.5);
-  const oy = Math.round(IMAGE_SIZE / 2 - (mass > 0 ? my / mass : nh / 2) - 0.5);
-  for (let y = 0; y < nh; y++) {
-    const ty = y + oy;
-    if (ty < 0 || ty >= IMAGE_SIZE) continue;
-    for (let x = 0; x < nw; x++) {
-      const tx = x + ox;
-      if (tx >= 0 && tx < IMAGE_SIZE) out[ty * IMAGE_SIZE + tx] = Math.min(255, Math.round(scaled[y * nw + x]));
-    }
-  }
+  const box = inkBox(canvas, WIDE, IMAGE_SIZE);
+  if (!box) return;
+  const cw = box.x1 - box.x0 + 1, ch = box.y1 - box.y0 + 1;
+  const crop = new Float32Array(cw * ch);
+  for (let y = 0; y < ch; y++) for (let x = 0; x < cw; x++) crop[y * cw + x] = canvas[(box.y0 + y) * WIDE + box.x0 + x] / 255;
+  const input = new Float32Array(PIXELS);
+  toMnistInput(crop, cw, ch, input);
+  for (let i = 0; i < PIXELS; i++) out[i] = Math.round(input[i] * 255);
 }
 
 export interface OutlierMarkOptions {

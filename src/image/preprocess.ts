@@ -283,7 +283,7 @@ function preprocessWith(img: Bitmap, buffers: Buffers, sourceWidth = img.width):
  * MNIST's recipe for a crop of a digit's ink (0..1, cw × ch, tight around it): longer side to 20 px with
  * anti-aliasing, centre of mass at the centre of 28×28, into `out`.
  */
-function toMnistInput(crop: Float32Array, cw: number, ch: number, out: Float32Array): void {
+export function toMnistInput(crop: Float32Array, cw: number, ch: number, out: Float32Array): void {
   const scale = DIGIT_BOX / Math.max(cw, ch);
   const nw = Math.max(1, Math.round(cw * scale));
   const nh = Math.max(1, Math.round(ch * scale));

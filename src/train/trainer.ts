@@ -110,7 +110,7 @@ function shared(bytes: Uint8Array): SharedArrayBuffer {
  */
 function outliersOf(run: Run, step: number): { marks: Int32Array; pairs: Int32Array } {
   const { config, markCount, trainIdx } = run;
-  if (config.outlierWeight <= 0) return { marks: new Int32Array(0), pairs: new Int32Array(0) };
+  if (!run.exposure) return { marks: new Int32Array(0), pairs: new Int32Array(0) };
   const rng = createRng((config.seed * 2_246_822_519 + step * 3_266_489_917 + 17) >>> 0);
   const marks = Int32Array.from({ length: markCount > 0 ? config.marksPerStep : 0 }, () => rng.int(markCount));
   const pairs = Int32Array.from({ length: 2 * config.pairsPerStep }, () => trainIdx[rng.int(trainIdx.length)]);
@@ -165,6 +165,8 @@ interface Run {
   testIdx: Int32Array;
   /** How many outlier marks the run draws from (0: none). */
   markCount: number;
+  /** Whether the run trains on outliers at all (a weight, and marks or pairs to draw). */
+  exposure: boolean;
   replicas: ReplicaPool;
   backend: string;
   numParams: number;
@@ -196,10 +198,10 @@ async function prepareRun(config: TrainConfig, hooks: TrainHooks): Promise<Run> 
   const testIdx = Int32Array.from({ length: testCount }, (_, i) => i);
   log(`data: ${trainIdx.length} train, ${valIdx.length} validation, ${testCount} test (${Object.values(mnist.sources).join(', ')})`);
 
-  const exposure = config.outlierWeight > 0;
-  const marks = exposure && config.marksPerStep > 0 ? readOutlierMarks(config.outlierMarks) : new Uint8Array(0);
+  const marks = config.outlierWeight > 0 && config.marksPerStep > 0 ? readOutlierMarks(config.outlierMarks) : new Uint8Array(0);
   const markCount = marks.length / PIXELS;
-  if (exposure && (markCount > 0 || config.pairsPerStep > 0)) {
+  const exposure = config.outlierWeight > 0 && (markCount > 0 || config.pairsPerStep > 0);
+  if (exposure) {
     log(`outlier exposure: ${config.marksPerStep} of ${markCount} marks and ${config.pairsPerStep} pairs of training digits per step, weight ${config.outlierWeight}`);
   }
 
@@ -224,7 +226,7 @@ async function prepareRun(config: TrainConfig, hooks: TrainHooks): Promise<Run> 
 
   const stepsPerEpoch = Math.max(1, Math.floor(trainIdx.length / config.batchSize));
   const run: Run = {
-    config, log, started, mnist, trainIdx, valIdx, testIdx, markCount, replicas, backend: ready.backend, numParams, sharedState,
+    config, log, started, mnist, trainIdx, valIdx, testIdx, markCount, exposure, replicas, backend: ready.backend, numParams, sharedState,
     state: {
       epoch: 0, stepInEpoch: 0, globalStep: 0, history: [], stepLosses: [], bestValLoss: Infinity, bestEpoch: -1, badEpochs: 0,
       trainedSeconds: 0, trainedImages: 0,
@@ -321,7 +323,7 @@ async function trainEpoch(run: Run, hooks: TrainHooks): Promise<'continue' | 'in
   const seconds = (Date.now() - epochStart) / 1000;
   const record: EpochRecord = {
     epoch: state.epoch + 1, trainLoss: lossSum / Math.max(1, epochImages),
-    ...(run.config.outlierWeight > 0 && (run.markCount > 0 || config.pairsPerStep > 0) ? { outlierLoss: outlierLossSum / Math.max(1, epochImages) } : {}),
+    ...(run.exposure ? { outlierLoss: outlierLossSum / Math.max(1, epochImages) } : {}),
     trainAccuracy: correctSum / Math.max(1, epochImages),
     valLoss: val.loss, valAccuracy: val.accuracy,
     learningRate: learningRateAt(state.globalStep - 1, totalSteps, config.learningRate, config.warmupSteps),
