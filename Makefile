@@ -5,7 +5,7 @@ MODEL ?= artifacts/mnist-cnn.int8.onnx
 ARGS ?=
 VERSION := $(shell $(NODE) -p "require('./package.json').version")
 
-.PHONY: build data outlier-marks train train-seeds resume evaluate evaluate-tfjs export-onnx fit-digit-score report bench-train serve predict bench bench-files evaluate-uploads evaluate-numbers evaluate-corrupted evaluate-images fuzz container-test test lint ci dist clean
+.PHONY: build data outlier-marks train train-seeds resume evaluate evaluate-tfjs export-onnx fit-digit-score fit-pair-score report bench-train serve predict bench bench-files evaluate-uploads evaluate-numbers evaluate-corrupted evaluate-images fuzz container-test test lint ci dist clean
 
 build:
 	npm run build
@@ -44,6 +44,11 @@ export-onnx: build
 # replaces the model file and brings its card up to date (~10 minutes).
 fit-digit-score: build
 	$(CLI) fit-digit-score --model $(MODEL) $(ARGS)
+
+# The pair-score head (one digit or two run together) on the same features, fitted on digits and touching
+# pairs; the number reading cuts a lone mark only when it (or the digit score) says so (~9 minutes).
+fit-pair-score: build
+	$(CLI) fit-pair-score --model $(MODEL) $(ARGS)
 
 report: build
 	$(CLI) report $(ARGS)

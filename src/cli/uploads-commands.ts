@@ -1,7 +1,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { updateCardForDigitScore } from '../onnx/model-card';
+import { updateCardForDigitScore, updateCardForPairScore } from '../onnx/model-card';
 import { fitDigitScore } from '../uploads/fit-digit-score';
+import { fitPairScore } from '../train/fit-pair-score';
 import type { CommandModule } from 'yargs';
 import { loadMnist } from '../data/mnist';
 import { resolveServeConfig, SERVE_DEFAULTS } from '../serve/config';
@@ -123,6 +124,29 @@ export const fitDigitScoreCommand: CommandModule<object, FitArgs> = {
     } finally {
       await predictor.close();
     }
+  },
+};
+
+interface FitPairArgs { model: string; out?: string; card: string; quick: boolean }
+
+export const fitPairScoreCommand: CommandModule<object, FitPairArgs> = {
+  command: 'fit-pair-score',
+  describe: 'fit the pair-score head (one digit or two run together) on fc1 from digits and touching pairs, and add it to the model',
+  builder: (y) => y.options({
+    model: { type: 'string', default: SERVE_DEFAULTS.model, describe: 'ONNX model to add the head to (an earlier pair head is replaced, the digit-score head kept)' },
+    out: { type: 'string', describe: 'where to write the model with the head (default: over --model)' },
+    card: { type: 'string', default: 'artifacts/model-card.json', describe: 'model card to bring up to date when it describes --out' },
+    quick: { type: 'boolean', default: false, describe: 'a small fit (minutes fewer, a weaker head): for trying the command' },
+  }),
+  handler: async (argv) => {
+    const out = argv.out ?? argv.model;
+    const quick = argv.quick ? { mnistDigits: 1000, digitUploadsPerCondition: 3, pairUploadsPerCondition: 6, validationUploadsPerCondition: 3 } : {};
+    const { model, report } = await fitPairScore(argv.model, quick, (m) => console.error(m));
+    writeFileSync(out, model);
+    const v = report.validation;
+    console.log(`pair score fitted on ${report.fit.digits} digits and ${report.fit.pairs} touching pairs in ${report.seconds} s; validation at ${v.gate}: `
+      + `${v.mnistDigitsAtGate}/${v.mnistDigits} MNIST digits, ${v.digitUploadsAtGate}/${v.digitUploads} uploaded digits, ${v.pairsAtGate}/${v.pairs} pairs; wrote ${out}`);
+    if (updateCardForPairScore(argv.card, out, report)) console.log(`updated ${argv.card} and MODEL_CARD.md`);
   },
 };
 

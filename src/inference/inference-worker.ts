@@ -3,7 +3,7 @@ import { openSession, OnnxSession } from '../onnx/ort-session';
 import { NUM_CLASSES, PIXELS } from '../data/mnist';
 import { answerTasks, Transfer } from '../workers/protocol';
 import { lowerThreadPriority } from '../workers/thread-priority';
-import { OUTPUT_ROW, type InferenceProtocol, type InferenceWorkerData } from './protocol';
+import { DIGIT_SCORE_COLUMN, OUTPUT_ROW, PAIR_SCORE_COLUMN, type InferenceProtocol, type InferenceWorkerData } from './protocol';
 
 /**
  * One worker thread: `session.run` blocks its thread, never the HTTP one. Two sessions of the same model
@@ -34,7 +34,8 @@ answerTasks<InferenceProtocol>({
     const rows = new Float32Array(n * OUTPUT_ROW);
     for (let i = 0; i < n; i++) {
       rows.set(out.probabilities.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES), i * OUTPUT_ROW);
-      rows[i * OUTPUT_ROW + NUM_CLASSES] = out.digitScores ? out.digitScores[i] : NaN;
+      rows[i * OUTPUT_ROW + DIGIT_SCORE_COLUMN] = out.digitScores ? out.digitScores[i] : NaN;
+      rows[i * OUTPUT_ROW + PAIR_SCORE_COLUMN] = out.pairScores ? out.pairScores[i] : NaN;
     }
     return new Transfer({ rows }, [rows.buffer]);
   },

@@ -1,5 +1,6 @@
 import { argmaxRows } from '../metrics/classification';
 import { NUM_CLASSES } from '../data/mnist';
+import { DIGIT_SCORE_COLUMN, PAIR_SCORE_COLUMN } from './protocol';
 
 /** One character of a reading: the digit (null when it is not one, under the refusing policy) and where it is. */
 export interface DigitReading {
@@ -43,10 +44,21 @@ export function toPrediction(row: Float32Array, minDigitScore = DEFAULT_MIN_DIGI
   const digit = argmaxRows(probs)[0];
   const probabilities = Array.from(probs, (p) => Number(p.toPrecision(6)));
   const prediction: Prediction = { digit, probability: probabilities[digit], probabilities };
-  const score = row.length > NUM_CLASSES ? row[NUM_CLASSES] : NaN;
+  const score = row.length > DIGIT_SCORE_COLUMN ? row[DIGIT_SCORE_COLUMN] : NaN;
   if (!Number.isNaN(score)) {
     prediction.digitScore = Number(score.toPrecision(6));
     prediction.isDigit = score >= minDigitScore;
   }
   return prediction;
+}
+
+/**
+ * How much the image looks like two digits run together into one mark, in [0, 1], from the model's
+ * pair-score head; undefined when the model has none. Not part of the answer: the predictor uses it to
+ * decide whether a lone mark may be cut into digits.
+ * @example pairScoreOf(Float32Array.of(0, 0, 0, 0, 0, 0, 0, 0.9991, 0.0009, 0, 0.97, 0.03)) // 0.03
+ */
+export function pairScoreOf(row: Float32Array): number | undefined {
+  const score = row.length > PAIR_SCORE_COLUMN ? row[PAIR_SCORE_COLUMN] : NaN;
+  return Number.isNaN(score) ? undefined : score;
 }

@@ -1,7 +1,10 @@
 import { NUM_CLASSES } from '../data/mnist';
 
-/** Values per image a batch answers: the 10 calibrated probabilities, then the digit score. */
-export const OUTPUT_ROW = NUM_CLASSES + 1;
+/** Values per image a batch answers: the 10 calibrated probabilities, the digit score, the pair score. */
+export const OUTPUT_ROW = NUM_CLASSES + 2;
+/** Where a row holds the digit score and the pair score (NaN when the model has no such head). */
+export const DIGIT_SCORE_COLUMN = NUM_CLASSES;
+export const PAIR_SCORE_COLUMN = NUM_CLASSES + 1;
 
 /** What every inference worker is started with (its workerData). */
 export interface InferenceWorkerData {
@@ -14,9 +17,9 @@ export interface InferenceWorkerData {
 
 /** Tasks of inference-worker.ts: load the model (once, broadcast), then run batches. */
 export type InferenceProtocol = {
-  /** Replies with the model's output names (a digit-score head adds `digit_score`). */
+  /** Replies with the model's output names (the score heads add `digit_score` and `pair_score`). */
   init: { request: Record<string, never>; reply: { outputs: string[] } };
   /** `images` is n × 784 floats; `solo`: nothing else runs or waits, so the many-thread session may take it. */
-  /** `rows`: n × OUTPUT_ROW values, an image's probabilities then its digit score (NaN without one). */
+  /** `rows`: n × OUTPUT_ROW values, an image's probabilities, then its digit and pair scores (NaN without the head). */
   run: { request: { images: Float32Array; n: number; solo: boolean }; reply: { rows: Float32Array } };
 };

@@ -3,16 +3,23 @@ import { AppError } from '../errors';
 import { createRng, shuffleInPlace } from '../data/rng';
 
 /**
- * The digit-score head: a small MLP on fc1's 1,000 features that tells a digit from a mark that is not
- * one (a letter, a symbol, a drawing), fitted on digits and on drawn non-digits (outlier exposure on the
- * trained network's features: the spec's layers are not touched). It is added to an exported graph as a
- * second output, `digit_score` [N, 1] = sigmoid(relu(fc1 · w1 + b1) · w2 + b2), b2 placed so that 0.5 is
- * the line between digit and not-a-digit.
+ * Score heads: small MLPs on fc1's 1,000 features, each added to an exported graph as an output of its
+ * own, [N, 1] = sigmoid(relu(fc1 · w1 + b1) · w2 + b2), b2 placed so that 0.5 is the head's line. The
+ * spec's layers are not touched.
+ * - `digit_score` tells a digit from a mark that is not one (a letter, a symbol, a drawing), fitted on
+ *   digits and on drawn non-digits (outlier exposure on the trained network's features);
+ * - `pair_score` tells one digit from two digits run together into one mark, fitted on digits and on
+ *   touching pairs of digits: the network reads such a pair confidently as one digit.
  */
-export const DIGIT_SCORE_OUTPUT = 'digit_score';
-/** The value the head reads: fc1 after its ReLU, in the exported graph's names. */
+export interface ScoreHeadKind {
+  output: string; // the graph output, and the prefix of the head's nodes, initialisers and metadata key
+}
+export const DIGIT_SCORE_HEAD: Readonly<ScoreHeadKind> = Object.freeze({ output: 'digit_score' });
+export const PAIR_SCORE_HEAD: Readonly<ScoreHeadKind> = Object.freeze({ output: 'pair_score' });
+export const DIGIT_SCORE_OUTPUT = DIGIT_SCORE_HEAD.output;
+export const PAIR_SCORE_OUTPUT = PAIR_SCORE_HEAD.output;
+/** The value the heads read: fc1 after its ReLU, in the exported graph's names. */
 export const DIGIT_SCORE_FEATURES = 'fc1/out';
-const PREFIX = 'digit_score';
 
 export interface DigitScoreHead {
   w1: Float32Array; // [features, hidden]
@@ -35,17 +42,17 @@ export interface FitOptions {
 export const FIT_DEFAULTS: Readonly<FitOptions> = Object.freeze({ hidden: 64, epochs: 10, batchSize: 128, learningRate: 1e-3, l2: 1e-4, seed: 1 });
 
 /**
- * A small MLP (features → `hidden` ReLU → 1) telling digits (1) from non-digits (0), each class weighing
- * half whatever their counts; the features are divided by their RMS while fitting and that scale folded
+ * A small MLP (features → `hidden` ReLU → 1) telling `positives` (1: digits for the digit score) from
+ * `negatives` (0), each class weighing half whatever their counts; the features are divided by their RMS while fitting and that scale folded
  * into w1. Minibatch Adam with seeded weights and order: the same data give the same head. A linear head
  * on the same features refused far fewer non-digits at the same digits kept (measured: 63% against 81%
  * of the tuned families at 99.9% of validation digits).
- * @example const head = fitDigitScoreHead(digitFeatures, nonDigitFeatures, 1000);
+ * @example const head = fitScoreHead(digitFeatures, nonDigitFeatures, 1000);
  */
-export function fitDigitScoreHead(digits: Float32Array, nonDigits: Float32Array, d: number, partial: Partial<FitOptions> = {}): DigitScoreHead {
+export function fitScoreHead(digits: Float32Array, nonDigits: Float32Array, d: number, partial: Partial<FitOptions> = {}): DigitScoreHead {
   const o = { ...FIT_DEFAULTS, ...partial };
   const nd = digits.length / d, nn = nonDigits.length / d, n = nd + nn, h = o.hidden;
-  if (!Number.isInteger(nd) || !Number.isInteger(nn) || nd === 0 || nn === 0) throw new AppError('CONFIG_INVALID', `digit-score fit needs whole rows of ${d} features of both kinds`);
+  if (!Number.isInteger(nd) || !Number.isInteger(nn) || nd === 0 || nn === 0) throw new AppError('CONFIG_INVALID', `a score head's fit needs whole rows of ${d} features of both kinds`);
   const row = (i: number) => (i < nd ? digits.subarray(i * d, (i + 1) * d) : nonDigits.subarray((i - nd) * d, (i - nd + 1) * d));
   let sq = 0;
   for (let i = 0; i < n; i++) { const x = row(i); for (let j = 0; j < d; j++) sq += x[j] * x[j]; }
@@ -124,10 +131,11 @@ export function lowerQuantile(logits: ArrayLike<number>, share: number): number 
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.floor(share * sorted.length)))];
 }
 
-function stripHead(graph: onnx.IGraphProto): void {
-  graph.node = (graph.node ?? []).filter((n) => !n.name?.startsWith(PREFIX));
-  graph.initializer = (graph.initializer ?? []).filter((t) => !t.name?.startsWith(PREFIX));
-  graph.output = (graph.output ?? []).filter((o) => o.name !== DIGIT_SCORE_OUTPUT);
+function stripHead(graph: onnx.IGraphProto, prefix: string): void {
+  const own = (name?: string | null) => name === prefix || !!name?.startsWith(`${prefix}/`) || !!name?.startsWith(`${prefix}.`);
+  graph.node = (graph.node ?? []).filter((n) => !own(n.name));
+  graph.initializer = (graph.initializer ?? []).filter((t) => !own(t.name));
+  graph.output = (graph.output ?? []).filter((o) => o.name !== prefix);
 }
 
 const floatOutput = (name: string, width: number): onnx.IValueInfoProto => ({
@@ -146,40 +154,47 @@ export function withOutputs(model: Uint8Array, outputs: Array<[name: string, wid
 }
 
 function fail(why: string): never {
-  throw new AppError('MODEL_INVALID', `cannot add the digit-score head: ${why}`);
+  throw new AppError('MODEL_INVALID', `cannot add the score head: ${why}`);
 }
 
 /**
- * The model with the head (any earlier one replaced): Gemm on `fc1/out`, then Sigmoid, as graph output
- * `digit_score` [N, 1]; `head.info` goes into the metadata as `digit_score` (JSON).
+ * The model with the head (any earlier one of the same kind replaced): Gemm on `fc1/out`, then Sigmoid,
+ * as graph output `kind.output` [N, 1]; `head.info` goes into the metadata under the same name (JSON).
  */
-export function addDigitScoreHead(model: Uint8Array, head: DigitScoreHead): Uint8Array {
+export function addScoreHead(model: Uint8Array, head: DigitScoreHead, kind: ScoreHeadKind = DIGIT_SCORE_HEAD): Uint8Array {
   const m = onnx.ModelProto.decode(model);
   const graph = m.graph ?? fail('the model has no graph');
-  stripHead(graph);
+  const prefix = kind.output;
+  stripHead(graph, prefix);
   if (!graph.node!.some((n) => n.output?.includes(DIGIT_SCORE_FEATURES))) fail(`no node produces '${DIGIT_SCORE_FEATURES}'`);
   const h = head.b1.length, d = head.w1.length / h;
   const tensor = (name: string, data: Float32Array, dims: number[]): onnx.ITensorProto => ({
     name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
   });
   graph.initializer!.push(
-    tensor(`${PREFIX}.w1`, head.w1, [d, h]), tensor(`${PREFIX}.b1`, head.b1, [h]),
-    tensor(`${PREFIX}.w2`, head.w2, [h, 1]), tensor(`${PREFIX}.b2`, Float32Array.of(head.b2), [1]),
+    tensor(`${prefix}.w1`, head.w1, [d, h]), tensor(`${prefix}.b1`, head.b1, [h]),
+    tensor(`${prefix}.w2`, head.w2, [h, 1]), tensor(`${prefix}.b2`, Float32Array.of(head.b2), [1]),
   );
   graph.node!.push(
-    { opType: 'Gemm', name: `${PREFIX}/hidden`, input: [DIGIT_SCORE_FEATURES, `${PREFIX}.w1`, `${PREFIX}.b1`], output: [`${PREFIX}/hidden`] },
-    { opType: 'Relu', name: `${PREFIX}/relu`, input: [`${PREFIX}/hidden`], output: [`${PREFIX}/hidden_relu`] },
-    { opType: 'Gemm', name: `${PREFIX}/logit`, input: [`${PREFIX}/hidden_relu`, `${PREFIX}.w2`, `${PREFIX}.b2`], output: [`${PREFIX}/logit`] },
-    { opType: 'Sigmoid', name: `${PREFIX}/sigmoid`, input: [`${PREFIX}/logit`], output: [DIGIT_SCORE_OUTPUT] },
+    { opType: 'Gemm', name: `${prefix}/hidden`, input: [DIGIT_SCORE_FEATURES, `${prefix}.w1`, `${prefix}.b1`], output: [`${prefix}/hidden`] },
+    { opType: 'Relu', name: `${prefix}/relu`, input: [`${prefix}/hidden`], output: [`${prefix}/hidden_relu`] },
+    { opType: 'Gemm', name: `${prefix}/logit`, input: [`${prefix}/hidden_relu`, `${prefix}.w2`, `${prefix}.b2`], output: [`${prefix}/logit`] },
+    { opType: 'Sigmoid', name: `${prefix}/sigmoid`, input: [`${prefix}/logit`], output: [prefix] },
   );
-  graph.output!.push(floatOutput(DIGIT_SCORE_OUTPUT, 1));
-  m.metadataProps = [...(m.metadataProps ?? []).filter((p) => p.key !== PREFIX), { key: PREFIX, value: JSON.stringify(head.info) }];
+  graph.output!.push(floatOutput(prefix, 1));
+  m.metadataProps = [...(m.metadataProps ?? []).filter((p) => p.key !== prefix), { key: prefix, value: JSON.stringify(head.info) }];
   return onnx.ModelProto.encode(m).finish();
 }
 
-/** The head's record in a model's metadata, or undefined for a model without one. */
-export function digitScoreInfo(model: Uint8Array): Record<string, unknown> | undefined {
+/** The model with the digit-score head (any earlier one replaced). */
+export const addDigitScoreHead = (model: Uint8Array, head: DigitScoreHead): Uint8Array => addScoreHead(model, head, DIGIT_SCORE_HEAD);
+
+/** A head's record in a model's metadata, or undefined for a model without one. */
+export function scoreHeadInfo(model: Uint8Array, kind: ScoreHeadKind = DIGIT_SCORE_HEAD): Record<string, unknown> | undefined {
   const m = onnx.ModelProto.decode(model);
-  const entry = (m.metadataProps ?? []).find((p) => p.key === PREFIX);
+  const entry = (m.metadataProps ?? []).find((p) => p.key === kind.output);
   return entry?.value ? JSON.parse(entry.value) : undefined;
 }
+
+/** The digit-score head's record in a model's metadata, or undefined for a model without one. */
+export const digitScoreInfo = (model: Uint8Array): Record<string, unknown> | undefined => scoreHeadInfo(model, DIGIT_SCORE_HEAD);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { DIGIT_SCORE_OUTPUT } from './digit-score';
+import { DIGIT_SCORE_OUTPUT, PAIR_SCORE_OUTPUT } from './digit-score';
 import { ONNX_OPSET } from './graph-builder';
 
 /** What `artifacts/model-card.json` holds; the server's /v1/model returns it. */
@@ -28,6 +28,12 @@ export interface ModelCard {
   date: string;
   /** The digit-score head's fit (make fit-digit-score), when the model has one. */
   digitScore?: { features: string; fit: { digits: number; nonDigits: number }; validation: { digits: number; refusedDigits: number; marks: number; refusedMarks: number }; lineShare: number };
+  /** The pair-score head's fit (make fit-pair-score), when the model has one. */
+  pairScore?: {
+    fit: { digits: number; pairs: number };
+    validation: { gate: number; mnistDigits: number; mnistDigitsAtLine: number; mnistDigitsAtGate: number; digitUploads: number; digitUploadsAtGate: number; pairs: number; pairsAtLine: number; pairsAtGate: number };
+    lineShare: number;
+  };
 }
 
 export function fileSha256(path: string): string {
@@ -40,6 +46,17 @@ hidden units) on fc1's features, the network itself unchanged, fitted (\`make fi
 and ${d.fit.nonDigits.toLocaleString('en-US')} photos of marks that are not digits (letters, symbols, shapes, scribbles, textures: the tuned
 families of \`docs/not-a-digit.md\`); its line, 0.5, placed where ${(100 * d.lineShare).toFixed(2)}% of the validation digits read right
 fall below it. On validation data: ${d.validation.refusedDigits} of ${d.validation.digits.toLocaleString('en-US')} digits and ${d.validation.refusedMarks} of ${d.validation.marks} marks below the line.
+
+`;
+}
+
+function pairScoreParagraph(d: NonNullable<ModelCard['pairScore']>): string {
+  const v = d.validation;
+  return `**Pair score.** A third output, \`pair_score\`, of the same form on the same features: how much the mark looks
+like two digits run together into one (fitted, \`make fit-pair-score\`, on ${d.fit.digits.toLocaleString('en-US')} single digits and ${d.fit.pairs.toLocaleString('en-US')} photos of
+two touching digits). The reading of a number cuts a lone mark into digits only when this score is at least
+${v.gate} or the digit score refuses it. On validation data: ${v.mnistDigitsAtGate} of ${v.mnistDigits.toLocaleString('en-US')} MNIST digits and ${v.digitUploadsAtGate} of ${v.digitUploads} uploaded
+digits at ${v.gate} or more; ${v.pairsAtGate} of ${v.pairs} touching pairs.
 
 `;
 }
@@ -75,7 +92,7 @@ fp32 max |Δp| ${card.parity.fp32MaxAbsProbDiff.toExponential(1)}, int8 max |Δp
 **Intended use.** Recognising a single, roughly centred handwritten digit, after the preprocessing the server
 applies (polarity, crop, resize to 20 px, centre of mass at the centre of 28×28).
 
-${card.digitScore ? digitScoreParagraph(card.digitScore) : ''}**Limits.** Trained on MNIST only: American census workers' and students' handwriting from the 1990s,
+${card.digitScore ? digitScoreParagraph(card.digitScore) : ''}${card.pairScore ? pairScoreParagraph(card.pairScore) : ''}**Limits.** Trained on MNIST only: American census workers' and students' handwriting from the 1990s,
 scanned and normalised. ${card.digitScore ? 'The digit score catches many marks that are not digits, not all (see its figures); the probabilities are calibrated for digits only; the model reads one digit, and the server reads a number by reading its digits one by one' : 'It always answers one of 0–9, even for letters, several digits or an empty image'};
 treat low probabilities as "not sure". Accuracy on photos and canvas drawings is lower than on MNIST
 and depends on the preprocessing. Not for decisions about people.
@@ -85,21 +102,32 @@ Data sha256: ${Object.entries(card.data).map(([k, v]) => `${k} \`${v.slice(0, 8)
 }
 
 /**
- * After the digit-score head was added to `modelPath`: the card at `cardPath` (when it describes that
- * file) gets the file's new sha256 and size, the `digit_score` output and the fit's figures, and
- * MODEL_CARD.md beside it is written again. Returns whether it did.
+ * After a score head was added to `modelPath`: the card at `cardPath` (when it describes that file) gets
+ * the file's new sha256 and size, the head's output and `patch` (the fit's figures), and MODEL_CARD.md
+ * beside it is written again. Returns whether it did.
  */
-export function updateCardForDigitScore(cardPath: string, modelPath: string, fit: NonNullable<ModelCard['digitScore']>): boolean {
+function updateCardForHead(cardPath: string, modelPath: string, output: ModelCard['outputs'][number], patch: Partial<ModelCard>): boolean {
   if (!existsSync(cardPath)) return false;
   const card = JSON.parse(readFileSync(cardPath, 'utf8')) as ModelCard;
   if (card.file !== basename(modelPath)) return false;
   const updated: ModelCard = {
     ...card, sha256: fileSha256(modelPath), bytes: statSync(modelPath).size,
-    outputs: [...card.outputs.filter((o) => o.name !== DIGIT_SCORE_OUTPUT),
-      { name: DIGIT_SCORE_OUTPUT, shape: ['N', 1], meaning: 'how much the picture looks like a digit at all, in [0,1]; under 0.5 it is not a digit' }],
-    digitScore: fit,
+    outputs: [...card.outputs.filter((o) => o.name !== output.name), output],
+    ...patch,
   };
   writeFileSync(cardPath, `${JSON.stringify(updated, null, 2)}\n`);
   writeFileSync(join(dirname(cardPath), 'MODEL_CARD.md'), modelCardMarkdown(updated));
   return true;
+}
+
+/** The card after the digit-score head was added (see updateCardForHead). */
+export function updateCardForDigitScore(cardPath: string, modelPath: string, fit: NonNullable<ModelCard['digitScore']>): boolean {
+  return updateCardForHead(cardPath, modelPath,
+    { name: DIGIT_SCORE_OUTPUT, shape: ['N', 1], meaning: 'how much the picture looks like a digit at all, in [0,1]; under 0.5 it is not a digit' }, { digitScore: fit });
+}
+
+/** The card after the pair-score head was added (see updateCardForHead). */
+export function updateCardForPairScore(cardPath: string, modelPath: string, fit: NonNullable<ModelCard['pairScore']>): boolean {
+  return updateCardForHead(cardPath, modelPath,
+    { name: PAIR_SCORE_OUTPUT, shape: ['N', 1], meaning: 'how much the picture looks like two digits run together into one mark, in [0,1]' }, { pairScore: fit });
 }

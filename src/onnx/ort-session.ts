@@ -1,5 +1,5 @@
 import * as ort from 'onnxruntime-node';
-import { DIGIT_SCORE_OUTPUT } from './digit-score';
+import { DIGIT_SCORE_OUTPUT, PAIR_SCORE_OUTPUT } from './digit-score';
 
 /**
  * The one module that imports onnxruntime-node. Everything else sees this small interface.
@@ -7,9 +7,10 @@ import { DIGIT_SCORE_OUTPUT } from './digit-score';
 export interface OnnxSession {
   /**
    * Runs a batch of images [n, 1, 28, 28] (pixels in [0,1]); returns the named outputs. `digitScores`
-   * ([n], the `digit_score` output) only from a model that has one (see digit-score.ts).
+   * and `pairScores` ([n], the `digit_score` and `pair_score` outputs) only from a model that has those
+   * heads (see digit-score.ts).
    */
-  run(images: Float32Array, n: number): Promise<{ probabilities: Float32Array; logits: Float32Array; digitScores?: Float32Array; outputs: Record<string, Float32Array> }>;
+  run(images: Float32Array, n: number): Promise<{ probabilities: Float32Array; logits: Float32Array; digitScores?: Float32Array; pairScores?: Float32Array; outputs: Record<string, Float32Array> }>;
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   close(): Promise<void>;
@@ -52,6 +53,7 @@ export async function openSession(model: string | Uint8Array, options: Partial<S
         probabilities: out.probabilities.data as Float32Array,
         logits: out.logits.data as Float32Array,
         digitScores: out[DIGIT_SCORE_OUTPUT]?.data as Float32Array | undefined,
+        pairScores: out[PAIR_SCORE_OUTPUT]?.data as Float32Array | undefined,
         outputs: Object.fromEntries(Object.entries(out).map(([k, t]) => [k, t.data as Float32Array])),
       };
     },

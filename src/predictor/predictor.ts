@@ -7,7 +7,7 @@ import type { CandidateKind } from '../image/layout-candidates';
 import { createPngDecoder } from '../image/png';
 import { createDecodePool } from '../image/decode-pool';
 import { Batcher, BatcherEvents } from '../inference/batcher';
-import { DigitReading, toPrediction, Prediction } from '../inference/postprocess';
+import { DigitReading, pairScoreOf, toPrediction, Prediction } from '../inference/postprocess';
 import { createInferencePool } from '../inference/inference-pool';
 import { OUTPUT_ROW } from '../inference/protocol';
 import { DIGIT_SCORE_OUTPUT } from '../onnx/digit-score';
@@ -236,7 +236,7 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
       }
       const lineRows = rows.slice(1 + whole.length + alternatives.length) as Float32Array[];
       const candidates = line ? lineRows.map((r) => toPrediction(r, opts.minDigitScore)) : [];
-      const chosen = line && pre.box ? chooseReading(line, candidates, { prediction: single, box: pre.box }) : [];
+      const chosen = line && pre.box ? chooseReading(line, candidates, { prediction: single, box: pre.box, pairScore: pairScoreOf(rows[0]!) }) : [];
       // When the picture is a sheet on a desk, a number is written on the sheet: a reading with a
       // character on the desk took the desk's grain or the sheet's edge for strokes. The sheet counts
       // when its digit is the page's own (both found the same mark); chalk strokes on a board are a

@@ -49,11 +49,13 @@ export interface ReadingPrices {
   /** The price (log) the one-digit reading may beat a number's reading by and the number still stands. */
   oneDigitMargin: number;
   /**
-   * A lone mark (one part) is cut only when, read as one digit, the digit score refuses it, it is at
-   * least `loneMinAspect` line heights wide (two digits side by side; a letter is rarely wider than
-   * high), and every piece is read with at least `loneMinProbability` and taken for a digit with at
-   * least `loneMinDigitScore`: the model has to vouch for the split, or the mark stays refused.
+   * A lone mark (one part) is cut only when, read as one digit, the digit score refuses it or the pair
+   * score is at least `lonePairScore` (the model's head for two digits run together), it is at least
+   * `loneMinAspect` line heights wide (two digits side by side; a letter is rarely wider than high),
+   * and every piece is read with at least `loneMinProbability` and taken for a digit with at least
+   * `loneMinDigitScore`: the model has to vouch for the split, or the mark stays one digit or refused.
    */
+  lonePairScore: number;
   loneMinAspect: number;
   loneMinProbability: number;
   loneMinDigitScore: number;
@@ -70,6 +72,7 @@ export const READING_PRICES: Readonly<ReadingPrices> = Object.freeze({
   cutPrice: [0, 1, 1.5] as [number, number, number],
   digitScoreWeight: 3,
   oneDigitMargin: 1,
+  lonePairScore: 0.99,
   loneMinAspect: 1.25,
   loneMinProbability: 0.9,
   loneMinDigitScore: 0.9,
@@ -188,14 +191,16 @@ function leavesOut(line: LineShape, box: Box): boolean {
 
 /**
  * Reads the line as a number, or answers [] when the one-digit reading stands: every reading of the
- * line and the one-digit reading (`single`, findDigit's, when it covers the line) are scored alike, cuts are tried only
- * when the line has two separate parts, and a reading that cuts a part and calls a piece not a digit
- * is read again without cuts (a W is not a ? and a 4).
+ * line and the one-digit reading (`single`, findDigit's, when it covers the line) are scored alike, cuts
+ * are tried only when the line has two separate parts or a lone mark may be two digits (its pair score,
+ * `single.pairScore`, or its digit score say so), and a reading that cuts a part and calls a piece not
+ * a digit is read again without cuts (a W is not a ? and a 4).
  */
-export function chooseReading(line: LineShape, predictions: Prediction[], single: { prediction: Prediction; box: Box },
+export function chooseReading(line: LineShape, predictions: Prediction[], single: { prediction: Prediction; box: Box; pairScore?: number },
   prices: ReadingPrices = READING_PRICES): number[] {
   const lone = separateParts(line) < 2;
-  const cuts = !lone || (single.prediction.isDigit === false && lineWidth(line) >= prices.loneMinAspect * lineHeight(line));
+  const maybeTwo = single.prediction.isDigit === false || (single.pairScore ?? 0) >= prices.lonePairScore;
+  const cuts = !lone || (maybeTwo && lineWidth(line) >= prices.loneMinAspect * lineHeight(line));
   let best = bestReading(line, predictions, cuts, prices);
   const vouched = (k: number) => predictions[k].isDigit !== false
     && (!lone || (predictions[k].probability >= prices.loneMinProbability && (predictions[k].digitScore ?? 1) >= prices.loneMinDigitScore));

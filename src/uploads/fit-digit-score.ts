@@ -4,8 +4,8 @@ import { createRng } from '../data/rng';
 import { copyInto } from '../data/augment';
 import { CORRUPTION_KINDS, corrupt } from '../data/corruptions';
 import { argmaxRows } from '../metrics/classification';
-import { openSession } from '../onnx/ort-session';
-import { addDigitScoreHead, DIGIT_SCORE_FEATURES, FIT_DEFAULTS, fitDigitScoreHead, headLogits, lowerQuantile, withOutputs } from '../onnx/digit-score';
+import { openSession, type OnnxSession } from '../onnx/ort-session';
+import { addDigitScoreHead, DIGIT_SCORE_FEATURES, FIT_DEFAULTS, fitScoreHead, headLogits, lowerQuantile, withOutputs } from '../onnx/digit-score';
 import type { Predictor } from '../predictor';
 import { renderUpload, UPLOAD_CONDITIONS, uploadSeed } from './conditions';
 import { encodeUpload, forEachLimited } from './evaluate-uploads';
@@ -87,7 +87,25 @@ function digitUploads(predictor: Predictor, data: Dataset, pool: number[], seed:
   }).then((r) => ({ ...r, labels: r.index.map((k) => labels[k]) }));
 }
 
-const stack = (rows: Float32Array[]) => {
+/** A session of `model` that also answers fc1's features (the score heads' input). */
+export function openFeatureSession(model: Uint8Array): Promise<OnnxSession> {
+  return openSession(withOutputs(model, [[DIGIT_SCORE_FEATURES, 1000]]), { intraOpNumThreads: 2 });
+}
+
+/** fc1's features and the digit read for each 28×28 image of `images`, in batches of 256. */
+export async function fc1Features(session: OnnxSession, images: Float32Array): Promise<{ fc1: Float32Array; digits: Int32Array }> {
+  const n = images.length / PIXELS, fc1 = new Float32Array(n * 1000), digits = new Int32Array(n);
+  for (let i = 0; i < n; i += 256) {
+    const k = Math.min(256, n - i);
+    const out = await session.run(images.slice(i * PIXELS, (i + k) * PIXELS), k);
+    fc1.set(out.outputs[DIGIT_SCORE_FEATURES], i * 1000);
+    digits.set(argmaxRows(out.probabilities), i);
+  }
+  return { fc1, digits };
+}
+
+/** Rows of 784 stacked into one array. */
+export const stack = (rows: Float32Array[]) => {
   const out = new Float32Array(rows.length * PIXELS);
   rows.forEach((r, i) => out.set(r, i * PIXELS));
   return out;
@@ -115,17 +133,8 @@ export async function fitDigitScore(modelPath: string, predictor: Predictor, par
   const { train } = await loadMnist();
   const split = stratifiedSplit(train.labels, 5000, 42); // the training run's split: validation stays unseen
   const base = readFileSync(modelPath);
-  const session = await openSession(withOutputs(base, [[DIGIT_SCORE_FEATURES, 1000]]), { intraOpNumThreads: 2 });
-  const features = async (images: Float32Array): Promise<{ fc1: Float32Array; digits: Int32Array }> => {
-    const n = images.length / PIXELS, fc1 = new Float32Array(n * 1000), digits = new Int32Array(n);
-    for (let i = 0; i < n; i += 256) {
-      const k = Math.min(256, n - i);
-      const out = await session.run(images.slice(i * PIXELS, (i + k) * PIXELS), k);
-      fc1.set(out.outputs[DIGIT_SCORE_FEATURES], i * 1000);
-      digits.set(argmaxRows(out.probabilities), i);
-    }
-    return { fc1, digits };
-  };
+  const session = await openFeatureSession(base);
+  const features = (images: Float32Array) => fc1Features(session, images);
   const mnistImages = (indices: number[]) => toFloat(subset(train, indices).images);
   try {
     const fitPool = split.train.slice(0, opts.mnistDigits);
@@ -143,7 +152,7 @@ export async function fitDigitScore(modelPath: string, predictor: Predictor, par
     const nonDigitFeatures = await features(stack(markUploads.inputs));
 
     log('fitting the head');
-    const head = fitDigitScoreHead(digitFeatures.fc1, nonDigitFeatures.fc1, 1000);
+    const head = fitScoreHead(digitFeatures.fc1, nonDigitFeatures.fc1, 1000);
 
     log('placing the line on validation digits');
     const valUploads = await digitUploads(predictor, train, split.val, opts.validationSeed, opts.validationUploadsPerCondition, opts.concurrency);

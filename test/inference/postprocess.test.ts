@@ -1,4 +1,4 @@
-import { toPrediction } from '../../src/inference/postprocess';
+import { pairScoreOf, toPrediction } from '../../src/inference/postprocess';
 
 const row = (probs: number[], score?: number) => Float32Array.from(score === undefined ? probs : [...probs, score]);
 const seven = [0, 0, 0, 0, 0, 0, 0, 0.9, 0.1, 0];
@@ -19,5 +19,14 @@ describe('toPrediction', () => {
     const p = toPrediction(row(seven, NaN));
     expect(p).not.toHaveProperty('digitScore');
     expect(p).not.toHaveProperty('isDigit');
+  });
+});
+
+describe('pairScoreOf', () => {
+  it('reads the pair score after the digit score, and nothing for a model without the head', () => {
+    expect(pairScoreOf(Float32Array.from([...seven, 0.97, 0.25]))).toBeCloseTo(0.25, 6);
+    expect(toPrediction(Float32Array.from([...seven, 0.97, 0.25]))).not.toHaveProperty('pairScore');
+    expect(pairScoreOf(Float32Array.from([...seven, 0.97, NaN]))).toBeUndefined();
+    expect(pairScoreOf(Float32Array.from([...seven, 0.97]))).toBeUndefined();
   });
 });

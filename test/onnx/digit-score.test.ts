@@ -1,5 +1,5 @@
 import { createRng } from '../../src/data/rng';
-import { addDigitScoreHead, DIGIT_SCORE_OUTPUT, digitScoreInfo, fitDigitScoreHead, headLogits, lowerQuantile, withOutputs } from '../../src/onnx/digit-score';
+import { addDigitScoreHead, addScoreHead, DIGIT_SCORE_OUTPUT, digitScoreInfo, fitScoreHead, headLogits, lowerQuantile, PAIR_SCORE_HEAD, PAIR_SCORE_OUTPUT, scoreHeadInfo, withOutputs } from '../../src/onnx/digit-score';
 import { GraphBuilder } from '../../src/onnx/graph-builder';
 import { openSession } from '../../src/onnx/ort-session';
 
@@ -34,18 +34,18 @@ function clouds(n: number, seed: number): { digits: Float32Array; nonDigits: Flo
 describe('digit-score head', () => {
   it('learns to tell two feature clouds apart, the same head from the same data', () => {
     const { digits, nonDigits } = clouds(200, 1);
-    const head = fitDigitScoreHead(digits, nonDigits, D, { hidden: 4, epochs: 20, batchSize: 32, learningRate: 0.01 });
+    const head = fitScoreHead(digits, nonDigits, D, { hidden: 4, epochs: 20, batchSize: 32, learningRate: 0.01 });
     const test = clouds(100, 2);
     const right = Array.from(headLogits(head, test.digits)).filter((l) => l > 0).length + Array.from(headLogits(head, test.nonDigits)).filter((l) => l < 0).length;
     expect(right).toBeGreaterThanOrEqual(190);
-    const again = fitDigitScoreHead(digits, nonDigits, D, { hidden: 4, epochs: 20, batchSize: 32, learningRate: 0.01 });
+    const again = fitScoreHead(digits, nonDigits, D, { hidden: 4, epochs: 20, batchSize: 32, learningRate: 0.01 });
     expect(Array.from(again.w1)).toEqual(Array.from(head.w1));
     expect(again.b2).toBe(head.b2);
   });
 
   it('refuses rows that do not fit the feature width, or an empty class', () => {
-    expect(() => fitDigitScoreHead(new Float32Array(7), new Float32Array(6), D)).toThrow(/whole rows/);
-    expect(() => fitDigitScoreHead(new Float32Array(0), new Float32Array(6), D)).toThrow(/both kinds/);
+    expect(() => fitScoreHead(new Float32Array(7), new Float32Array(6), D)).toThrow(/whole rows/);
+    expect(() => fitScoreHead(new Float32Array(0), new Float32Array(6), D)).toThrow(/both kinds/);
   });
 
   it('places the line at a share of the lower tail', () => {
@@ -56,7 +56,7 @@ describe('digit-score head', () => {
 
   it('adds the head to a graph: onnxruntime computes sigmoid of the logits headLogits gives; a second head replaces the first', async () => {
     const { digits, nonDigits } = clouds(50, 4);
-    const head = fitDigitScoreHead(digits, nonDigits, D, { hidden: 3, epochs: 2 });
+    const head = fitScoreHead(digits, nonDigits, D, { hidden: 3, epochs: 2 });
     const model = addDigitScoreHead(addDigitScoreHead(smallModel(), { ...head, b2: head.b2 + 5, info: { first: true } }), { ...head, info: { line: 0.5 } });
     expect(digitScoreInfo(model)).toEqual({ line: 0.5 });
     const session = await openSession(withOutputs(model, [['fc1/out', D]]));
@@ -67,6 +67,25 @@ describe('digit-score head', () => {
     const expected = Array.from(headLogits(head, out.outputs['fc1/out']), (l) => 1 / (1 + Math.exp(-l)));
     expect(out.digitScores).toHaveLength(3);
     Array.from(out.digitScores!).forEach((s, i) => expect(s).toBeCloseTo(expected[i], 5));
+    await session.close();
+  });
+
+  it('keeps a pair-score head beside the digit-score head: each its own output, and each replaced only by its own kind', async () => {
+    const { digits, nonDigits } = clouds(50, 6);
+    const head = fitScoreHead(digits, nonDigits, D, { hidden: 3, epochs: 2 });
+    const pair = { ...head, b2: head.b2 - 3 };
+    let model = addScoreHead(addDigitScoreHead(smallModel(), { ...head, info: { kind: 'digit' } }), { ...pair, b2: 40, info: { kind: 'old pair' } }, PAIR_SCORE_HEAD);
+    model = addScoreHead(model, { ...pair, info: { kind: 'pair' } }, PAIR_SCORE_HEAD);
+    expect(digitScoreInfo(model)).toEqual({ kind: 'digit' });
+    expect(scoreHeadInfo(model, PAIR_SCORE_HEAD)).toEqual({ kind: 'pair' });
+    const session = await openSession(withOutputs(model, [['fc1/out', D]]));
+    expect(session.outputNames.filter((n) => n === PAIR_SCORE_OUTPUT || n === DIGIT_SCORE_OUTPUT).sort()).toEqual([DIGIT_SCORE_OUTPUT, PAIR_SCORE_OUTPUT]);
+    const rng = createRng(7);
+    const out = await session.run(Float32Array.from({ length: 2 * 784 }, () => rng.next()), 2);
+    const sigmoid = (l: number) => 1 / (1 + Math.exp(-l));
+    const fc1 = out.outputs['fc1/out'];
+    Array.from(out.digitScores!).forEach((s, i) => expect(s).toBeCloseTo(sigmoid(headLogits(head, fc1)[i]), 5));
+    Array.from(out.pairScores!).forEach((s, i) => expect(s).toBeCloseTo(sigmoid(headLogits(pair, fc1)[i]), 5));
     await session.close();
   });
 

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileSha256, ModelCard } from '../../src/onnx/model-card';
-import { DIGIT_SCORE_OUTPUT, digitScoreInfo } from '../../src/onnx/digit-score';
+import { DIGIT_SCORE_OUTPUT, digitScoreInfo, PAIR_SCORE_HEAD, PAIR_SCORE_OUTPUT, scoreHeadInfo } from '../../src/onnx/digit-score';
 import { evaluateOnnxLogits } from '../../src/onnx/evaluate-onnx';
 import { evaluateLogits } from '../../src/metrics/classification';
 import { loadMnist } from '../../src/data/mnist';
@@ -42,5 +42,11 @@ describe('shipped model (artifacts/)', () => {
     const info = digitScoreInfo(readFileSync(join('artifacts', card!.file)));
     expect(info).toMatchObject({ line: 0.5, features: card!.digitScore!.features, fit: card!.digitScore!.fit, validation: card!.digitScore!.validation });
     expect(card!.outputs.map((o) => o.name)).toContain(DIGIT_SCORE_OUTPUT);
+  });
+
+  it('has the pair-score head its card describes', () => {
+    const info = scoreHeadInfo(readFileSync(join('artifacts', card!.file)), PAIR_SCORE_HEAD);
+    expect(info).toMatchObject({ line: 0.5, fit: card!.pairScore!.fit, validation: card!.pairScore!.validation });
+    expect(card!.outputs.map((o) => o.name)).toContain(PAIR_SCORE_OUTPUT);
   });
 });

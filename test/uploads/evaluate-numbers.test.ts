@@ -3,6 +3,8 @@ import { loadMnist } from '../../src/data/mnist';
 import { createPredictor, Predictor } from '../../src/predictor';
 import { resolvePredictorOptions } from '../../src/predictor/options';
 import { evaluateNumbers, NumberExample, numbersPicture, NUMBER_SETS } from '../../src/uploads/evaluate-numbers';
+import { renderNumberUpload } from '../../src/uploads/numbers';
+import { encodeUpload } from '../../src/uploads/evaluate-uploads';
 
 const MODEL = process.env.TEST_MODEL ?? 'artifacts/mnist-cnn.int8.onnx';
 let predictor: Predictor;
@@ -34,4 +36,15 @@ describe('evaluateNumbers', () => {
     const png = await numbersPicture(examples);
     expect(await sharp(png).metadata()).toMatchObject({ width: 900, height: 170 });
   }, 120_000);
+
+  it('cuts two touching digits that the digit score takes for one digit when the pair score says two (tuning seed 1, touching #124)', async () => {
+    const { test } = await loadMnist();
+    const touching = NUMBER_SETS.find((s) => s.name === 'touching')!;
+    const { label, upload } = renderNumberUpload(test.images, test.labels, touching.kind, 1, 124, touching.lengths);
+    const res = await predictor.predictBytes(await encodeUpload(upload));
+    expect(label).toBe('46');
+    // Without the pair score the lone mark is one digit, read "4" with a digit score of 0.99.
+    expect(res.prediction.number).toBe('46');
+    expect(res.prediction.digits!.map((d) => d.digit)).toEqual([4, 6]);
+  }, 60_000);
 });
