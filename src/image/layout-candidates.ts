@@ -23,6 +23,7 @@ export interface LayoutCandidate {
   ch: number;
   /** The crop's box in the working image. */
   box: Box;
+  /** True when the ink was darker than its background (inverted for the model), as PreprocessInfo's. */
   inverted: boolean;
   /** A sheet's box in the working image: what lies outside it is the surface the sheet lies on. */
   sheet?: Box;
@@ -227,7 +228,7 @@ function sheetCandidate(full: Float32Array, fw: number, fh: number, { c: v, cw: 
   const b = found.box;
   const { crop, cw, ch } = cropFound(found, sw);
   return {
-    kind: 'sheet', crop, cw, ch, box: { x0: sx0 + b.x0, y0: sy0 + b.y0, x1: sx0 + b.x1, y1: sy0 + b.y1 }, inverted: found.inverted,
+    kind: 'sheet', crop, cw, ch, box: { x0: sx0 + b.x0, y0: sy0 + b.y0, x1: sx0 + b.x1, y1: sy0 + b.y1 }, inverted: !found.inverted,
     // Only paper that fills its box is a sheet the ink must lie on: chalk strokes on a board are a light
     // region too, but a thin one.
     sheet: bestArea >= SHEET_FILL * (x1 - x0 + 1) * (y1 - y0 + 1) ? { x0: sx0, y0: sy0, x1: sx0 + sw - 1, y1: sy0 + sh - 1 } : undefined,
@@ -335,7 +336,7 @@ function frameCandidate(page: PageInk, w: number, h: number, work: Workspace): L
     if (!bare && !touched) continue;
     const found = digitFromInk(touched ? { ...touched.page, parts: [...inner, touched.part] } : { ...page, parts: inner }, w, h, undefined, work);
     if (!found) return undefined;
-    return { kind: 'frame', ...cropFound(found, w), box: found.box, inverted: found.inverted };
+    return { kind: 'frame', ...cropFound(found, w), box: found.box, inverted: !found.inverted };
   }
   return undefined;
 }

@@ -19,6 +19,7 @@ export interface PreprocessInfo {
    * (layout-candidates.ts).
    */
   path: 'passthrough' | 'normalized' | 'whole' | CandidateKind;
+  /** True when the ink was darker than its background and was inverted for the model (MNIST is light on dark): pen on paper. */
   inverted: boolean;
   hadAlpha: boolean;
   /** True when nothing stood out from the background (the result is all zeros). */
@@ -263,10 +264,10 @@ function preprocessWith(img: Bitmap, buffers: Buffers, sourceWidth = img.width):
     return alt;
   });
   if (!found) return { input: out, info: { path: 'normalized', inverted: false, hadAlpha, empty: true }, whole, alternatives };
-  const { inverted } = found;
   const { crop, cw, ch } = cropFound(found, w);
   toMnistInput(crop, cw, ch, out);
-  const result: Preprocessed = { input: out, info: { path: 'normalized', inverted, hadAlpha, empty: false }, box: scaleBox(found.box), whole, alternatives };
+  // findDigit's `inverted` says the ink was lighter than the paper: then it was not inverted for the model.
+  const result: Preprocessed = { input: out, info: { path: 'normalized', inverted: !found.inverted, hadAlpha, empty: false }, box: scaleBox(found.box), whole, alternatives };
   const line = findLine(page, w, h, buffers.work);
   if (line) {
     const inputs = new Float32Array(line.candidates.length * PIXELS);

@@ -46,6 +46,7 @@ describe('layout candidates', () => {
     const { alternatives } = preprocessor.run(b);
     const sheet = alternatives!.find((a) => a.kind === 'sheet');
     expect(sheet).toBeDefined();
+    expect(sheet!.inverted).toBe(true); // dark ink on the sheet, as the tight crop's is
     expect(correlation(sheet!.input, original(3))).toBeGreaterThan(0.8);
     // The box is the digit's, inside the sheet.
     expect(sheet!.box.x).toBeGreaterThanOrEqual(89);
@@ -66,6 +67,7 @@ describe('layout candidates', () => {
     const { alternatives } = preprocessor.run(b);
     const frame = alternatives!.find((a) => a.kind === 'frame');
     expect(frame).toBeDefined();
+    expect(frame!.inverted).toBe(true);
     expect(correlation(frame!.input, original(0))).toBeGreaterThan(0.8);
   });
 

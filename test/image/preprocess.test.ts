@@ -83,6 +83,15 @@ describe('preprocess', () => {
     expect(correlation(preprocess(bitmap).input, original(i))).toBeGreaterThanOrEqual(0.9);
   });
 
+  it('says the ink was inverted for the model the same way on every path: pen on paper yes, chalk on a board no', () => {
+    const pen = mnistBitmap(test.images, SAMPLE[0], { invert: true, scale: 6 });
+    const chalk = mnistBitmap(test.images, SAMPLE[0], { scale: 6 });
+    expect(preprocess(pen).info).toMatchObject({ path: 'normalized', inverted: true });
+    expect(preprocess(chalk).info).toMatchObject({ path: 'normalized', inverted: false });
+    expect(preprocess(mnistBitmap(test.images, SAMPLE[0], { invert: true })).info).toMatchObject({ path: 'passthrough', inverted: true });
+    expect(preprocess(mnistBitmap(test.images, SAMPLE[0])).info).toMatchObject({ path: 'passthrough', inverted: false });
+  });
+
   it('treats paper texture and faint noise as background', () => {
     const b = mnistBitmap(test.images, 0, { invert: true, scale: 4 });
     let seed = 1;
