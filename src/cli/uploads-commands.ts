@@ -140,7 +140,7 @@ export const fitPairScoreCommand: CommandModule<object, FitPairArgs> = {
   }),
   handler: async (argv) => {
     const out = argv.out ?? argv.model;
-    const quick = argv.quick ? { mnistDigits: 1000, digitUploadsPerCondition: 3, pairUploadsPerCondition: 6, validationUploadsPerCondition: 3 } : {};
+    const quick = argv.quick ? { mnistDigits: 1000, digitUploadsPerCondition: 3, pairUploadsPerCondition: 6, validationUploadsPerCondition: 3, lineDigits: 1000 } : {};
     const { model, report } = await fitPairScore(argv.model, quick, (m) => console.error(m));
     writeFileSync(out, model);
     const v = report.validation;

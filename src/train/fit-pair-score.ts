@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { loadMnist, stratifiedSplit, subset, toFloat } from '../data/mnist';
 import { createRng } from '../data/rng';
 import { decodeImage } from '../image/decode';
-import { createPreprocessor } from '../image/preprocess';
+import { createPreprocessor, type Preprocessed } from '../image/preprocess';
 import { addScoreHead, FIT_DEFAULTS, fitScoreHead, headLogits, lowerQuantile, PAIR_SCORE_HEAD } from '../onnx/digit-score';
 import { READING_PRICES, separateParts } from '../predictor/read-number';
 import { renderGlyphUpload, renderUpload, UPLOAD_CONDITIONS, uploadSeed } from '../uploads/conditions';
@@ -29,6 +29,7 @@ export interface PairScoreFitOptions {
   digitUploadsPerCondition: number; // realistic uploads of one training digit, per condition
   pairUploadsPerCondition: number; // uploads of two touching training digits, per condition
   validationUploadsPerCondition: number; // seed `validationSeed` uploads of each kind, reported
+  lineDigits: number; // MNIST validation digits the line is placed on (the split has 5,000)
   fitSeed: number;
   validationSeed: number;
   lineShare: number; // share of MNIST validation digits the line may call pairs
@@ -40,6 +41,7 @@ export const PAIR_SCORE_FIT_DEFAULTS: Readonly<PairScoreFitOptions> = Object.fre
   digitUploadsPerCondition: 60,
   pairUploadsPerCondition: 180,
   validationUploadsPerCondition: 40,
+  lineDigits: 5000,
   fitSeed: 100,
   validationSeed: 1,
   lineShare: 0.005,
@@ -64,7 +66,7 @@ export interface PairScoreFitReport {
  * is left out when nothing stands out, or when `keep` (given the preprocessed picture) says no.
  */
 async function pageCrops(count: number, concurrency: number, make: (i: number) => Uint8Array | Promise<Uint8Array>,
-  keep: (p: ReturnType<ReturnType<typeof createPreprocessor>['run']>) => boolean = () => true): Promise<Float32Array> {
+  keep: (p: Preprocessed) => boolean = () => true): Promise<Float32Array> {
   const preprocessor = createPreprocessor();
   const byUpload: Array<Float32Array | undefined> = new Array(count);
   await forEachLimited(count, concurrency, async (i) => {
@@ -110,7 +112,7 @@ export async function fitPairScore(modelPath: string, partial: Partial<PairScore
 
     log('fitting the head');
     const head = fitScoreHead(pairs.fc1, digits.fc1, 1000);
-    const valMnist = headLogits(head, (await fc1Features(session, toFloat(subset(train, split.val).images))).fc1);
+    const valMnist = headLogits(head, (await fc1Features(session, toFloat(subset(train, split.val.slice(0, opts.lineDigits)).images))).fc1);
     // Moving b2 by q puts 0.5 where a share `lineShare` of the validation digits lie above it.
     const shift = lowerQuantile(Array.from(valMnist, (l) => -l), opts.lineShare);
     head.b2 += shift;

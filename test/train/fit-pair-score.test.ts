@@ -1,0 +1,31 @@
+import { readFileSync } from 'node:fs';
+import { onnx } from 'onnx-proto';
+import { DIGIT_SCORE_HEAD, PAIR_SCORE_HEAD, scoreHeadInfo } from '../../src/onnx/digit-score';
+import { fitPairScore } from '../../src/train/fit-pair-score';
+
+const MODEL = process.env.TEST_MODEL ?? 'artifacts/mnist-cnn.int8.onnx';
+
+/** The named initialisers of a model, as bytes. */
+function initializers(model: Uint8Array, prefix: string): Record<string, number[]> {
+  const m = onnx.ModelProto.decode(model);
+  return Object.fromEntries((m.graph!.initializer ?? []).filter((t) => t.name!.startsWith(prefix)).map((t) => [t.name!, Array.from(t.rawData!)]));
+}
+
+describe('fitPairScore', () => {
+  it('adds a pair head fitted on digits and touching pairs the server sees as one part, and keeps the digit-score head as it was', async () => {
+    const base = readFileSync(MODEL);
+    const small = { mnistDigits: 60, digitUploadsPerCondition: 1, pairUploadsPerCondition: 1, validationUploadsPerCondition: 0, lineDigits: 400, concurrency: 2 };
+    const { model, report } = await fitPairScore(MODEL, small);
+    expect(report.fit.digits).toBeGreaterThan(60);
+    expect(report.fit.digits).toBeLessThanOrEqual(60 + 12);
+    expect(report.fit.pairs).toBeGreaterThan(0);
+    expect(report.fit.pairs).toBeLessThanOrEqual(12);
+    expect(report.validation.mnistDigits).toBe(400);
+    // The line is placed on the MNIST validation digits: about lineShare of them score above 0.5.
+    expect(report.validation.mnistDigitsAtLine).toBeLessThanOrEqual(Math.ceil(report.lineShare * 400) + 1);
+    expect(scoreHeadInfo(model, PAIR_SCORE_HEAD)).toMatchObject({ line: 0.5, fit: report.fit });
+    expect(scoreHeadInfo(model, DIGIT_SCORE_HEAD)).toEqual(scoreHeadInfo(base, DIGIT_SCORE_HEAD));
+    expect(initializers(model, 'digit_score')).toEqual(initializers(base, 'digit_score'));
+    expect(Object.keys(initializers(model, 'pair_score')).sort()).toEqual(['pair_score.b1', 'pair_score.b2', 'pair_score.w1', 'pair_score.w2']);
+  }, 180_000);
+});
