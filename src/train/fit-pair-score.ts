@@ -1,14 +1,13 @@
-import { readFileSync } from 'node:fs';
-import { loadMnist, stratifiedSplit, subset, toFloat } from '../data/mnist';
+import { subset, toFloat } from '../data/mnist';
 import { createRng } from '../data/rng';
-import { decodeImage } from '../image/decode';
-import { createPreprocessor, type Preprocessed } from '../image/preprocess';
+import type { Preprocessed } from '../image/preprocess';
 import { addScoreHead, FIT_DEFAULTS, fitScoreHead, headLogits, lowerQuantile, PAIR_SCORE_HEAD } from '../onnx/digit-score';
 import { READING_PRICES, separateParts } from '../predictor/read-number';
 import { renderGlyphUpload, renderUpload, UPLOAD_CONDITIONS, uploadSeed } from '../uploads/conditions';
-import { encodeUpload, forEachLimited } from '../uploads/evaluate-uploads';
-import { fc1Features, openFeatureSession, stack } from '../uploads/fit-digit-score';
+import { encodeUpload } from '../uploads/evaluate-uploads';
+import { fc1Features, openFit, stack } from '../uploads/fit-digit-score';
 import { writeNumber } from '../uploads/numbers';
+import { pickFromUploads } from './upload-crops';
 
 /**
  * Fitting the pair-score head: one digit against two digits run together into one mark, on fc1's
@@ -67,14 +66,7 @@ export interface PairScoreFitReport {
  */
 async function pageCrops(count: number, concurrency: number, make: (i: number) => Uint8Array | Promise<Uint8Array>,
   keep: (p: Preprocessed) => boolean = () => true): Promise<Float32Array> {
-  const preprocessor = createPreprocessor();
-  const byUpload: Array<Float32Array | undefined> = new Array(count);
-  await forEachLimited(count, concurrency, async (i) => {
-    const { bitmap, header } = await decodeImage(await make(i), 50_000_000);
-    const p = preprocessor.run(bitmap, header.width);
-    if (!p.info.empty && keep(p)) byUpload[i] = Float32Array.from(p.input);
-  });
-  return stack(byUpload.filter((x): x is Float32Array => x !== undefined));
+  return stack(await pickFromUploads(count, concurrency, make, (p) => (!p.info.empty && keep(p) ? [Float32Array.from(p.input)] : [])));
 }
 
 /** Fits the pair-score head on the model at `modelPath`; returns the model bytes with it (the digit-score head kept) and a report. */
@@ -82,10 +74,7 @@ export async function fitPairScore(modelPath: string, partial: Partial<PairScore
   log: (msg: string) => void = () => {}): Promise<{ model: Uint8Array; report: PairScoreFitReport }> {
   const opts = { ...PAIR_SCORE_FIT_DEFAULTS, ...partial };
   const t0 = performance.now();
-  const { train } = await loadMnist();
-  const split = stratifiedSplit(train.labels, 5000, 42); // the training run's split: validation stays unseen
-  const base = readFileSync(modelPath);
-  const session = await openFeatureSession(base);
+  const { train, split, base, session } = await openFit(modelPath);
   const perCondition = (n: number) => UPLOAD_CONDITIONS.flatMap((c) => Array.from({ length: n }, (_, i) => ({ c, i })));
   const digitUploads = (pool: number[], seed: number, n: number) => {
     const jobs = perCondition(n);

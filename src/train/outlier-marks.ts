@@ -2,10 +2,9 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { PIXELS } from '../data/mnist';
 import { encodeOutlierMarks, OUTLIER_MARK_DEFAULTS, OutlierMarkOptions } from '../data/outliers';
-import { decodeImage } from '../image/decode';
-import { createPreprocessor } from '../image/preprocess';
-import { encodeUpload, forEachLimited } from '../uploads/evaluate-uploads';
+import { encodeUpload } from '../uploads/evaluate-uploads';
 import { renderNonDigitUpload, TUNED_FAMILIES } from '../uploads/non-digits';
+import { pickFromUploads } from './upload-crops';
 
 /**
  * Marks of the tuned non-digit families (never a held-out one) rendered as realistic uploads, decoded
@@ -16,19 +15,12 @@ import { renderNonDigitUpload, TUNED_FAMILIES } from '../uploads/non-digits';
 export async function renderOutlierMarks(partial: Partial<OutlierMarkOptions> = {}, log: (m: string) => void = () => {}): Promise<Uint8Array> {
   const opts = { ...OUTLIER_MARK_DEFAULTS, ...partial };
   const jobs = TUNED_FAMILIES.flatMap((family) => Array.from({ length: opts.perFamily }, (_, i) => ({ family, i })));
-  const byJob: Uint8Array[][] = new Array(jobs.length);
-  const preprocessor = createPreprocessor();
   const toBytes = (input: Float32Array) => Uint8Array.from(input, (v) => Math.round(Math.min(1, Math.max(0, v)) * 255));
   let done = 0;
-  await forEachLimited(jobs.length, opts.concurrency, async (k) => {
-    const { family, i } = jobs[k];
-    const bytes = await encodeUpload(renderNonDigitUpload(family, opts.seed, i).upload);
-    const { bitmap, header } = await decodeImage(bytes, 50_000_000);
-    const p = preprocessor.run(bitmap, header.width);
-    byJob[k] = p.info.empty ? [] : [toBytes(p.input), ...(p.alternatives ?? []).map((a) => toBytes(a.input))];
+  const rows = await pickFromUploads(jobs.length, opts.concurrency, (k) => encodeUpload(renderNonDigitUpload(jobs[k].family, opts.seed, jobs[k].i).upload), (p) => {
     if (++done % 1000 === 0) log(`outlier marks: ${done}/${jobs.length} uploads`);
+    return p.info.empty ? [] : [toBytes(p.input), ...(p.alternatives ?? []).map((a) => toBytes(a.input))];
   });
-  const rows = byJob.flat();
   const out = new Uint8Array(rows.length * PIXELS);
   rows.forEach((r, i) => out.set(r, i * PIXELS));
   return out;

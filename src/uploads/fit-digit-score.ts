@@ -87,9 +87,17 @@ function digitUploads(predictor: Predictor, data: Dataset, pool: number[], seed:
   }).then((r) => ({ ...r, labels: r.index.map((k) => labels[k]) }));
 }
 
-/** A session of `model` that also answers fc1's features (the score heads' input). */
-export function openFeatureSession(model: Uint8Array): Promise<OnnxSession> {
-  return openSession(withOutputs(model, [[DIGIT_SCORE_FEATURES, 1000]]), { intraOpNumThreads: 2 });
+/**
+ * What a score head's fit starts from: MNIST's training set and the training run's split (its
+ * validation images stay unseen by the fit), the model's bytes, and a session of the model that also
+ * answers fc1's features (the heads' input). The caller closes the session.
+ */
+export async function openFit(modelPath: string): Promise<{ train: Dataset; split: { train: number[]; val: number[] }; base: Uint8Array; session: OnnxSession }> {
+  const { train } = await loadMnist();
+  const split = stratifiedSplit(train.labels, 5000, 42);
+  const base = readFileSync(modelPath);
+  const session = await openSession(withOutputs(base, [[DIGIT_SCORE_FEATURES, 1000]]), { intraOpNumThreads: 2 });
+  return { train, split, base, session };
 }
 
 /** fc1's features and the digit read for each 28×28 image of `images`, in batches of 256. */
@@ -130,10 +138,7 @@ export async function fitDigitScore(modelPath: string, predictor: Predictor, par
   log: (msg: string) => void = () => {}): Promise<{ model: Uint8Array; report: DigitScoreFitReport }> {
   const opts = { ...DIGIT_SCORE_FIT_DEFAULTS, ...partial };
   const t0 = performance.now();
-  const { train } = await loadMnist();
-  const split = stratifiedSplit(train.labels, 5000, 42); // the training run's split: validation stays unseen
-  const base = readFileSync(modelPath);
-  const session = await openFeatureSession(base);
+  const { train, split, base, session } = await openFit(modelPath);
   const features = (images: Float32Array) => fc1Features(session, images);
   const mnistImages = (indices: number[]) => toFloat(subset(train, indices).images);
   try {
