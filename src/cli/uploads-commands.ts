@@ -131,7 +131,7 @@ interface FitPairArgs { model: string; out?: string; card: string; quick: boolea
 
 export const fitPairScoreCommand: CommandModule<object, FitPairArgs> = {
   command: 'fit-pair-score',
-  describe: 'fit the pair-score head (one digit or two run together) on fc1 from digits and touching pairs, and add it to the model',
+  describe: 'fit the pair-score head (one digit or two run together) on fc1 from digits, non-digit marks and touching pairs, and add it to the model',
   builder: (y) => y.options({
     model: { type: 'string', default: SERVE_DEFAULTS.model, describe: 'ONNX model to add the head to (an earlier pair head is replaced, the digit-score head kept)' },
     out: { type: 'string', describe: 'where to write the model with the head (default: over --model)' },
@@ -140,12 +140,12 @@ export const fitPairScoreCommand: CommandModule<object, FitPairArgs> = {
   }),
   handler: async (argv) => {
     const out = argv.out ?? argv.model;
-    const quick = argv.quick ? { mnistDigits: 1000, digitUploadsPerCondition: 3, pairUploadsPerCondition: 6, validationUploadsPerCondition: 3, lineDigits: 1000 } : {};
+    const quick = argv.quick ? { mnistDigits: 1000, digitUploadsPerCondition: 3, pairUploadsPerCondition: 6, validationUploadsPerCondition: 3, marksPerFamily: 5, validationMarksPerFamily: 3, lineDigits: 1000 } : {};
     const { model, report } = await fitPairScore(argv.model, quick, (m) => console.error(m));
     writeFileSync(out, model);
     const v = report.validation;
-    console.log(`pair score fitted on ${report.fit.digits} digits and ${report.fit.pairs} touching pairs in ${report.seconds} s; validation at ${v.gate}: `
-      + `${v.mnistDigitsAtGate}/${v.mnistDigits} MNIST digits, ${v.digitUploadsAtGate}/${v.digitUploads} uploaded digits, ${v.pairsAtGate}/${v.pairs} pairs; wrote ${out}`);
+    console.log(`pair score fitted on ${report.fit.digits} digits, ${report.fit.marks} non-digit marks and ${report.fit.pairs} touching pairs in ${report.seconds} s; validation at ${v.gate}: `
+      + `${v.mnistDigitsAtGate}/${v.mnistDigits} MNIST digits, ${v.digitUploadsAtGate}/${v.digitUploads} uploaded digits, ${v.marksAtGate}/${v.marks} marks, ${v.pairsAtGate}/${v.pairs} pairs; wrote ${out}`);
     if (updateCardForPairScore(argv.card, out, report)) console.log(`updated ${argv.card} and MODEL_CARD.md`);
   },
 };

@@ -30,8 +30,8 @@ export interface ModelCard {
   digitScore?: { features: string; fit: { digits: number; nonDigits: number }; validation: { digits: number; refusedDigits: number; marks: number; refusedMarks: number }; lineShare: number };
   /** The pair-score head's fit (make fit-pair-score), when the model has one. */
   pairScore?: {
-    fit: { digits: number; pairs: number };
-    validation: { gate: number; mnistDigits: number; mnistDigitsAtLine: number; mnistDigitsAtGate: number; digitUploads: number; digitUploadsAtGate: number; pairs: number; pairsAtLine: number; pairsAtGate: number };
+    fit: { digits: number; marks: number; pairs: number };
+    validation: { gate: number; mnistDigits: number; mnistDigitsAtLine: number; mnistDigitsAtGate: number; digitUploads: number; digitUploadsAtGate: number; marks: number; marksAtGate: number; pairs: number; pairsAtLine: number; pairsAtGate: number };
     lineShare: number;
   };
 }
@@ -53,10 +53,10 @@ fall below it. On validation data: ${d.validation.refusedDigits} of ${d.validati
 function pairScoreParagraph(d: NonNullable<ModelCard['pairScore']>): string {
   const v = d.validation;
   return `**Pair score.** A third output, \`pair_score\`, of the same form on the same features: how much the mark looks
-like two digits run together into one (fitted, \`make fit-pair-score\`, on ${d.fit.digits.toLocaleString('en-US')} single digits and ${d.fit.pairs.toLocaleString('en-US')} photos of
-two touching digits). The reading of a number cuts a lone mark into digits only when this score is at least
-${v.gate} or the digit score refuses it. On validation data: ${v.mnistDigitsAtGate} of ${v.mnistDigits.toLocaleString('en-US')} MNIST digits and ${v.digitUploadsAtGate} of ${v.digitUploads} uploaded
-digits at ${v.gate} or more; ${v.pairsAtGate} of ${v.pairs} touching pairs.
+like two digits run together into one (fitted, \`make fit-pair-score\`, on ${d.fit.digits.toLocaleString('en-US')} single digits and ${d.fit.marks.toLocaleString('en-US')} photos of non-digit marks against ${d.fit.pairs.toLocaleString('en-US')}
+photos of two touching digits). The reading of a number cuts a lone mark into digits only when this score is at least
+${v.gate} or the digit score refuses it. On validation data: ${v.mnistDigitsAtGate} of ${v.mnistDigits.toLocaleString('en-US')} MNIST digits, ${v.digitUploadsAtGate} of ${v.digitUploads} uploaded
+digits and ${v.marksAtGate} of ${v.marks} marks at ${v.gate} or more; ${v.pairsAtGate} of ${v.pairs} touching pairs.
 
 `;
 }

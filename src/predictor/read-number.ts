@@ -49,14 +49,17 @@ export interface ReadingPrices {
   /** The price (log) the one-digit reading may beat a number's reading by and the number still stands. */
   oneDigitMargin: number;
   /**
-   * A lone mark (one part) is cut only when, read as one digit, the digit score refuses it or the pair
-   * score is at least `lonePairScore` (the model's head for two digits run together), it is at least
-   * `loneMinAspect` line heights wide (two digits side by side; a letter is rarely wider than high),
-   * and every piece is read with at least `loneMinProbability` and taken for a digit with at least
-   * `loneMinDigitScore`: the model has to vouch for the split, or the mark stays one digit or refused.
+   * A lone mark (one part) is cut only when, read as one digit, either the digit score refuses it and
+   * it is at least `loneMinAspect` line heights wide (two digits side by side; a letter is rarely wider
+   * than high), or the pair score (the model's head for two digits run together, fitted against
+   * letters and symbols too) is at least `lonePairScore` and it is at least `lonePairMinAspect` wide
+   * (touching digits overlap, so a pair can be as narrow as it is high); and every piece is read with
+   * at least `loneMinProbability` and taken for a digit with at least `loneMinDigitScore`: the model
+   * has to vouch for the split, or the mark stays one digit or refused.
    */
   lonePairScore: number;
   loneMinAspect: number;
+  lonePairMinAspect: number;
   loneMinProbability: number;
   loneMinDigitScore: number;
 }
@@ -72,8 +75,9 @@ export const READING_PRICES: Readonly<ReadingPrices> = Object.freeze({
   cutPrice: [0, 1, 1.5] as [number, number, number],
   digitScoreWeight: 3,
   oneDigitMargin: 1,
-  lonePairScore: 0.99,
+  lonePairScore: 0.995,
   loneMinAspect: 1.25,
+  lonePairMinAspect: 1,
   loneMinProbability: 0.9,
   loneMinDigitScore: 0.9,
 });
@@ -199,8 +203,10 @@ function leavesOut(line: LineShape, box: Box): boolean {
 export function chooseReading(line: LineShape, predictions: Prediction[], single: { prediction: Prediction; box: Box; pairScore?: number },
   prices: ReadingPrices = READING_PRICES): number[] {
   const lone = separateParts(line) < 2;
-  const maybeTwo = single.prediction.isDigit === false || (single.pairScore ?? 0) >= prices.lonePairScore;
-  const cuts = !lone || (maybeTwo && lineWidth(line) >= prices.loneMinAspect * lineHeight(line));
+  const aspect = lineWidth(line) / lineHeight(line);
+  const maybeTwo = (single.prediction.isDigit === false && aspect >= prices.loneMinAspect)
+    || ((single.pairScore ?? 0) >= prices.lonePairScore && aspect >= prices.lonePairMinAspect);
+  const cuts = !lone || maybeTwo;
   let best = bestReading(line, predictions, cuts, prices);
   const vouched = (k: number) => predictions[k].isDigit !== false
     && (!lone || (predictions[k].probability >= prices.loneMinProbability && (predictions[k].digitScore ?? 1) >= prices.loneMinDigitScore));

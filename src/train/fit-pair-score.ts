@@ -6,6 +6,7 @@ import { READING_PRICES, separateParts } from '../predictor/read-number';
 import { renderGlyphUpload, renderUpload, UPLOAD_CONDITIONS, uploadSeed } from '../uploads/conditions';
 import { encodeUpload } from '../uploads/evaluate-uploads';
 import { fc1Features, openFit, stack } from '../uploads/fit-digit-score';
+import { renderNonDigitUpload, TUNED_FAMILIES } from '../uploads/non-digits';
 import { writeNumber } from '../uploads/numbers';
 import { pickFromUploads } from './upload-crops';
 
@@ -14,20 +15,24 @@ import { pickFromUploads } from './upload-crops';
  * features. The reading of a number cuts a lone mark (one part) only when the model says it may be
  * two digits; the digit score says so for few such marks, because a pair is read confidently as one
  * digit and looks like one to a head fitted against letters. What the head learns from is fixed here:
- * - one digit: MNIST training images (not the validation split) and the page's crop of realistic
- *   uploads of training digits, seed `fitSeed`;
+ * - not two digits: MNIST training images (not the validation split), the page's crop of realistic
+ *   uploads of training digits, and of the tuned families' non-digit marks (letters, symbols,
+ *   scribbles), seed `fitSeed`. A wide letter or scribble looks more like a pair than like one digit;
+ *   without the marks the head calls most of them pairs, and a cut mark reads as digits;
  * - two digits: two training digits written touching (strokes overlapping by 0.3–1.2 MNIST pixels,
  *   the numbers set's recipe) and uploaded under every condition, seed `fitSeed`, kept when the server
  *   sees one part: the page's crop of the pair is then what the reading weighs;
  * - the line: 0.5 where `lineShare` of the MNIST validation digits score above it.
- * Seed `validationSeed` uploads (digits and pairs) are reported with the fit; the held-out seed (2)
- * is never used.
+ * Seed `validationSeed` uploads (digits, pairs and marks) are reported with the fit; the held-out
+ * seed (2) and the held-out non-digit families are never used.
  */
 export interface PairScoreFitOptions {
   mnistDigits: number; // MNIST training images among the single digits
   digitUploadsPerCondition: number; // realistic uploads of one training digit, per condition
   pairUploadsPerCondition: number; // uploads of two touching training digits, per condition
-  validationUploadsPerCondition: number; // seed `validationSeed` uploads of each kind, reported
+  marksPerFamily: number; // uploads of non-digit marks per tuned family, among the negatives
+  validationUploadsPerCondition: number; // seed `validationSeed` uploads of digits and pairs, reported
+  validationMarksPerFamily: number; // seed `validationSeed` marks per tuned family, reported
   lineDigits: number; // MNIST validation digits the line is placed on (the split has 5,000)
   fitSeed: number;
   validationSeed: number;
@@ -39,7 +44,9 @@ export const PAIR_SCORE_FIT_DEFAULTS: Readonly<PairScoreFitOptions> = Object.fre
   mnistDigits: 10_000,
   digitUploadsPerCondition: 60,
   pairUploadsPerCondition: 180,
+  marksPerFamily: 200,
   validationUploadsPerCondition: 40,
+  validationMarksPerFamily: 40,
   lineDigits: 5000,
   fitSeed: 100,
   validationSeed: 1,
@@ -48,12 +55,13 @@ export const PAIR_SCORE_FIT_DEFAULTS: Readonly<PairScoreFitOptions> = Object.fre
 });
 
 export interface PairScoreFitReport {
-  fit: { digits: number; pairs: number };
+  fit: { digits: number; marks: number; pairs: number };
   /** At the head's line (0.5) and at the reading's gate (READING_PRICES.lonePairScore). */
   validation: {
     gate: number;
     mnistDigits: number; mnistDigitsAtLine: number; mnistDigitsAtGate: number;
     digitUploads: number; digitUploadsAtGate: number;
+    marks: number; marksAtGate: number;
     pairs: number; pairsAtLine: number; pairsAtGate: number;
   };
   lineShare: number;
@@ -92,15 +100,21 @@ export async function fitPairScore(modelPath: string, partial: Partial<PairScore
       return encodeUpload(renderGlyphUpload(jobs[k].c, glyph, rng));
     }, (p) => p.line !== undefined && separateParts(p.line) === 1);
   };
+  const markUploads = (seed: number, n: number) => {
+    const jobs = TUNED_FAMILIES.flatMap((f) => Array.from({ length: n }, (_, i) => ({ f, i })));
+    return pageCrops(jobs.length, opts.concurrency, (k) => encodeUpload(renderNonDigitUpload(jobs[k].f, seed, jobs[k].i).upload));
+  };
   try {
     log(`one digit: ${opts.mnistDigits} MNIST training images, ${opts.digitUploadsPerCondition} uploads per condition`);
     const mnist = toFloat(subset(train, split.train.slice(0, opts.mnistDigits)).images);
     const digits = await fc1Features(session, new Float32Array([...mnist, ...await digitUploads(split.train, opts.fitSeed, opts.digitUploadsPerCondition)]));
+    log(`non-digits: ${opts.marksPerFamily} uploads per tuned family (${TUNED_FAMILIES.join(', ')})`);
+    const marks = await fc1Features(session, await markUploads(opts.fitSeed, opts.marksPerFamily));
     log(`two digits: ${opts.pairUploadsPerCondition} uploads of touching pairs per condition`);
     const pairs = await fc1Features(session, await pairUploads(split.train, opts.fitSeed, opts.pairUploadsPerCondition));
 
     log('fitting the head');
-    const head = fitScoreHead(pairs.fc1, digits.fc1, 1000);
+    const head = fitScoreHead(pairs.fc1, new Float32Array([...digits.fc1, ...marks.fc1]), 1000);
     const valMnist = headLogits(head, (await fc1Features(session, toFloat(subset(train, split.val.slice(0, opts.lineDigits)).images))).fc1);
     // Moving b2 by q puts 0.5 where a share `lineShare` of the validation digits lie above it.
     const shift = lowerQuantile(Array.from(valMnist, (l) => -l), opts.lineShare);
@@ -110,21 +124,23 @@ export async function fitPairScore(modelPath: string, partial: Partial<PairScore
     const scores = async (images: Float32Array) => Array.from(headLogits(head, (await fc1Features(session, images)).fc1), (l) => 1 / (1 + Math.exp(-l)));
     const valDigits = await scores(await digitUploads(split.val, opts.validationSeed, opts.validationUploadsPerCondition));
     const valPairs = await scores(await pairUploads(split.val, opts.validationSeed, opts.validationUploadsPerCondition));
+    const valMarks = await scores(await markUploads(opts.validationSeed, opts.validationMarksPerFamily));
     const gate = READING_PRICES.lonePairScore;
     const over = (xs: number[], bar: number) => xs.filter((x) => x >= bar).length;
     const mnistScores = Array.from(valMnist, (l) => 1 / (1 + Math.exp(-(l + shift))));
     const report: PairScoreFitReport = {
-      fit: { digits: digits.digits.length, pairs: pairs.digits.length },
+      fit: { digits: digits.digits.length, marks: marks.digits.length, pairs: pairs.digits.length },
       validation: {
         gate,
         mnistDigits: mnistScores.length, mnistDigitsAtLine: over(mnistScores, 0.5), mnistDigitsAtGate: over(mnistScores, gate),
         digitUploads: valDigits.length, digitUploadsAtGate: over(valDigits, gate),
+        marks: valMarks.length, marksAtGate: over(valMarks, gate),
         pairs: valPairs.length, pairsAtLine: over(valPairs, 0.5), pairsAtGate: over(valPairs, gate),
       },
       lineShare: opts.lineShare,
       seconds: Number(((performance.now() - t0) / 1000).toFixed(1)),
     };
-    const info = { method: `MLP on fc1 (1000 → ${FIT_DEFAULTS.hidden} ReLU → 1): one digit against two touching digits`, line: 0.5, ...report };
+    const info = { method: `MLP on fc1 (1000 → ${FIT_DEFAULTS.hidden} ReLU → 1): one digit or a non-digit mark against two touching digits`, line: 0.5, ...report };
     return { model: addScoreHead(base, { ...head, info }, PAIR_SCORE_HEAD), report };
   } finally {
     await session.close();

@@ -94,15 +94,18 @@ describe('chooseReading', () => {
     expect(chooseReading(narrow, sure, { ...whole(0.3, 0.3), box: box(0, 110) })).toEqual([]);
   });
 
-  it('cuts a lone part taken for a digit when the pair score says it is two digits run together', () => {
+  it('cuts a lone part taken for a digit when the pair score says it is two digits run together, down to as wide as high', () => {
     const lone = twoAtoms([0, 1, 0]);
     const sure = [pred(4, 0.99, 0.99), pred(7, 0.99, 0.99), pred(8, 0.3, 0.3)];
     expect(chooseReading(lone, sure, { ...whole(0.9, 0.9), pairScore: 0.995 })).toEqual([0, 1]);
-    expect(chooseReading(lone, sure, { ...whole(0.9, 0.9), pairScore: 0.98 })).toEqual([]);
-    // The pieces must still be vouched for, and the mark as wide as two.
+    expect(chooseReading(lone, sure, { ...whole(0.9, 0.9), pairScore: 0.99 })).toEqual([]);
+    // The pieces must still be vouched for.
     expect(chooseReading(lone, [pred(4, 0.8, 0.99), pred(7, 0.99, 0.99), pred(8, 0.3, 0.3)], { ...whole(0.9, 0.9), pairScore: 0.995 })).toEqual([]);
-    const narrow: LineShape = { ...lone, candidates: [{ start: 0, end: 1, box: box(0, 55) }, { start: 1, end: 2, box: box(55, 55) }, { start: 0, end: 2, box: box(0, 110) }] };
-    expect(chooseReading(narrow, sure, { ...whole(0.9, 0.9), box: box(0, 110), pairScore: 0.995 })).toEqual([]);
+    // Touching digits overlap: a mark 1.1 times as wide as high is cut on the pair score's word (not
+    // on the digit score's, above), one narrower than it is high is not.
+    const ofWidth = (w: number): LineShape => ({ ...lone, candidates: [{ start: 0, end: 1, box: box(0, w / 2) }, { start: 1, end: 2, box: box(w / 2, w / 2) }, { start: 0, end: 2, box: box(0, w) }] });
+    expect(chooseReading(ofWidth(110), sure, { ...whole(0.9, 0.9), box: box(0, 110), pairScore: 0.995 })).toEqual([0, 1]);
+    expect(chooseReading(ofWidth(90), sure, { ...whole(0.9, 0.9), box: box(0, 90), pairScore: 0.995 })).toEqual([]);
   });
 
   it('cuts a part beside another one, and reads again without the cut when a piece is not a digit', () => {

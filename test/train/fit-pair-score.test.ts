@@ -12,12 +12,14 @@ function initializers(model: Uint8Array, prefix: string): Record<string, number[
 }
 
 describe('fitPairScore', () => {
-  it('adds a pair head fitted on digits and touching pairs the server sees as one part, and keeps the digit-score head as it was', async () => {
+  it('adds a pair head fitted on digits, marks and touching pairs the server sees as one part, and keeps the digit-score head as it was', async () => {
     const base = readFileSync(MODEL);
-    const small = { mnistDigits: 60, digitUploadsPerCondition: 1, pairUploadsPerCondition: 1, validationUploadsPerCondition: 0, lineDigits: 400, concurrency: 2 };
+    const small = { mnistDigits: 60, digitUploadsPerCondition: 1, pairUploadsPerCondition: 1, marksPerFamily: 1, validationUploadsPerCondition: 0, validationMarksPerFamily: 0, lineDigits: 400, concurrency: 2 };
     const { model, report } = await fitPairScore(MODEL, small);
     expect(report.fit.digits).toBeGreaterThan(60);
     expect(report.fit.digits).toBeLessThanOrEqual(60 + 12);
+    expect(report.fit.marks).toBeGreaterThan(0); // one per tuned family, less those where nothing stands out
+    expect(report.fit.marks).toBeLessThanOrEqual(7);
     expect(report.fit.pairs).toBeGreaterThan(0);
     expect(report.fit.pairs).toBeLessThanOrEqual(12);
     expect(report.validation.mnistDigits).toBe(400);
