@@ -140,11 +140,11 @@ export const fitPairScoreCommand: CommandModule<object, FitPairArgs> = {
   }),
   handler: async (argv) => {
     const out = argv.out ?? argv.model;
-    const quick = argv.quick ? { mnistDigits: 1000, digitUploadsPerCondition: 3, pairUploadsPerCondition: 6, validationUploadsPerCondition: 3, marksPerFamily: 5, validationMarksPerFamily: 3, lineDigits: 1000 } : {};
+    const quick = argv.quick ? { mnistDigits: 1000, digitUploadsPerCondition: 3, pairUploadsPerCondition: 6, validationUploadsPerCondition: 3, marksPerFamily: 5, lineNumbersPerKind: 4, validationMarksPerFamily: 3, lineDigits: 1000 } : {};
     const { model, report } = await fitPairScore(argv.model, quick, (m) => console.error(m));
     writeFileSync(out, model);
     const v = report.validation;
-    console.log(`pair score fitted on ${report.fit.digits} digits, ${report.fit.marks} non-digit marks and ${report.fit.pairs} touching pairs in ${report.seconds} s; validation at ${v.gate}: `
+    console.log(`pair score fitted on ${report.fit.digits} digits (${report.fit.lineDigits} from lines), ${report.fit.marks} non-digit marks and ${report.fit.pairs} pairs (${report.fit.linePairs} from lines) in ${report.seconds} s; validation at ${v.gate}: `
       + `${v.mnistDigitsAtGate}/${v.mnistDigits} MNIST digits, ${v.digitUploadsAtGate}/${v.digitUploads} uploaded digits, ${v.marksAtGate}/${v.marks} marks, ${v.pairsAtGate}/${v.pairs} pairs; wrote ${out}`);
     if (updateCardForPairScore(argv.card, out, report)) console.log(`updated ${argv.card} and MODEL_CARD.md`);
   },

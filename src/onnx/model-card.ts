@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { PAIR_DOUBT_LINE, READING_PRICES } from '../predictor/read-number';
 import { DIGIT_SCORE_OUTPUT, PAIR_SCORE_OUTPUT } from './digit-score';
 import { ONNX_OPSET } from './graph-builder';
 
@@ -30,7 +31,7 @@ export interface ModelCard {
   digitScore?: { features: string; fit: { digits: number; nonDigits: number }; validation: { digits: number; refusedDigits: number; marks: number; refusedMarks: number }; lineShare: number };
   /** The pair-score head's fit (make fit-pair-score), when the model has one. */
   pairScore?: {
-    fit: { digits: number; marks: number; pairs: number };
+    fit: { digits: number; lineDigits?: number; marks: number; pairs: number; linePairs?: number };
     validation: { gate: number; mnistDigits: number; mnistDigitsAtLine: number; mnistDigitsAtGate: number; digitUploads: number; digitUploadsAtGate: number; marks: number; marksAtGate: number; pairs: number; pairsAtLine: number; pairsAtGate: number };
     lineShare: number;
   };
@@ -53,9 +54,10 @@ fall below it. On validation data: ${d.validation.refusedDigits} of ${d.validati
 function pairScoreParagraph(d: NonNullable<ModelCard['pairScore']>): string {
   const v = d.validation;
   return `**Pair score.** A third output, \`pair_score\`, of the same form on the same features: how much the mark looks
-like two digits run together into one (fitted, \`make fit-pair-score\`, on ${d.fit.digits.toLocaleString('en-US')} single digits and ${d.fit.marks.toLocaleString('en-US')} photos of non-digit marks against ${d.fit.pairs.toLocaleString('en-US')}
-photos of two touching digits). The reading of a number cuts a lone mark into digits only when this score is at least
-${v.gate} or the digit score refuses it. On validation data: ${v.mnistDigitsAtGate} of ${v.mnistDigits.toLocaleString('en-US')} MNIST digits, ${v.digitUploadsAtGate} of ${v.digitUploads} uploaded
+like two digits run together into one (fitted, \`make fit-pair-score\`, on ${d.fit.digits.toLocaleString('en-US')} single digits${d.fit.lineDigits ? ` (${d.fit.lineDigits.toLocaleString('en-US')} of them cut out of lines of numbers)` : ''} and ${d.fit.marks.toLocaleString('en-US')} photos of non-digit marks against
+${d.fit.pairs.toLocaleString('en-US')} photos of two digits in one box${d.fit.linePairs ? ` (${d.fit.linePairs.toLocaleString('en-US')} of them two neighbours of a line's reading)` : ''}). The reading of a number cuts a
+lone mark into digits only when this score is at least ${v.gate} or the digit score refuses it, makes a candidate
+character that scores ${READING_PRICES.pairLine} or more pay for it, and doubts a character over ${PAIR_DOUBT_LINE} in the number's probability. On validation data: ${v.mnistDigitsAtGate} of ${v.mnistDigits.toLocaleString('en-US')} MNIST digits, ${v.digitUploadsAtGate} of ${v.digitUploads} uploaded
 digits and ${v.marksAtGate} of ${v.marks} marks at ${v.gate} or more; ${v.pairsAtGate} of ${v.pairs} touching pairs.
 
 `;

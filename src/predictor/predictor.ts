@@ -12,7 +12,7 @@ import { createInferencePool } from '../inference/inference-pool';
 import { OUTPUT_ROW } from '../inference/protocol';
 import { DIGIT_SCORE_OUTPUT } from '../onnx/digit-score';
 import type { PredictorOptions } from './options';
-import { chooseReading, lineAnswer } from './read-number';
+import { chooseReading, lineAnswer, READING_PRICES } from './read-number';
 import { PIXELS } from '../data/mnist';
 
 /** One hypothesis of where the digit is, as the model read it (`?debug=1`). */
@@ -236,7 +236,8 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
       }
       const lineRows = rows.slice(1 + whole.length + alternatives.length) as Float32Array[];
       const candidates = line ? lineRows.map((r) => toPrediction(r, opts.minDigitScore)) : [];
-      const chosen = line && pre.box ? chooseReading(line, candidates, { prediction: single, box: pre.box, pairScore: pairScoreOf(rows[0]!) }) : [];
+      const pairScores = lineRows.map((r) => pairScoreOf(r) ?? 0);
+      const chosen = line && pre.box ? chooseReading(line, candidates, { prediction: single, box: pre.box, pairScore: pairScoreOf(rows[0]!) }, READING_PRICES, pairScores) : [];
       // When the picture is a sheet on a desk, a number is written on the sheet: a reading with a
       // character on the desk took the desk's grain or the sheet's edge for strokes. The sheet counts
       // when its digit is the page's own (both found the same mark); chalk strokes on a board are a
@@ -245,7 +246,7 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
       const sheet = sheetHypothesis && pre.box && overlapShare(sheetHypothesis.box, pre.box) >= SAME_MARK ? sheetHypothesis.sheet : undefined;
       const onSheet = (b: PixelBox) => !sheet || covers(sheet, b, 0);
       if (line && chosen.length > 1 && chosen.every((k) => onSheet(line.candidates[k].box))) {
-        const chars = chosen.map((k) => ({ prediction: candidates[k], box: line.candidates[k].box }));
+        const chars = chosen.map((k) => ({ prediction: candidates[k], box: line.candidates[k].box, pairScore: pairScores[k] }));
         const prediction = lineAnswer(chars, refuse);
         // A number is read unless a one-digit reading is worth more than the whole reading: another
         // layout's, or one that covers every character read (the whole picture's crop of a thick digit

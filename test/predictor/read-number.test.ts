@@ -1,4 +1,4 @@
-import { chooseReading, lineAnswer, LineShape, readLine, separateParts, usesCut } from '../../src/predictor/read-number';
+import { chooseReading, lineAnswer, LineShape, PAIR_DOUBT, PAIR_DOUBT_LINE, READING_PRICES, readLine, separateParts, usesCut } from '../../src/predictor/read-number';
 import type { Prediction } from '../../src/inference/postprocess';
 
 /** A prediction reading `digit` at probability `p` (the rest spread evenly), with digit score `s`. */
@@ -30,6 +30,16 @@ describe('readLine', () => {
 
   it('counts the digit score: a fragment that does not look like a digit is not read as one', () => {
     expect(readLine(twoAtoms(), [pred(1, 0.99, 0.2), pred(7, 0.99, 0.99), pred(4, 0.97, 0.99)])).toEqual([2]);
+  });
+
+  it('makes a candidate the pair head takes for two digits pay for it', () => {
+    // The squeezed reading of both atoms is the surer one...
+    const preds = [pred(4, 0.7), pred(7, 0.7), pred(4, 0.999)];
+    const narrow: LineShape = { ...twoAtoms(), candidates: [{ start: 0, end: 1, box: box(0, 40) }, { start: 1, end: 2, box: box(45, 40) }, { start: 0, end: 2, box: box(0, 85) }] };
+    expect(readLine(narrow, preds)).toEqual([2]);
+    // ...until the pair score says it holds two digits; a score under the line costs nothing.
+    expect(readLine(narrow, preds, true, READING_PRICES, [0.01, 0.02, 0.9995])).toEqual([0, 1]);
+    expect(readLine(narrow, preds, true, READING_PRICES, [0.01, 0.02, 0.99])).toEqual([2]);
   });
 
   it('leaves out a stray mark, but never a part of the line that may not be skipped', () => {
@@ -141,6 +151,14 @@ describe('lineAnswer', () => {
     expect(a.digitScore).toBe(0.3);
     expect(a.isDigit).toBe(false);
     expect(a.digits!.map((d) => d.box.x)).toEqual([0, 80, 160]);
+  });
+
+  it('doubts a character the pair head takes for two digits in the whole probability, not in its own', () => {
+    const doubted = [chars[0], { ...chars[2], pairScore: PAIR_DOUBT_LINE }];
+    const a = lineAnswer(doubted, false);
+    expect(a.probability).toBeCloseTo(0.9 * 0.95 * 0.99 * 0.9 * PAIR_DOUBT, 6);
+    expect(a.digits![1].probability).toBe(0.99);
+    expect(lineAnswer([chars[0], { ...chars[2], pairScore: 0.5 }], false).probability).toBeCloseTo(0.9 * 0.95 * 0.99 * 0.9, 6);
   });
 
   it('when refusing, a character that is not a digit is a ? with digit null', () => {
