@@ -16,7 +16,7 @@ export interface DigitReading {
 export interface Prediction {
   /** The digit; for a number of several digits, its leftmost digit. */
   digit: number;
-  /** The probability of the whole reading: the digit's, or for several digits the product of each one's probability × digit score. */
+  /** The probability of the whole reading: the digit's, or for several digits the product of each one's probability × digit score (× 0.3 for one the pair score takes for two digits). */
   probability: number;
   probabilities: number[];
   /**
