@@ -60,14 +60,14 @@ export interface ReadingPrices {
   lonePairScore: number;
   loneMinAspect: number;
   lonePairMinAspect: number;
+  loneMinProbability: number;
+  loneMinDigitScore: number;
   /**
    * A candidate whose pair score is at least `pairLine` pays `pairPrice`: the head, fitted on line
    * candidates too, says it holds two digits, which the model reads confidently as one.
    */
   pairLine: number;
   pairPrice: number;
-  loneMinProbability: number;
-  loneMinDigitScore: number;
 }
 
 export const READING_PRICES: Readonly<ReadingPrices> = Object.freeze({

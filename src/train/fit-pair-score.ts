@@ -1,12 +1,13 @@
-import { subset, toFloat } from '../data/mnist';
+import { NUM_CLASSES, PIXELS, subset, toFloat } from '../data/mnist';
 import { createRng } from '../data/rng';
 import type { LineInputs, Preprocessed } from '../image/preprocess';
+import { argmaxRows } from '../metrics/classification';
 import { addScoreHead, FIT_DEFAULTS, fitScoreHead, headLogits, lowerQuantile, PAIR_SCORE_HEAD } from '../onnx/digit-score';
+import type { OnnxSession } from '../onnx/ort-session';
 import { READING_PRICES, separateParts } from '../predictor/read-number';
 import { renderGlyphUpload, renderUpload, UPLOAD_CONDITIONS, uploadSeed } from '../uploads/conditions';
 import { encodeUpload } from '../uploads/evaluate-uploads';
 import { fc1Features, openFit, stack } from '../uploads/fit-digit-score';
-import type { OnnxSession } from '../onnx/ort-session';
 import { renderNonDigitUpload, TUNED_FAMILIES } from '../uploads/non-digits';
 import { renderNumberUpload, writeNumber } from '../uploads/numbers';
 import { pickFromUploads } from './upload-crops';
@@ -137,13 +138,10 @@ async function lineCandidates(session: OnnxSession, images: Uint8Array, labels: 
   const singles: Float32Array[] = [], pairs: Float32Array[] = [];
   for (const { label, line } of lines) {
     const out = await session.run(line.inputs, line.candidates.length);
-    const digits = Array.from({ length: line.candidates.length }, (_, c) => {
-      const row = out.probabilities.subarray(c * 10, c * 10 + 10);
-      return row.indexOf(Math.max(...row));
-    });
-    const chain = labelChain(line, digits, digits.map((d, c) => out.probabilities[c * 10 + d]), label);
+    const digits = argmaxRows(out.probabilities);
+    const chain = labelChain(line, digits, Array.from(digits, (d, c) => out.probabilities[c * NUM_CLASSES + d]), label);
     if (!chain) continue;
-    const input = (c: number) => line.inputs.subarray(c * 784, (c + 1) * 784);
+    const input = (c: number) => line.inputs.subarray(c * PIXELS, (c + 1) * PIXELS);
     for (const c of chain) singles.push(input(c));
     for (let i = 0; i + 1 < chain.length; i++) {
       const a = line.candidates[chain[i]], b = line.candidates[chain[i + 1]];
@@ -213,7 +211,7 @@ export async function fitPairScore(modelPath: string, partial: Partial<PairScore
     const report: PairScoreFitReport = {
       fit: {
         digits: digits.digits.length + lineSingles.digits.length, lineDigits: lineSingles.digits.length, marks: marks.digits.length,
-        pairs: pairs.digits.length, linePairs: inLines.pairs.length / 784,
+        pairs: pairs.digits.length, linePairs: inLines.pairs.length / PIXELS,
       },
       validation: {
         gate,
