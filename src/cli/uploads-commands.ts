@@ -52,7 +52,7 @@ export const evaluateUploadsCommand: CommandModule<object, Args> = {
         ...UPLOADS_DEFAULTS, only: argv.only, seed: argv.seed, perCondition: argv['per-condition'], perEmptyCondition: argv['per-empty'], perNonDigitFamily: argv['per-family'], perLayout: argv['per-layout'],
       }, (e) => examples.push(e));
       const { scores, ...saved } = report;
-      console.log(`seed ${report.seed}: ${report.overall.right}/${report.overall.images} right (${pct(report.overall.accuracy)})`);
+      console.log(`seed ${report.seed}: ${report.overall.right}/${report.overall.images} right (${pct(report.overall.accuracy)}), ECE of the answers' probability ${report.overall.ece}`);
       for (const c of report.conditions) {
         const errors = Object.entries(c.errors).map(([k, v]) => `${k} ${v}`).join(', ');
         console.log(`  ${c.condition.padEnd(18)} ${pct(c.accuracy).padStart(6)}  wrong ${c.wrong}, no digit ${c.noDigit} (not a digit ${c.notDigit})${errors ? `, ${errors}` : ''}  ${c.meanMs} ms`);

@@ -16,7 +16,7 @@ export interface DigitReading {
 export interface Prediction {
   /** The digit; for a number of several digits, its leftmost digit. */
   digit: number;
-  /** The probability of the whole reading: the digit's, or for several digits the product of each one's probability × digit score (× 0.3 for one the pair score takes for two digits). */
+  /** The probability of the whole reading: the digit's, or for several digits the product of each one's probability × digit score; either way × 0.3 for one the pair score takes for two digits. */
   probability: number;
   probabilities: number[];
   /**
@@ -55,7 +55,8 @@ export function toPrediction(row: Float32Array, minDigitScore = DEFAULT_MIN_DIGI
 /**
  * How much the image looks like two digits run together into one mark, in [0, 1], from the model's
  * pair-score head; undefined when the model has none. Not part of the answer: the predictor uses it to
- * decide whether a lone mark may be cut into digits.
+ * decide whether a lone mark may be cut into digits, which readings compete, and how much to doubt one
+ * (src/predictor/read-number.ts).
  * @example pairScoreOf(Float32Array.of(0, 0, 0, 0, 0, 0, 0, 0.9991, 0.0009, 0, 0.97, 0.03)) // 0.03
  */
 export function pairScoreOf(row: Float32Array): number | undefined {

@@ -12,7 +12,7 @@ import { createInferencePool } from '../inference/inference-pool';
 import { OUTPUT_ROW } from '../inference/protocol';
 import { DIGIT_SCORE_OUTPUT } from '../onnx/digit-score';
 import type { PredictorOptions } from './options';
-import { chooseReading, lineAnswer, READING_PRICES } from './read-number';
+import { chooseReading, lineAnswer, pairDoubt, READING_PRICES } from './read-number';
 import { PIXELS } from '../data/mnist';
 
 /** One hypothesis of where the digit is, as the model read it (`?debug=1`). */
@@ -22,6 +22,8 @@ export interface ScoredReading {
   digit: number;
   probability: number;
   digitScore?: number;
+  /** The pair-score head's: how much the box looks like two digits run together. */
+  pairScore?: number;
   box?: PixelBox;
   /** The reading that answered (none when a number of several digits did). */
   chosen: boolean;
@@ -76,11 +78,16 @@ function notADigit(score: number, min: number): AppError {
   return new AppError('IMAGE_NO_DIGIT', `no digit found: a mark stands out from the background but it is not a digit (digit score ${score.toFixed(3)} < ${min}); a letter, a symbol, a drawing or a scribble?`);
 }
 
-/** A one-digit answer with the reading's fields: `number` its digit, `digits` the one entry with its box. */
-function withReading(p: Prediction, box: PixelBox = WHOLE_28): Prediction {
+/**
+ * A one-digit answer with the reading's fields: `number` its digit, `digits` the one entry with its box.
+ * The whole reading's probability is doubted as a number's character is when the pair head takes the
+ * box for two digits (`pairScore`; a 28×28 picture read as it is passes none).
+ */
+function withReading(p: Prediction, box: PixelBox = WHOLE_28, pairScore?: number): Prediction {
   const digit: DigitReading = { digit: p.digit, probability: p.probability, probabilities: p.probabilities, box };
   if (p.digitScore !== undefined) { digit.digitScore = p.digitScore; digit.isDigit = p.isDigit; }
-  return { ...p, number: String(p.digit), digits: [digit] };
+  const doubt = pairDoubt(pairScore);
+  return { ...p, probability: doubt === 1 ? p.probability : Number((p.probability * doubt).toPrecision(6)), number: String(p.digit), digits: [digit] };
 }
 
 /** What the predictor reports to its owner, and the error it answers with once closed. */
@@ -209,13 +216,15 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
       const single = info.empty ? undefined : toPrediction(rows[0]!, opts.minDigitScore);
       const readings = whole.map((_, k) => toPrediction(rows[1 + k]!, opts.minDigitScore));
       const others = alternatives.map((_, k) => toPrediction(rows[1 + whole.length + k]!, opts.minDigitScore));
-      const hypotheses: { kind: ScoredReading['kind']; prediction: Prediction; box?: PixelBox }[] = [
-        ...(single ? [{ kind: 'page' as const, prediction: single, box: pre.box }] : []),
-        ...whole.map((r, k) => ({ kind: r.inverted ? 'whole-inverted' as const : 'whole' as const, prediction: readings[k], box: WHOLE_28 })),
-        ...alternatives.map((a, k) => ({ kind: a.kind, prediction: others[k], box: a.box })),
+      const singlePair = single ? pairScoreOf(rows[0]!) : undefined;
+      const otherPairs = alternatives.map((_, k) => pairScoreOf(rows[1 + whole.length + k]!));
+      const hypotheses: { kind: ScoredReading['kind']; prediction: Prediction; pairScore?: number; box?: PixelBox }[] = [
+        ...(single ? [{ kind: 'page' as const, prediction: single, pairScore: singlePair, box: pre.box }] : []),
+        ...whole.map((r, k) => ({ kind: r.inverted ? 'whole-inverted' as const : 'whole' as const, prediction: readings[k], pairScore: pairScoreOf(rows[1 + k]!), box: WHOLE_28 })),
+        ...alternatives.map((a, k) => ({ kind: a.kind, prediction: others[k], pairScore: otherPairs[k], box: a.box })),
       ];
       const scored = (chosen?: Prediction): ScoredReading[] => hypotheses.map((h) => ({
-        kind: h.kind, digit: h.prediction.digit, probability: h.prediction.probability, digitScore: h.prediction.digitScore, box: h.box, chosen: h.prediction === chosen,
+        kind: h.kind, digit: h.prediction.digit, probability: h.prediction.probability, digitScore: h.prediction.digitScore, pairScore: h.pairScore, box: h.box, chosen: h.prediction === chosen,
       }));
       const best = bestWhole(single, readings);
       if (best >= 0) {
@@ -228,7 +237,7 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
         const prediction = others[k];
         const alt = alternatives[k];
         if (prediction.isDigit === false && refuse) throw notADigit(prediction.digitScore!, opts.minDigitScore);
-        return { prediction: withReading(prediction, alt.box), input28: alt.input, info: { ...info, path: alt.kind, inverted: alt.inverted, empty: false }, readings: scored(prediction) };
+        return { prediction: withReading(prediction, alt.box, otherPairs[k]), input28: alt.input, info: { ...info, path: alt.kind, inverted: alt.inverted, empty: false }, readings: scored(prediction) };
       };
       if (!single) {
         if (other >= 0) return answerOther();
@@ -237,7 +246,7 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
       const lineRows = rows.slice(1 + whole.length + alternatives.length) as Float32Array[];
       const candidates = line ? lineRows.map((r) => toPrediction(r, opts.minDigitScore)) : [];
       const pairScores = lineRows.map((r) => pairScoreOf(r) ?? 0);
-      const chosen = line && pre.box ? chooseReading(line, candidates, { prediction: single, box: pre.box, pairScore: pairScoreOf(rows[0]!) }, READING_PRICES, pairScores) : [];
+      const chosen = line && pre.box ? chooseReading(line, candidates, { prediction: single, box: pre.box, pairScore: singlePair }, READING_PRICES, pairScores) : [];
       // When the picture is a sheet on a desk, a number is written on the sheet: a reading with a
       // character on the desk took the desk's grain or the sheet's edge for strokes. The sheet counts
       // when its digit is the page's own (both found the same mark); chalk strokes on a board are a
@@ -250,10 +259,12 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
         const prediction = lineAnswer(chars, refuse);
         // A number is read unless a one-digit reading is worth more than the whole reading: another
         // layout's, or one that covers every character read (the whole picture's crop of a thick digit
-        // whose blobs the line took for two characters), whether or not it may overrule the page's.
-        let rival = other;
+        // whose blobs the line took for two characters), whether or not it may overrule the page's;
+        // but not one the pair head takes for two digits (the tight crop of a number of two or more).
+        const oneDigit = (k: number) => (otherPairs[k] ?? 0) < READING_PRICES.rivalPairScore;
+        let rival = other >= 0 && oneDigit(other) ? other : -1;
         alternatives.forEach((a, k) => {
-          if (chars.every((c) => covers(a.box, c.box)) && (rival < 0 || worth(others[k]) > worth(others[rival]))) rival = k;
+          if (oneDigit(k) && chars.every((c) => covers(a.box, c.box)) && (rival < 0 || worth(others[k]) > worth(others[rival]))) rival = k;
         });
         if (rival >= 0 && worth(prediction) < worth(others[rival])) return answerOther(rival);
         if (refuse && chars.every((c) => c.prediction.isDigit === false)) throw notADigit(prediction.digitScore!, opts.minDigitScore);
@@ -262,7 +273,7 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
       }
       if (other >= 0) return answerOther();
       if (single.isDigit === false && refuse) throw notADigit(single.digitScore!, opts.minDigitScore);
-      return { prediction: withReading(single, pre.box), input28: input, info, readings: scored(single) };
+      return { prediction: withReading(single, pre.box, singlePair), input28: input, info, readings: scored(single) };
     },
     async predictInputs(inputs) {
       const rows = await batcher.submitAll(inputs);

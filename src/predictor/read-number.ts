@@ -68,6 +68,12 @@ export interface ReadingPrices {
    */
   pairLine: number;
   pairPrice: number;
+  /**
+   * A one-digit reading of another layout (the whole picture's tight crop, a sheet) that would answer
+   * instead of a number read from the line may not when its own pair score is at least this: the
+   * model says that box holds two digits, and the number's reading explains them.
+   */
+  rivalPairScore: number;
 }
 
 export const READING_PRICES: Readonly<ReadingPrices> = Object.freeze({
@@ -88,16 +94,21 @@ export const READING_PRICES: Readonly<ReadingPrices> = Object.freeze({
   loneMinDigitScore: 0.9,
   pairLine: 0.999,
   pairPrice: 4,
+  rivalPairScore: 0.995,
 });
 
 /**
- * What a character of a number read from the line counts for in the whole reading's probability when
- * the pair head takes it for two digits (pair score at least PAIR_DOUBT_LINE): the model reads such a
- * box confidently as one digit, and such readings were right far less often than their probability
- * said (fitted on the tuning seed's numbers: ECE 0.055 → 0.032 in the replay).
+ * What a character counts for in the whole reading's probability when the pair head takes it for two
+ * digits (pair score at least PAIR_DOUBT_LINE), whether it is a character of a number or the one digit
+ * answered: the model reads such a box confidently as one digit, and such readings were right far less
+ * often than their probability said (fitted on the tuning seed's numbers: ECE 0.055 → 0.032 in the
+ * replay for a number's characters; docs/reading-numbers.md for the one digit).
  */
 export const PAIR_DOUBT = 0.3;
 export const PAIR_DOUBT_LINE = 0.9;
+
+/** The factor PAIR_DOUBT when `pairScore` takes the box for two digits, else 1. */
+export const pairDoubt = (pairScore: number | undefined) => ((pairScore ?? 0) >= PAIR_DOUBT_LINE ? PAIR_DOUBT : 1);
 
 /** Probabilities are floored here so one unreadable candidate does not make −∞. */
 const FLOOR = 1e-6;
@@ -254,7 +265,7 @@ export function lineAnswer(chars: { prediction: Prediction; box: PixelBox; pairS
   // Each character must be the digit read and a digit at all: a pair of digits run together is read
   // confidently as one, and only its digit score says it may not be one digit.
   let probability = 1;
-  for (const c of chars) probability *= c.prediction.probability * (c.prediction.digitScore ?? 1) * ((c.pairScore ?? 0) >= PAIR_DOUBT_LINE ? PAIR_DOUBT : 1);
+  for (const c of chars) probability *= c.prediction.probability * (c.prediction.digitScore ?? 1) * pairDoubt(c.pairScore);
   const answer: Prediction = {
     digit: first.prediction.digit,
     probability: Number(probability.toPrecision(6)),

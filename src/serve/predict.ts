@@ -35,7 +35,8 @@ export function wantsDebug(url: string | undefined): boolean {
 /** The JSON answer for one image. */
 export function resultBody(r: PredictResult, debug: boolean): Record<string, unknown> {
   if (!debug) return { ...r.prediction };
-  const readings = r.readings?.map((h) => ({ ...h, probability: Number(h.probability.toFixed(4)), digitScore: h.digitScore === undefined ? undefined : Number(h.digitScore.toFixed(4)) }));
+  const round = (v: number | undefined) => (v === undefined ? undefined : Number(v.toFixed(4)));
+  const readings = r.readings?.map((h) => ({ ...h, probability: Number(h.probability.toFixed(4)), digitScore: round(h.digitScore), pairScore: round(h.pairScore) }));
   return { ...r.prediction, input28: Array.from(r.input28, (v) => Number(v.toFixed(4))), reading: r.info.path === 'normalized' ? 'page' : r.info.path, readings };
 }
 

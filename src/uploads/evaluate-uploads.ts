@@ -2,6 +2,7 @@ import sharp from 'sharp';
 import { Dataset, IMAGE_SIZE, PIXELS } from '../data/mnist';
 import { createRng } from '../data/rng';
 import { isAppError } from '../errors';
+import { createEceAccumulator } from '../metrics/classification';
 import type { Predictor } from '../predictor';
 import { digitSampler, EMPTY_CONDITIONS, renderUpload, RenderedUpload, UPLOAD_CONDITIONS, uploadSeed } from './conditions';
 import { HELD_OUT_LAYOUTS, LAYOUT_FAMILIES, LayoutFamily, renderLayout } from './layouts';
@@ -59,7 +60,8 @@ export interface UploadsReport {
   layoutSummary: { tuned: number; heldOut: number; worstTuned: number; worstHeldOut: number };
   empty: ConditionResult[];
   nonDigits: NonDigitResult[];
-  overall: { images: number; right: number; accuracy: number; worstCondition: string; worstAccuracy: number };
+  /** `ece`: of the answers' probability over the conditions' digits that were answered (15 bins, as the model's). */
+  overall: { images: number; right: number; accuracy: number; ece: number; worstCondition: string; worstAccuracy: number };
   emptyRefused: { images: number; refused: number };
   /** Refused shares over the tuned and the held-out families, and the digit score's AUROC against digit uploads. */
   nonDigitRefused: { tuned: number; heldOut: number; aurocTuned: number; aurocHeldOut: number };
@@ -67,7 +69,7 @@ export interface UploadsReport {
 }
 
 /** The predictor's verdict on one picture, with a mark the digit score does not take counted as refused. */
-type Verdict = { kind: 'digit'; digit: number; number: string; score: number; input28: Float32Array } | { kind: 'refused'; code: string; notDigit: boolean; score: number; input28?: Float32Array };
+type Verdict = { kind: 'digit'; digit: number; number: string; probability: number; score: number; input28: Float32Array } | { kind: 'refused'; code: string; notDigit: boolean; score: number; input28?: Float32Array };
 
 /** Asks with notDigit 'flag' (the evaluation's predictor), so the score of a refused mark is known too. */
 async function verdict(predictor: Predictor, bytes: Uint8Array): Promise<Verdict> {
@@ -75,7 +77,7 @@ async function verdict(predictor: Predictor, bytes: Uint8Array): Promise<Verdict
     const res = await predictor.predictBytes(bytes);
     const score = res.prediction.digitScore ?? NaN;
     if (res.prediction.isDigit === false) return { kind: 'refused', code: 'IMAGE_NO_DIGIT', notDigit: true, score, input28: res.input28 };
-    return { kind: 'digit', digit: res.prediction.digit, number: res.prediction.number ?? String(res.prediction.digit), score, input28: res.input28 };
+    return { kind: 'digit', digit: res.prediction.digit, number: res.prediction.number ?? String(res.prediction.digit), probability: res.prediction.probability, score, input28: res.input28 };
   } catch (err) {
     return { kind: 'refused', code: isAppError(err) ? err.code : 'UNEXPECTED', notDigit: false, score: NaN };
   }
@@ -143,6 +145,7 @@ export async function forEachLimited(n: number, limit: number, f: (i: number) =>
 export async function evaluateUploads(predictor: Predictor, test: Dataset, opts: UploadsOptions,
   onExample: (e: UploadExample) => void = () => {}): Promise<UploadsReport> {
   const scores: ScoreSample = { digits: [], tuned: [], heldOut: [] };
+  const calibration = createEceAccumulator();
   const run = async (condition: (typeof UPLOAD_CONDITIONS)[number] | (typeof EMPTY_CONDITIONS)[number] | LayoutFamily, n: number, hasDigit: boolean): Promise<ConditionResult> => {
     const r: ConditionResult = { condition, images: n, right: 0, wrong: 0, noDigit: 0, notDigit: 0, errors: {}, accuracy: 0, meanMs: 0 };
     let ms = 0;
@@ -165,6 +168,7 @@ export async function evaluateUploads(predictor: Predictor, test: Dataset, opts:
         answer = v.number;
         if (v.number === String(label)) r.right++;
         else r.wrong++;
+        if (hasDigit && !layout) calibration.add(v.probability, v.number === String(label));
       } else {
         answer = v.code;
         if (v.code === 'IMAGE_NO_DIGIT') r.noDigit++;
@@ -225,7 +229,7 @@ export async function evaluateUploads(predictor: Predictor, test: Dataset, opts:
   return {
     seed: opts.seed, conditions, layouts, empty, nonDigits,
     layoutSummary: { tuned: layoutShare(false).share, heldOut: layoutShare(true).share, worstTuned: layoutShare(false).worst, worstHeldOut: layoutShare(true).worst },
-    overall: { images, right, accuracy: Number((images ? right / images : 0).toFixed(4)), worstCondition: worst?.condition ?? '', worstAccuracy: worst?.accuracy ?? 0 },
+    overall: { images, right, accuracy: Number((images ? right / images : 0).toFixed(4)), ece: Number(calibration.value().toFixed(4)), worstCondition: worst?.condition ?? '', worstAccuracy: worst?.accuracy ?? 0 },
     emptyRefused: { images: empty.reduce((s, c) => s + c.images, 0), refused: empty.reduce((s, c) => s + c.noDigit, 0) },
     nonDigitRefused: {
       tuned: share(false), heldOut: share(true),

@@ -6,6 +6,7 @@ import { startServer, RunningServer } from '../../src/serve/server';
 import { predictFiles } from '../../src/files/predict-files';
 import { evaluateImages } from '../../src/files/evaluate-images';
 import { labelledImages, walkImages } from '../../src/files/walk';
+import { PAIR_DOUBT, PAIR_DOUBT_LINE, READING_PRICES } from '../../src/predictor/read-number';
 
 /**
  * Numbers of several handwritten digits through every surface of the real server and model: photos of
@@ -16,6 +17,10 @@ const MODEL = process.env.TEST_MODEL ?? 'artifacts/mnist-cnn.int8.onnx';
 const N2403 = readFileSync('test/fixtures/numbers/2403.jpg');
 const N326 = readFileSync('test/fixtures/numbers/326.jpg');
 const DIGIT = readFileSync('examples/digit.png'); // a 7
+// Touching pairs from the tuning seed (1, touching #192 and #143): "37", whose whole-picture crop the
+// model reads as a 3 at 0.996, and "47", which stays one mark read as a 4.
+const N37 = readFileSync('test/fixtures/numbers/37.jpg');
+const N47 = readFileSync('test/fixtures/numbers/47.jpg');
 
 let server: RunningServer;
 
@@ -103,6 +108,25 @@ describe('a number of several digits', () => {
     const out = Object.fromEntries(((await res.json()) as Json).outputs.map((o: Json) => [o.name, o.data]));
     expect(out.number).toEqual([String(out.digit[0])]);
     expect(out.number_boxes).toEqual([0, 0, 28, 28]);
+  });
+
+  it('a number stands against a one-digit reading of the whole picture that the pair head takes for two digits', async () => {
+    const r = await post(N37, '?debug=1');
+    expect(r.body.number).toBe('37');
+    const tight = r.body.readings.find((h: Json) => h.kind === 'tight');
+    expect(tight).toMatchObject({ chosen: false });
+    expect(tight.pairScore).toBeGreaterThanOrEqual(READING_PRICES.rivalPairScore);
+    expect(tight.probability * tight.digitScore).toBeGreaterThan(r.body.probability); // worth more, and still not the answer
+  });
+
+  it('one digit answered for a mark the pair head takes for two: its probability is doubted, its digit\'s is the model\'s', async () => {
+    const r = await post(N47, '?debug=1');
+    expect(r.body.number).toHaveLength(1);
+    const chosen = r.body.readings.find((h: Json) => h.chosen);
+    expect(chosen.pairScore).toBeGreaterThanOrEqual(PAIR_DOUBT_LINE);
+    expect(r.body.probability).toBeCloseTo(PAIR_DOUBT * r.body.digits[0].probability, 5);
+    const single = await post(DIGIT, '?debug=1');
+    expect(single.body.probability).toBe(single.body.digits[0].probability);
   });
 
   it('files: predict prints the number; evaluate-images takes a folder named by the number', async () => {
