@@ -1,6 +1,5 @@
 import { decodeImage } from '../image/decode';
 import { createPreprocessor, type Preprocessed } from '../image/preprocess';
-import { PIXELS } from '../data/mnist';
 import { forEachLimited } from '../uploads/evaluate-uploads';
 
 /** Largest picture, in pixels, the rendered uploads are decoded at. */
@@ -21,10 +20,3 @@ export async function pickFromUploads<T>(count: number, concurrency: number, mak
   });
   return byUpload.flat();
 }
-
-/** Rows of 784 stacked into one array. */
-export const stack = (rows: Float32Array[]) => {
-  const out = new Float32Array(rows.length * PIXELS);
-  rows.forEach((r, i) => out.set(r, i * PIXELS));
-  return out;
-};

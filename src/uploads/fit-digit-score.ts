@@ -10,16 +10,12 @@ import type { Predictor } from '../predictor';
 import { renderUpload, UPLOAD_CONDITIONS, uploadSeed } from './conditions';
 import { encodeUpload, forEachLimited } from './evaluate-uploads';
 import { renderNonDigitUpload, TUNED_FAMILIES } from './non-digits';
-import { lineCandidates } from '../train/line-candidates';
-import { stack } from '../train/upload-crops';
 
 /**
  * Fitting the digit-score head on the tuned non-digit families only. What it learns from and where the
  * line goes are fixed here, before any held-out family is drawn:
  * - digits: MNIST training images (not the validation split) as the model sees them, and realistic
  *   uploads of MNIST training digits through the predictor (photos, papers, canvas), seed `fitSeed`;
- *   optionally also the line candidates that read numbers of training digits digit by digit (a digit
- *   cut out of a line looks unlike a page's crop; measured, not the shipped recipe: docs/not-a-digit.md);
  * - non-digits: marks of the tuned families as uploads through the predictor, seed `fitSeed` (marks
  *   drawn straight into 28×28 as well made the head worse on uploads: 69% of tuned-family uploads
  *   refused against 81% without them, at 99.9% of validation digits kept);
@@ -30,7 +26,6 @@ export interface DigitScoreFitOptions {
   mnistDigits: number; // MNIST training images among the digits
   digitUploadsPerCondition: number; // realistic uploads of training digits, per condition
   damagedDigits: number; // MNIST training images with one kind of damage (data/corruptions), evenly over the kinds
-  lineNumbersPerKind: number; // numbers of training digits (with gaps, touching) whose line candidates are digits (0: none)
   markUploadsPerFamily: number; // tuned-family marks as uploads through the predictor, per family
   validationUploadsPerCondition: number; // seed `validationSeed` uploads for placing the line
   validationMarksPerFamily: number; // tuned-family uploads, seed `validationSeed`, reported with the fit
@@ -44,7 +39,6 @@ export const DIGIT_SCORE_FIT_DEFAULTS: Readonly<DigitScoreFitOptions> = Object.f
   mnistDigits: 20_000,
   digitUploadsPerCondition: 50,
   damagedDigits: 6_000,
-  lineNumbersPerKind: 0,
   markUploadsPerFamily: 500,
   validationUploadsPerCondition: 40,
   validationMarksPerFamily: 100,
@@ -56,8 +50,7 @@ export const DIGIT_SCORE_FIT_DEFAULTS: Readonly<DigitScoreFitOptions> = Object.f
 
 export interface DigitScoreFitReport {
   features: string;
-  /** lineDigits: of the digits, those cut out of lines of numbers. */
-  fit: { digits: number; lineDigits: number; nonDigits: number };
+  fit: { digits: number; nonDigits: number };
   validation: { digits: number; refusedDigits: number; marks: number; refusedMarks: number };
   lineShare: number;
   seconds: number;
@@ -119,6 +112,12 @@ export async function fc1Features(session: OnnxSession, images: Float32Array): P
   return { fc1, digits };
 }
 
+/** Rows of 784 stacked into one array. */
+export const stack = (rows: Float32Array[]) => {
+  const out = new Float32Array(rows.length * PIXELS);
+  rows.forEach((r, i) => out.set(r, i * PIXELS));
+  return out;
+};
 
 /**
  * Fits the head on the model at `modelPath` and returns the model bytes with it, and a report.
@@ -150,13 +149,7 @@ export async function fitDigitScore(modelPath: string, predictor: Predictor, par
     // the head must not refuse them either.
     log(`damaged digits: ${opts.damagedDigits} MNIST training images, each with one kind of damage`);
     const damaged = damagedDigits(train, fitPool, opts.damagedDigits, opts.fitSeed);
-    let inLines: Float32Array = new Float32Array(0);
-    if (opts.lineNumbersPerKind > 0) {
-      log(`line candidates of ${opts.lineNumbersPerKind} numbers with gaps and ${opts.lineNumbersPerKind} touching`);
-      const trainOnly = subset(train, split.train);
-      inLines = (await lineCandidates(session, trainOnly.images, trainOnly.labels, opts.fitSeed, opts.lineNumbersPerKind, opts.concurrency)).singles;
-    }
-    const digitFeatures = await features(new Float32Array([...mnistImages(fitPool), ...stack(fitUploads.inputs), ...damaged, ...inLines]));
+    const digitFeatures = await features(new Float32Array([...mnistImages(fitPool), ...stack(fitUploads.inputs), ...damaged]));
 
     log(`non-digits: ${opts.markUploadsPerFamily} uploads per tuned family (${TUNED_FAMILIES.join(', ')})`);
     const markJobs = TUNED_FAMILIES.flatMap((f) => Array.from({ length: opts.markUploadsPerFamily }, (_, i) => ({ f, i })));
@@ -183,7 +176,7 @@ export async function fitDigitScore(modelPath: string, predictor: Predictor, par
     const markLogits = headLogits(head, (await features(stack(valMarks.inputs))).fc1);
     const report: DigitScoreFitReport = {
       features: DIGIT_SCORE_FEATURES,
-      fit: { digits: digitFeatures.digits.length, lineDigits: inLines.length / PIXELS, nonDigits: nonDigitFeatures.digits.length },
+      fit: { digits: digitFeatures.digits.length, nonDigits: nonDigitFeatures.digits.length },
       validation: {
         digits: valDigits.length, refusedDigits: valDigits.filter((l) => l - line < 0).length,
         marks: valJobs.length, refusedMarks: valJobs.length - valMarks.inputs.length + Array.from(markLogits).filter((l) => l < 0).length,
