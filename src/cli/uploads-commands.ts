@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { updateCardForDigitScore, updateCardForPairScore } from '../onnx/model-card';
-import { fitDigitScore } from '../uploads/fit-digit-score';
+import { DIGIT_SCORE_FIT_DEFAULTS, fitDigitScore } from '../uploads/fit-digit-score';
 import { fitPairScore } from '../train/fit-pair-score';
 import type { CommandModule } from 'yargs';
 import { loadMnist } from '../data/mnist';
@@ -97,7 +97,7 @@ export const evaluateUploadsCommand: CommandModule<object, Args> = {
   },
 };
 
-interface FitArgs { model: string; out?: string; card: string; quick: boolean }
+interface FitArgs { model: string; out?: string; card: string; quick: boolean; 'line-numbers': number }
 
 export const fitDigitScoreCommand: CommandModule<object, FitArgs> = {
   command: 'fit-digit-score',
@@ -107,6 +107,7 @@ export const fitDigitScoreCommand: CommandModule<object, FitArgs> = {
     out: { type: 'string', describe: 'where to write the model with the head (default: over --model)' },
     card: { type: 'string', default: 'artifacts/model-card.json', describe: 'model card to bring up to date when it describes --out' },
     quick: { type: 'boolean', default: false, describe: 'a small fit (minutes fewer, a weaker head): for trying the command' },
+    'line-numbers': { type: 'number', default: DIGIT_SCORE_FIT_DEFAULTS.lineNumbersPerKind, describe: 'numbers of training digits per kind (gaps, touching) whose line candidates join the digits (0: none; see docs/not-a-digit.md)' },
   }),
   handler: async (argv) => {
     const out = argv.out ?? argv.model;
@@ -114,11 +115,11 @@ export const fitDigitScoreCommand: CommandModule<object, FitArgs> = {
     const predictor = createPredictor(config.model, config, { log: (m) => console.error(m) });
     await predictor.ready;
     try {
-      const quick = argv.quick ? { mnistDigits: 2000, digitUploadsPerCondition: 5, damagedDigits: 600, markUploadsPerFamily: 10, validationUploadsPerCondition: 5, validationMarksPerFamily: 10 } : {};
-      const { model, report } = await fitDigitScore(argv.model, predictor, quick, (m) => console.error(m));
+      const quick = argv.quick ? { mnistDigits: 2000, digitUploadsPerCondition: 5, damagedDigits: 600, markUploadsPerFamily: 10, validationUploadsPerCondition: 5, validationMarksPerFamily: 10, validationLineNumbersPerKind: 5 } : {};
+      const { model, report } = await fitDigitScore(argv.model, predictor, { lineNumbersPerKind: argv.quick ? 5 : argv['line-numbers'], ...quick }, (m) => console.error(m));
       writeFileSync(out, model);
       const v = report.validation;
-      console.log(`digit score fitted on ${report.fit.digits} digits and ${report.fit.nonDigits} non-digits in ${report.seconds} s; `
+      console.log(`digit score fitted on ${report.fit.digits} digits (${report.fit.lineDigits} from lines) and ${report.fit.nonDigits} non-digits in ${report.seconds} s; `
         + `validation: ${v.refusedDigits}/${v.digits} digits refused, ${v.refusedMarks}/${v.marks} tuned-family marks refused; wrote ${out}`);
       if (updateCardForDigitScore(argv.card, out, report)) console.log(`updated ${argv.card} and MODEL_CARD.md`);
     } finally {

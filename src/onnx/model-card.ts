@@ -28,7 +28,7 @@ export interface ModelCard {
   sourceCommit: string;
   date: string;
   /** The digit-score head's fit (make fit-digit-score), when the model has one. */
-  digitScore?: { features: string; fit: { digits: number; nonDigits: number }; validation: { digits: number; refusedDigits: number; marks: number; refusedMarks: number }; lineShare: number };
+  digitScore?: { features: string; fit: { digits: number; lineDigits?: number; nonDigits: number }; validation: { digits: number; lineDigits?: number; refusedDigits: number; marks: number; refusedMarks: number }; lineShare: number };
   /** The pair-score head's fit (make fit-pair-score), when the model has one. */
   pairScore?: {
     fit: { digits: number; lineDigits?: number; marks: number; pairs: number; linePairs?: number };
@@ -43,10 +43,10 @@ export function fileSha256(path: string): string {
 
 function digitScoreParagraph(d: NonNullable<ModelCard['digitScore']>): string {
   return `**Digit score.** A second output, \`digit_score\` = sigmoid(relu(fc1 · w1 + b1) · w2 + b2): a small MLP (64
-hidden units) on fc1's features, the network itself unchanged, fitted (\`make fit-digit-score\`) on ${d.fit.digits.toLocaleString('en-US')} digits
+hidden units) on fc1's features, the network itself unchanged, fitted (\`make fit-digit-score\`) on ${d.fit.digits.toLocaleString('en-US')} digits${d.fit.lineDigits ? ` (${d.fit.lineDigits.toLocaleString('en-US')} of them cut out of lines of numbers)` : ''}
 and ${d.fit.nonDigits.toLocaleString('en-US')} photos of marks that are not digits (letters, symbols, shapes, scribbles, textures: the tuned
 families of \`docs/not-a-digit.md\`); its line, 0.5, placed where ${(100 * d.lineShare).toFixed(2)}% of the validation digits read right
-fall below it. On validation data: ${d.validation.refusedDigits} of ${d.validation.digits.toLocaleString('en-US')} digits and ${d.validation.refusedMarks} of ${d.validation.marks} marks below the line.
+fall below it${d.validation.lineDigits ? ` (${d.validation.lineDigits.toLocaleString('en-US')} of them cut out of lines)` : ''}. On validation data: ${d.validation.refusedDigits} of ${d.validation.digits.toLocaleString('en-US')} digits and ${d.validation.refusedMarks} of ${d.validation.marks} marks below the line.
 
 `;
 }

@@ -20,3 +20,4 @@ export async function pickFromUploads<T>(count: number, concurrency: number, mak
   });
   return byUpload.flat();
 }
+

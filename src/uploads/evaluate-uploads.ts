@@ -129,6 +129,13 @@ export async function encodeUpload(r: RenderedUpload): Promise<Uint8Array> {
 }
 
 /** Runs `f` over 0..n-1 with at most `limit` calls in flight. */
+/** Rows of 784 stacked into one array. */
+export const stack = (rows: Float32Array[]) => {
+  const out = new Float32Array(rows.length * PIXELS);
+  rows.forEach((r, i) => out.set(r, i * PIXELS));
+  return out;
+};
+
 export async function forEachLimited(n: number, limit: number, f: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
   await Promise.all(Array.from({ length: Math.min(limit, n) }, async () => {

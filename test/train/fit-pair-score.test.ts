@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { onnx } from 'onnx-proto';
 import { DIGIT_SCORE_HEAD, PAIR_SCORE_HEAD, scoreHeadInfo } from '../../src/onnx/digit-score';
-import { fitPairScore, labelChain } from '../../src/train/fit-pair-score';
+import { fitPairScore } from '../../src/train/fit-pair-score';
+import { labelChain } from '../../src/train/line-candidates';
 
 const MODEL = process.env.TEST_MODEL ?? 'artifacts/mnist-cnn.int8.onnx';
 
