@@ -261,15 +261,12 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
         // layout's, or one that covers every character read (the whole picture's crop of a thick digit
         // whose blobs the line took for two characters), whether or not it may overrule the page's;
         // but not one the pair head takes for two digits (the tight crop of a number of two or more).
-        // A rival is worth what its answer would say: doubted as that answer is when the pair head
-        // leans to two digits, as the number's own characters are.
         const oneDigit = (k: number) => (otherPairs[k] ?? 0) < READING_PRICES.rivalPairScore;
-        const rivalWorth = (k: number) => worth(others[k]) * pairDoubt(otherPairs[k]);
         let rival = other >= 0 && oneDigit(other) ? other : -1;
         alternatives.forEach((a, k) => {
-          if (oneDigit(k) && chars.every((c) => covers(a.box, c.box)) && (rival < 0 || rivalWorth(k) > rivalWorth(rival))) rival = k;
+          if (oneDigit(k) && chars.every((c) => covers(a.box, c.box)) && (rival < 0 || worth(others[k]) > worth(others[rival]))) rival = k;
         });
-        if (rival >= 0 && worth(prediction) < rivalWorth(rival)) return answerOther(rival);
+        if (rival >= 0 && worth(prediction) < worth(others[rival])) return answerOther(rival);
         if (refuse && chars.every((c) => c.prediction.isDigit === false)) throw notADigit(prediction.digitScore!, opts.minDigitScore);
         // The debug input is the leftmost digit's, as `digit` and `probabilities` are.
         return { prediction, input28: line.inputs.slice(chosen[0] * PIXELS, (chosen[0] + 1) * PIXELS), info, readings: scored() };

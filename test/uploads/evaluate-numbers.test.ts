@@ -2,7 +2,6 @@ import sharp from 'sharp';
 import { loadMnist } from '../../src/data/mnist';
 import { createPredictor, Predictor } from '../../src/predictor';
 import { resolvePredictorOptions } from '../../src/predictor/options';
-import { PAIR_DOUBT_LINE, READING_PRICES } from '../../src/predictor/read-number';
 import { evaluateNumbers, NumberExample, numbersPicture, NUMBER_SETS } from '../../src/uploads/evaluate-numbers';
 import { renderNumberUpload } from '../../src/uploads/numbers';
 import { encodeUpload } from '../../src/uploads/evaluate-uploads';
@@ -38,7 +37,7 @@ describe('evaluateNumbers', () => {
     expect(await sharp(png).metadata()).toMatchObject({ width: 900, height: 170 });
   }, 120_000);
 
-  it('cuts two touching digits that the digit score takes for one digit when the pair score says two, and a rival crop the pair head doubts does not overrule them (tuning seed 1, touching #124)', async () => {
+  it('cuts two touching digits that the digit score takes for one digit when the pair score says two (tuning seed 1, touching #124)', async () => {
     const { test } = await loadMnist();
     const touching = NUMBER_SETS.find((s) => s.name === 'touching')!;
     const { label, upload } = renderNumberUpload(test.images, test.labels, touching.kind, 1, 124, touching.lengths);
@@ -47,12 +46,5 @@ describe('evaluateNumbers', () => {
     // Without the pair score the lone mark is one digit, read "4" with a digit score of 0.99.
     expect(res.prediction.number).toBe('46');
     expect(res.prediction.digits!.map((d) => d.digit)).toEqual([4, 6]);
-    // The whole picture's tight crop reads a 4 worth more than the number, but its pair score leans to
-    // two digits: its answer would be doubted, and doubted it is worth less than the number.
-    const tight = res.readings!.find((h) => h.kind === 'tight')!;
-    expect(tight.pairScore).toBeGreaterThanOrEqual(PAIR_DOUBT_LINE);
-    expect(tight.pairScore).toBeLessThan(READING_PRICES.rivalPairScore);
-    expect(tight.probability * tight.digitScore!).toBeGreaterThan(res.prediction.probability);
-    expect(tight.chosen).toBe(false);
   }, 60_000);
 });
