@@ -17,8 +17,8 @@ import { lineCandidates } from '../train/line-candidates';
  * line goes are fixed here, before any held-out family is drawn:
  * - digits: MNIST training images (not the validation split) as the model sees them, and realistic
  *   uploads of MNIST training digits through the predictor (photos, papers, canvas), seed `fitSeed`;
- *   optionally also the line candidates that read numbers of training digits digit by digit (a digit
- *   cut out of a line looks unlike a page's crop; measured, not the shipped recipe: docs/not-a-digit.md);
+ *   and the line candidates that read numbers of training digits digit by digit (a digit cut out of a
+ *   line, narrower or cut through a join, looks unlike a page's crop; docs/not-a-digit.md);
  * - non-digits: marks of the tuned families as uploads through the predictor, seed `fitSeed` (marks
  *   drawn straight into 28×28 as well made the head worse on uploads: 69% of tuned-family uploads
  *   refused against 81% without them, at 99.9% of validation digits kept);
@@ -121,7 +121,6 @@ export async function fc1Features(session: OnnxSession, images: Float32Array): P
   }
   return { fc1, digits };
 }
-
 
 /**
  * Fits the head on the model at `modelPath` and returns the model bytes with it, and a report.
