@@ -20,4 +20,3 @@ export async function pickFromUploads<T>(count: number, concurrency: number, mak
   });
   return byUpload.flat();
 }
-

@@ -128,7 +128,6 @@ export async function encodeUpload(r: RenderedUpload): Promise<Uint8Array> {
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
-/** Runs `f` over 0..n-1 with at most `limit` calls in flight. */
 /** Rows of 784 stacked into one array. */
 export const stack = (rows: Float32Array[]) => {
   const out = new Float32Array(rows.length * PIXELS);
@@ -136,6 +135,7 @@ export const stack = (rows: Float32Array[]) => {
   return out;
 };
 
+/** Runs `f` over 0..n-1 with at most `limit` calls in flight. */
 export async function forEachLimited(n: number, limit: number, f: (i: number) => Promise<void>): Promise<void> {
   let next = 0;
   await Promise.all(Array.from({ length: Math.min(limit, n) }, async () => {
