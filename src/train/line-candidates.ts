@@ -44,7 +44,8 @@ export function labelChain(line: Pick<LineInputs, 'atoms' | 'skippable' | 'candi
  * Line candidates of numbers written with training digits (seed `seed`, `perKind` with gaps and as
  * many touching): where the model reads the number digit by digit, each candidate of that chain is one
  * digit, and the candidate that joins two neighbours of the chain (when there is one) two digits in one
- * box, as the reading weighs them. Page crops alone would miss how a wide single digit looks there.
+ * box, as the reading weighs them (none when `perKind` is 0). Page crops alone would miss how a wide
+ * single digit looks there.
  */
 export async function lineCandidates(session: OnnxSession, images: Uint8Array, labels: Uint8Array, seed: number, perKind: number,
   concurrency: number): Promise<{ singles: Float32Array; pairs: Float32Array }> {

@@ -144,13 +144,6 @@ export async function fitDigitScore(modelPath: string, predictor: Predictor, par
   const { train, split, base, session } = await openFit(modelPath);
   const features = (images: Float32Array) => fc1Features(session, images);
   const mnistImages = (indices: number[]) => toFloat(subset(train, indices).images);
-  // The line candidates that read `perKind` numbers with gaps and as many touching, written with the
-  // digits of `pool`, as 28×28 inputs (none when `perKind` is 0).
-  const lineDigitInputs = async (pool: number[], seed: number, perKind: number) => {
-    if (perKind <= 0) return new Float32Array(0);
-    const { images, labels } = subset(train, pool);
-    return (await lineCandidates(session, images, labels, seed, perKind, opts.concurrency)).singles;
-  };
   try {
     const fitPool = split.train.slice(0, opts.mnistDigits);
     log(`digits: ${fitPool.length} MNIST training images, ${opts.digitUploadsPerCondition} uploads per condition`);
@@ -160,7 +153,8 @@ export async function fitDigitScore(modelPath: string, predictor: Predictor, par
     log(`damaged digits: ${opts.damagedDigits} MNIST training images, each with one kind of damage`);
     const damaged = damagedDigits(train, fitPool, opts.damagedDigits, opts.fitSeed);
     log(`line candidates of ${opts.lineNumbersPerKind} numbers with gaps and ${opts.lineNumbersPerKind} touching`);
-    const inLines = await lineDigitInputs(split.train, opts.fitSeed, opts.lineNumbersPerKind);
+    const trainOnly = subset(train, split.train);
+    const inLines = (await lineCandidates(session, trainOnly.images, trainOnly.labels, opts.fitSeed, opts.lineNumbersPerKind, opts.concurrency)).singles;
     const digitFeatures = await features(new Float32Array([...mnistImages(fitPool), ...stack(fitUploads.inputs), ...damaged, ...inLines]));
 
     log(`non-digits: ${opts.markUploadsPerFamily} uploads per tuned family (${TUNED_FAMILIES.join(', ')})`);
@@ -180,7 +174,9 @@ export async function fitDigitScore(modelPath: string, predictor: Predictor, par
       return Array.from(all).filter((_, i) => f.digits[i] === labels[i]);
     };
     const pageDigits = [...rightLogits(valMnist, split.val.map((j) => train.labels[j])), ...rightLogits(valUp, valUploads.labels)];
-    const lineDigits = Array.from(headLogits(head, (await features(await lineDigitInputs(split.val, opts.validationSeed, opts.validationLineNumbersPerKind))).fc1));
+    const valOnly = subset(train, split.val);
+    const valLines = (await lineCandidates(session, valOnly.images, valOnly.labels, opts.validationSeed, opts.validationLineNumbersPerKind, opts.concurrency)).singles;
+    const lineDigits = Array.from(headLogits(head, (await features(valLines)).fc1));
     const valDigits = [...pageDigits, ...lineDigits];
     const line = lowerQuantile(valDigits, opts.lineShare);
     log(`line at logit ${line.toFixed(3)} (page digits alone: ${lowerQuantile(pageDigits, opts.lineShare).toFixed(3)})`);
