@@ -476,6 +476,52 @@ export function mainPart(parts: Component[]): { main: Component; pool: Component
   return { main: pool.reduce((a, b) => (b.mass > a.mass ? b : a)), pool };
 }
 
+/** A letter of printed text is at most this share of the tallest part's height (the handwritten digit)... */
+const TEXT_HEIGHT = 0.5;
+/** ...no wider than this many times its own height... */
+const LETTER_WIDTH = 1.5;
+/** ...and stands in a row of at least this many such marks... */
+const TEXT_ROW = 3;
+/** ...each within this many of the taller one's heights of the next, of at most twice its height, sharing half of the lower one's rows. */
+const LETTER_GAP = 1;
+
+/**
+ * The labels of parts that are printed text beside a handwritten digit: rows of at least TEXT_ROW
+ * letter-sized marks off the border, each much lower than the tallest part, of like heights, side by
+ * side on a line.
+ * A digit's own pieces are not such a row: a broken stroke's pieces are long and thin, and a digit's
+ * neighbours in a number are as tall as it.
+ */
+export function textParts(parts: Component[]): Set<number> {
+  const text = new Set<number>();
+  const pool = parts.filter((c) => !c.border);
+  if (pool.length === 0) return text;
+  const tallest = Math.max(...pool.map((c) => c.y1 - c.y0 + 1));
+  const letters = pool.filter((c) => {
+    const ch = c.y1 - c.y0 + 1;
+    return ch <= TEXT_HEIGHT * tallest && c.x1 - c.x0 + 1 <= LETTER_WIDTH * ch;
+  }).sort((a, b) => a.x0 - b.x0);
+  // Rows as a union-find over neighbours; the letters are sorted by their left edge, so the scan for
+  // a letter's right-hand neighbours stops at the first one too far right for any of them.
+  const root = letters.map((_, i) => i);
+  const find = (i: number): number => (root[i] === i ? i : (root[i] = find(root[i])));
+  for (let i = 0; i < letters.length; i++) {
+    const a = letters[i], ah = a.y1 - a.y0 + 1;
+    for (let j = i + 1; j < letters.length; j++) {
+      const b = letters[j], bh = b.y1 - b.y0 + 1;
+      if (b.x0 - a.x1 > LETTER_GAP * 2 * ah) break;
+      const tall = Math.max(ah, bh), low = Math.min(ah, bh);
+      const overlap = Math.min(a.y1, b.y1) - Math.max(a.y0, b.y0) + 1;
+      if (tall > 2 * low || overlap < 0.5 * low || b.x0 - a.x1 > LETTER_GAP * tall) continue;
+      root[find(j)] = find(i);
+    }
+  }
+  const rowSize = new Map<number, number>();
+  for (let i = 0; i < letters.length; i++) rowSize.set(find(i), (rowSize.get(find(i)) ?? 0) + 1);
+  letters.forEach((c, i) => { if ((rowSize.get(find(i)) ?? 0) >= TEXT_ROW) text.add(c.label); });
+  return text;
+}
+
 /** `box` grown by `margin` on every side, within the w × h picture. */
 export function expandBox(box: Box, margin: number, w: number, h: number): Box {
   return { x0: Math.max(0, box.x0 - margin), y0: Math.max(0, box.y0 - margin), x1: Math.min(w - 1, box.x1 + margin), y1: Math.min(h - 1, box.y1 + margin) };
@@ -497,10 +543,9 @@ export function stretchTop(strokeHist: Uint32Array, strokePixels: number, floor:
  * not a speck beside it. A part may touch the border (a drawing to the canvas edge) if it is no bigger
  * than the digit so far (a page edge or a shadow next to the digit is bigger).
  */
-function chooseDigitParts(parts: Component[]): { labels: Set<number>; box: Box } | undefined {
-  const found = mainPart(parts);
-  if (!found) return undefined;
-  const { main } = found;
+function chooseDigitParts(parts: Component[], chosenMain?: Component): { labels: Set<number>; box: Box } | undefined {
+  const main = chosenMain ?? mainPart(parts)?.main;
+  if (!main) return undefined;
   const labels = new Set([main.label]);
   const box: Box = { x0: main.x0, y0: main.y0, x1: main.x1, y1: main.y1 };
   let keptArea = main.area;
@@ -589,12 +634,13 @@ export function findDigit(v: Float32Array, w: number, h: number, opts: FindDigit
 }
 
 /**
- * findDigit's choice of parts and soft edges, from the page's ink already found. With a workspace, the
+ * findDigit's choice of parts and soft edges, from the page's ink already found, around `main` (one of
+ * the page's parts; the heaviest off the border when not given). With a workspace, the
  * digit's ink is a view of its slot: valid until digitFromInk runs again with that workspace.
  */
 export function digitFromInk(page: PageInk, w: number, h: number, opts: FindDigitOptions = FIND_DIGIT_DEFAULTS,
-  work: Workspace = createWorkspace()): FoundDigit | undefined {
-  const digit = chooseDigitParts(page.parts);
+  work: Workspace = createWorkspace(), main?: Component): FoundDigit | undefined {
+  const digit = chooseDigitParts(page.parts, main);
   if (!digit || !bigEnough(digit.box, w, h, opts)) return undefined;
   const { ink, strokes, labels, inverted } = page;
   const floor = strokes.t * SOFT_EDGE_FLOOR;

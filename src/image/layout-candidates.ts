@@ -1,4 +1,4 @@
-import { borderMedian, Box, Component, cropFound, digitFromInk, findInk, otsu, PageInk } from './find-digit';
+import { borderMedian, Box, Component, cropFound, digitFromInk, findInk, mainPart, otsu, PageInk, textParts } from './find-digit';
 import { createWorkspace, Workspace } from './workspace';
 
 /**
@@ -11,9 +11,11 @@ import { createWorkspace, Workspace } from './workspace';
  * - 'sheet': a sheet or card lying on a darker surface, where the sheet itself is taken for light ink:
  *   the sheet is found, everything outside it painted with its paper, and the page pipeline run on it;
  * - 'frame': the digit inside a printed box, which the page pipeline keeps with the digit: the box is
- *   dropped and the parts inside it kept.
+ *   dropped and the parts inside it kept;
+ * - 'print': the digit on a printed page, where the page pipeline joins the printed text beside it:
+ *   the rows of letters are dropped and the digit chosen from what is left.
  */
-export type CandidateKind = 'tight' | 'sheet' | 'frame';
+export type CandidateKind = 'tight' | 'sheet' | 'frame' | 'print';
 
 export interface LayoutCandidate {
   kind: CandidateKind;
@@ -344,11 +346,35 @@ function frameCandidate(page: PageInk, w: number, h: number, work: Workspace): L
 /**
  * Every layout hypothesis that applies to a working image `v` (w × h) and its page ink. The whole picture
  * is a hypothesis only where the page pipeline saw strokes: on an empty page its contrast is the light's
- * gradient or the printed rules, which the page pipeline flattens and removes.
+ * gradient or the printed rules, which the page pipeline flattens and removes. `text`: the labels of the
+ * page's parts that are printed text (textParts).
  */
-export function layoutCandidates(v: Float32Array, w: number, h: number, page: PageInk, work: Workspace = createWorkspace()): LayoutCandidate[] {
+export function layoutCandidates(v: Float32Array, w: number, h: number, page: PageInk, text: Set<number> = textParts(page.parts),
+  work: Workspace = createWorkspace()): LayoutCandidate[] {
   const out: LayoutCandidate[] = [];
   const small = coarse(v, w, h);
-  for (const c of [page.parts.length ? tightCandidate(small, w, h) : undefined, sheetCandidate(v, w, h, small, work), frameCandidate(page, w, h, work)]) if (c) out.push(c);
+  // A picture with printed text on it is no digit's crop.
+  const tight = page.parts.length && text.size === 0 ? tightCandidate(small, w, h) : undefined;
+  for (const c of [tight, sheetCandidate(v, w, h, small, work), frameCandidate(page, w, h, work), ...printCandidates(page, text, w, h, work)]) if (c) out.push(c);
+  return out;
+}
+
+/**
+ * On a printed page, the digit chosen without the text's letters: around the heaviest part left, and
+ * around the largest one when that is another (a printed logo is solid and outweighs a handwritten
+ * digit bigger than it).
+ */
+function printCandidates(page: PageInk, text: Set<number>, w: number, h: number, work: Workspace): LayoutCandidate[] {
+  if (text.size === 0) return [];
+  const parts = page.parts.filter((p) => !text.has(p.label));
+  const found = mainPart(parts);
+  if (!found) return [];
+  const size = (c: Component) => Math.max(c.x1 - c.x0, c.y1 - c.y0);
+  const largest = found.pool.reduce((a, b) => (size(b) > size(a) ? b : a));
+  const out: LayoutCandidate[] = [];
+  for (const main of largest === found.main ? [found.main] : [found.main, largest]) {
+    const digit = digitFromInk({ ...page, parts }, w, h, undefined, work, main);
+    if (digit) out.push({ kind: 'print', ...cropFound(digit, w), box: digit.box, inverted: !digit.inverted });
+  }
   return out;
 }

@@ -1,5 +1,5 @@
 import { IMAGE_SIZE, PIXELS } from '../data/mnist';
-import { borderMedian, Box, cropFound, digitFromInk, findInk } from './find-digit';
+import { borderMedian, Box, cropFound, digitFromInk, findInk, textParts } from './find-digit';
 import { findLine } from './find-number';
 import { CandidateKind, inkIsDark, layoutCandidates } from './layout-candidates';
 import type { Bitmap } from './bitmap';
@@ -15,7 +15,7 @@ export interface PreprocessInfo {
   /**
    * 'passthrough': a 28×28 image that already looks like MNIST, used as it is. 'whole': a 28×28 image
    * the model's scores preferred as it is (in `inverted`'s polarity) over the normalized crop. 'tight',
-   * 'sheet', 'frame': another layout's reading the model's scores preferred over the page's
+   * 'sheet', 'frame', 'print': another layout's reading the model's scores preferred over the page's
    * (layout-candidates.ts).
    */
   path: 'passthrough' | 'normalized' | 'whole' | CandidateKind;
@@ -246,6 +246,8 @@ function preprocessWith(img: Bitmap, buffers: Buffers, sourceWidth = img.width):
   const { v, w, h } = shrink(lum, img.width, img.height, WORK_SIZE);
   const page = findInk(v, w, h, undefined, buffers.work);
   const found = digitFromInk(page, w, h, undefined, buffers.work);
+  // Printed text on the page: its letters are no digits of a number, and the layouts read without them.
+  const text = textParts(page.parts);
   // Boxes in the uploaded picture's pixels: the working image is the picture shrunk by a whole factor.
   const f = sourceWidth / w;
   const scaleBox = (b: Box): PixelBox => ({ x: Math.round(b.x0 * f), y: Math.round(b.y0 * f), width: Math.round((b.x1 - b.x0 + 1) * f), height: Math.round((b.y1 - b.y0 + 1) * f) });
@@ -256,7 +258,7 @@ function preprocessWith(img: Bitmap, buffers: Buffers, sourceWidth = img.width):
   const area = (b: Box) => (b.x1 - b.x0 + 1) * (b.y1 - b.y0 + 1);
   const clear = (c: Box) => !!found && found.box.x0 >= edge && found.box.y0 >= edge && found.box.x1 < w - edge && found.box.y1 < h - edge
     && area(c) <= SEEN_WHOLE * area(found.box);
-  const alternatives = whole ? undefined : layoutCandidates(v, w, h, page, buffers.alternatives).map((c): Alternative => {
+  const alternatives = whole ? undefined : layoutCandidates(v, w, h, page, text, buffers.alternatives).map((c): Alternative => {
     const input = buffers.input();
     toMnistInput(c.crop, c.cw, c.ch, input);
     const alt: Alternative = { kind: c.kind, input, box: scaleBox(c.box), inverted: c.inverted, needsDoubt: c.kind === 'tight' && clear(c.box) };
@@ -268,7 +270,7 @@ function preprocessWith(img: Bitmap, buffers: Buffers, sourceWidth = img.width):
   toMnistInput(crop, cw, ch, out);
   // findDigit's `inverted` says the ink was lighter than the paper: then it was not inverted for the model.
   const result: Preprocessed = { input: out, info: { path: 'normalized', inverted: !found.inverted, hadAlpha, empty: false }, box: scaleBox(found.box), whole, alternatives };
-  const line = findLine(page, w, h, buffers.work);
+  const line = findLine(text.size ? { ...page, parts: page.parts.filter((p) => !text.has(p.label)) } : page, w, h, buffers.work);
   if (line) {
     const inputs = new Float32Array(line.candidates.length * PIXELS);
     line.crops.forEach((c, k) => toMnistInput(c.ink, c.w, c.h, inputs.subarray(k * PIXELS, (k + 1) * PIXELS)));

@@ -17,7 +17,7 @@ import { PIXELS } from '../data/mnist';
 
 /** One hypothesis of where the digit is, as the model read it (`?debug=1`). */
 export interface ScoredReading {
-  /** 'page': the page pipeline's crop; 'whole', 'whole-inverted': a 28×28 picture as it is; 'tight', 'sheet', 'frame': other layouts. */
+  /** 'page': the page pipeline's crop; 'whole', 'whole-inverted': a 28×28 picture as it is; 'tight', 'sheet', 'frame', 'print': other layouts. */
   kind: 'page' | 'whole' | 'whole-inverted' | CandidateKind;
   digit: number;
   probability: number;

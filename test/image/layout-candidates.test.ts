@@ -1,5 +1,6 @@
 import { Dataset, IMAGE_SIZE, loadMnist, PIXELS } from '../../src/data/mnist';
 import type { Bitmap } from '../../src/image/bitmap';
+import { findInk, textParts } from '../../src/image/find-digit';
 import { createPreprocessor } from '../../src/image/preprocess';
 import { correlation, mnistBitmap } from '../helpers/images';
 
@@ -87,6 +88,38 @@ describe('layout candidates', () => {
     expect(frame).toBeDefined();
     expect(correlation(frame!.input, original(0))).toBeGreaterThan(0.8);
     expect(frame!.box.width).toBeLessThan(120); // the 7, not the box (161 wide)
+  });
+
+  it('reads a digit beside a row of printed letters without them, and not the whole page as one crop', () => {
+    // Digit 7 (test index 0) 4× on a white 300×300 page; on its line, to its left, a row of nine printed
+    // letters (2-px rings 9×14) ending 11 px before its ink, close enough for the page pipeline to join.
+    const b = mnistBitmap(test.images, 0, { invert: true, scale: 4, canvas: 300, offset: [150, 80] });
+    for (let k = 0; k < 9; k++) {
+      const x0 = 42 + k * 14, y0 = 146;
+      for (let y = y0; y < y0 + 14; y++) for (let x = x0; x < x0 + 9; x++) {
+        if (x < x0 + 2 || x >= x0 + 7 || y < y0 + 2 || y >= y0 + 12) put(b, x, y, 0);
+      }
+    }
+    const { box, alternatives } = preprocessor.run(b);
+    expect(box!.x).toBeLessThan(150); // the page's crop holds letters
+    expect(alternatives!.some((a) => a.kind === 'tight')).toBe(false);
+    const print = alternatives!.find((a) => a.kind === 'print');
+    expect(print).toBeDefined();
+    expect(print!.box.x).toBeGreaterThanOrEqual(160);
+    expect(correlation(print!.input, original(0))).toBeGreaterThan(0.8);
+  });
+
+  it('takes no digit of a number for printed text', () => {
+    // Three digits side by side (test indices 0, 1, 2 at 3×): as tall as each other, so no row of letters.
+    const b = mnistBitmap(test.images, 0, { invert: true, scale: 3, canvas: 300, offset: [20, 100] });
+    for (const [k, at] of [[1, 110], [2, 200]]) {
+      const d = mnistBitmap(test.images, k, { invert: true, scale: 3, canvas: 84 });
+      for (let y = 0; y < 84; y++) for (let x = 0; x < 84; x++) put(b, at + x, 100 + y, d.data[(y * 84 + x) * 4]);
+    }
+    const lum = Float32Array.from({ length: 300 * 300 }, (_, i) => b.data[i * 4]);
+    const page = findInk(lum, 300, 300);
+    expect(page.parts.length).toBeGreaterThanOrEqual(3);
+    expect(textParts(page.parts).size).toBe(0);
   });
 
   it('offers none of them for a 28×28 picture, which has its own whole readings', () => {
