@@ -478,29 +478,24 @@ export function mainPart(parts: Component[]): { main: Component; pool: Component
 
 /** A letter of printed text is at most this share of the tallest part's height (the handwritten digit)... */
 const TEXT_HEIGHT = 0.5;
-/** ...no wider than this many times its own height... */
-const LETTER_WIDTH = 1.5;
 /** ...and stands in a row of at least this many such marks... */
 const TEXT_ROW = 3;
-/** ...each within this many of the taller one's heights of the next, of at most twice its height, sharing half of the lower one's rows. */
+/** ...each within this many of the taller one's heights of the next, at most twice as tall as it, sharing half of the lower one's rows. */
 const LETTER_GAP = 1;
 
 /**
  * The labels of parts that are printed text beside a handwritten digit: rows of at least TEXT_ROW
- * letter-sized marks off the border, each much lower than the tallest part, of like heights, side by
- * side on a line.
- * A digit's own pieces are not such a row: a broken stroke's pieces are long and thin, and a digit's
- * neighbours in a number are as tall as it.
+ * letters or words (letters run together) off the border, each much lower than the tallest part, of
+ * like heights, side by side on a line. A digit's neighbours in a number are as tall as it. Nothing
+ * tells the pieces of a flat stroke broken three times from a word, so only the hypotheses and the
+ * number's line leave them out; the page's own reading keeps them.
  */
 export function textParts(parts: Component[]): Set<number> {
   const text = new Set<number>();
   const pool = parts.filter((c) => !c.border);
   if (pool.length === 0) return text;
   const tallest = Math.max(...pool.map((c) => c.y1 - c.y0 + 1));
-  const letters = pool.filter((c) => {
-    const ch = c.y1 - c.y0 + 1;
-    return ch <= TEXT_HEIGHT * tallest && c.x1 - c.x0 + 1 <= LETTER_WIDTH * ch;
-  }).sort((a, b) => a.x0 - b.x0);
+  const letters = pool.filter((c) => c.y1 - c.y0 + 1 <= TEXT_HEIGHT * tallest).sort((a, b) => a.x0 - b.x0);
   // Rows as a union-find over neighbours; the letters are sorted by their left edge, so the scan for
   // a letter's right-hand neighbours stops at the first one too far right for any of them.
   const root = letters.map((_, i) => i);

@@ -258,7 +258,9 @@ function preprocessWith(img: Bitmap, buffers: Buffers, sourceWidth = img.width):
   const area = (b: Box) => (b.x1 - b.x0 + 1) * (b.y1 - b.y0 + 1);
   const clear = (c: Box) => !!found && found.box.x0 >= edge && found.box.y0 >= edge && found.box.x1 < w - edge && found.box.y1 < h - edge
     && area(c) <= SEEN_WHOLE * area(found.box);
-  const alternatives = whole ? undefined : layoutCandidates(v, w, h, page, text, buffers.alternatives).map((c): Alternative => {
+  // A 'print' reading around the page's own parts is the page's reading: the model need not read it twice.
+  const samePage = (c: Box) => !!found && c.x0 === found.box.x0 && c.y0 === found.box.y0 && c.x1 === found.box.x1 && c.y1 === found.box.y1;
+  const alternatives = whole ? undefined : layoutCandidates(v, w, h, page, text, buffers.alternatives).filter((c) => !(c.kind === 'print' && samePage(c.box))).map((c): Alternative => {
     const input = buffers.input();
     toMnistInput(c.crop, c.cw, c.ch, input);
     const alt: Alternative = { kind: c.kind, input, box: scaleBox(c.box), inverted: c.inverted, needsDoubt: c.kind === 'tight' && clear(c.box) };
