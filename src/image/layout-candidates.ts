@@ -15,6 +15,9 @@ import { createWorkspace, Workspace } from './workspace';
  * - 'print': the digit on a printed page, where the page pipeline joins the printed text beside it:
  *   the rows of letters are dropped and the digit chosen from what is left.
  */
+/** A region's left and right ends in each band of `step` rows from `y0`. */
+export interface SheetRows { y0: number; step: number; left: number[]; right: number[] }
+
 export type CandidateKind = 'tight' | 'sheet' | 'frame' | 'print';
 
 export interface LayoutCandidate {
@@ -29,6 +32,8 @@ export interface LayoutCandidate {
   inverted: boolean;
   /** A sheet's box in the working image: what lies outside it is the surface the sheet lies on. */
   sheet?: Box;
+  /** The sheet's extent in each band of `step` rows from its box's top, in the working image (a turned sheet leaves desk inside its box). */
+  sheetRows?: SheetRows;
 }
 
 /**
@@ -233,7 +238,10 @@ function sheetCandidate(full: Float32Array, fw: number, fh: number, { c: v, cw: 
     kind: 'sheet', crop, cw, ch, box: { x0: sx0 + b.x0, y0: sy0 + b.y0, x1: sx0 + b.x1, y1: sy0 + b.y1 }, inverted: !found.inverted,
     // Only paper that fills its box is a sheet the ink must lie on: chalk strokes on a board are a light
     // region too, but a thin one.
-    sheet: bestArea >= SHEET_FILL * (x1 - x0 + 1) * (y1 - y0 + 1) ? { x0: sx0, y0: sy0, x1: sx0 + sw - 1, y1: sy0 + sh - 1 } : undefined,
+    ...(bestArea >= SHEET_FILL * (x1 - x0 + 1) * (y1 - y0 + 1) ? {
+      sheet: { x0: sx0, y0: sy0, x1: sx0 + sw - 1, y1: sy0 + sh - 1 },
+      sheetRows: { y0: sy0, step: f, left: Array.from(left.subarray(y0, y1 + 1), (l) => l * f), right: Array.from(right.subarray(y0, y1 + 1), (r) => (r + 1) * f - 1) },
+    } : {}),
   };
 }
 

@@ -1,7 +1,7 @@
 import { IMAGE_SIZE, PIXELS } from '../data/mnist';
 import { borderMedian, Box, cropFound, digitFromInk, findInk, textParts } from './find-digit';
 import { findLine } from './find-number';
-import { CandidateKind, inkIsDark, layoutCandidates } from './layout-candidates';
+import { CandidateKind, inkIsDark, layoutCandidates, SheetRows } from './layout-candidates';
 import type { Bitmap } from './bitmap';
 import { createWorkspace, Workspace } from './workspace';
 
@@ -85,6 +85,8 @@ export interface Alternative {
   needsDoubt: boolean;
   /** A sheet's box in the uploaded picture's pixels (the 'sheet' hypothesis): outside it is the desk. */
   sheet?: PixelBox;
+  /** The sheet's ends in each band of rows, in the uploaded picture's pixels. */
+  sheetRows?: SheetRows;
 }
 
 const luma = (r: number, g: number, b: number) => 0.299 * r + 0.587 * g + 0.114 * b;
@@ -265,6 +267,10 @@ function preprocessWith(img: Bitmap, buffers: Buffers, sourceWidth = img.width):
     toMnistInput(c.crop, c.cw, c.ch, input);
     const alt: Alternative = { kind: c.kind, input, box: scaleBox(c.box), inverted: c.inverted, needsDoubt: c.kind === 'tight' && clear(c.box) };
     if (c.sheet) alt.sheet = scaleBox(c.sheet);
+    if (c.sheetRows) {
+      const r = c.sheetRows;
+      alt.sheetRows = { y0: r.y0 * f, step: r.step * f, left: r.left.map((x) => x * f), right: r.right.map((x) => (x + 1) * f - 1) };
+    }
     return alt;
   });
   if (!found) return { input: out, info: { path: 'normalized', inverted: false, hadAlpha, empty: true }, whole, alternatives };

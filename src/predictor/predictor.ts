@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { AppError } from '../errors';
 import { checkPixelLimit, Decoder, decodeCost, decodeSmallPng, defaultDecoder, HEAVY_DECODE_PIXELS, loadSharp, readHeader } from '../image/decode';
 import { createPreprocessor, PixelBox, Preprocessed, PreprocessInfo, WHOLE_28 } from '../image/preprocess';
-import type { CandidateKind } from '../image/layout-candidates';
+import type { CandidateKind, SheetRows } from '../image/layout-candidates';
 import { createPngDecoder } from '../image/png';
 import { createDecodePool } from '../image/decode-pool';
 import { Batcher, BatcherEvents } from '../inference/batcher';
@@ -71,6 +71,18 @@ function covers(outer: PixelBox, inner: PixelBox, margin = COVER_MARGIN): boolea
   const m = margin * Math.max(outer.width, outer.height);
   return inner.x >= outer.x - m && inner.y >= outer.y - m
     && inner.x + inner.width <= outer.x + outer.width + m && inner.y + inner.height <= outer.y + outer.height + m;
+}
+
+/**
+ * Whether box `b` lies within a turned sheet's ends in every band of rows it spans, to within one band's
+ * height: the sheet's slanted edge, where the desk meets it, lies inside the sheet's box but not on it.
+ */
+function withinRows(rows: SheetRows | undefined, b: PixelBox): boolean {
+  if (!rows) return true;
+  for (let k = Math.max(0, Math.floor((b.y - rows.y0) / rows.step)); k < rows.left.length && rows.y0 + k * rows.step <= b.y + b.height - 1; k++) {
+    if (b.x < rows.left[k] - rows.step || b.x + b.width - 1 > rows.right[k] + rows.step) return false;
+  }
+  return true;
 }
 
 /** The answer for a mark the model's digit-score head does not take for a digit. */
@@ -252,8 +264,8 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
       // when its digit is the page's own (both found the same mark); chalk strokes on a board are a
       // light region too, and the page reads them, not what lies between them.
       const sheetHypothesis = alternatives.find((a) => a.sheet);
-      const sheet = sheetHypothesis && pre.box && overlapShare(sheetHypothesis.box, pre.box) >= SAME_MARK ? sheetHypothesis.sheet : undefined;
-      const onSheet = (b: PixelBox) => !sheet || covers(sheet, b, 0);
+      const sameMark = !!sheetHypothesis && !!pre.box && overlapShare(sheetHypothesis.box, pre.box) >= SAME_MARK;
+      const onSheet = (b: PixelBox) => !sameMark || (covers(sheetHypothesis.sheet!, b, 0) && withinRows(sheetHypothesis.sheetRows, b));
       if (line && chosen.length > 1 && chosen.every((k) => onSheet(line.candidates[k].box))) {
         const chars = chosen.map((k) => ({ prediction: candidates[k], box: line.candidates[k].box, pairScore: pairScores[k] }));
         const prediction = lineAnswer(chars, refuse);

@@ -2,12 +2,14 @@ import { readFileSync } from 'node:fs';
 import { startServer, RunningServer } from '../../src/serve/server';
 
 /**
- * A layout hypothesis through the real server and model: a printed page (the tuned family
- * printed-text, seed 1, picture #1) whose heading, label and paragraph beside a handwritten 8 are
- * printed text, with a solid round logo in a corner that outweighs the 8.
+ * Layout hypotheses through the real server and model, on pictures of the tuned families (seed 1): a
+ * printed page (printed-text #1) whose heading, label and paragraph beside a handwritten 8 are printed
+ * text, with a solid round logo in a corner that outweighs the 8; a turned sheet on a desk
+ * (sheet-on-desk #430) whose slanted edge beside the 3 the number's line took for a 1.
  */
 const MODEL = process.env.TEST_MODEL ?? 'artifacts/mnist-cnn.int8.onnx';
 const PRINTED = readFileSync('test/fixtures/layouts/printed-text-8.jpg');
+const SHEET = readFileSync('test/fixtures/layouts/sheet-on-desk-3.jpg');
 
 let server: RunningServer;
 
@@ -17,16 +19,27 @@ beforeAll(async () => {
 });
 afterAll(() => server.shutdown());
 
-describe('a digit on a printed page', () => {
-  it('is read without the printed text and the logo, which the page pipeline takes for the digit', async () => {
-    const res = await fetch(`${server.url}/predict?debug=1`, { method: 'POST', body: PRINTED, headers: { 'content-type': 'image/jpeg' } });
-    expect(res.status).toBe(200);
-    const body = await res.json();
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const post = async (body: Buffer): Promise<any> => {
+  const res = await fetch(`${server.url}/predict?debug=1`, { method: 'POST', body, headers: { 'content-type': 'image/jpeg' } });
+  expect(res.status).toBe(200);
+  return res.json();
+};
+
+describe('layouts', () => {
+  it('reads a digit on a printed page without the printed text and the logo, which the page pipeline takes for the digit', async () => {
+    const body = await post(PRINTED);
     expect(body.digit).toBe(8);
     expect(body.reading).toBe('print');
     // The page pipeline's own reading is the logo, in the top-left corner, not the 8 in the middle.
     const page = body.readings.find((r: { kind: string }) => r.kind === 'page');
     expect(page.chosen).toBe(false);
     expect(page.box.x + page.box.width).toBeLessThan(body.digits[0].box.x);
+  });
+
+  it('reads a digit on a turned sheet alone: the slanted edge of the sheet lies inside its box but off the sheet', async () => {
+    const body = await post(SHEET);
+    expect(body.number).toBe('3');
+    expect(body.readings.some((r: { kind: string }) => r.kind === 'sheet')).toBe(true);
   });
 });
