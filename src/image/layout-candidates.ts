@@ -15,10 +15,10 @@ import { createWorkspace, Workspace } from './workspace';
  * - 'print': the digit on a printed page, where the page pipeline joins the printed text beside it:
  *   the rows of letters are dropped and the digit chosen from what is left.
  */
+export type CandidateKind = 'tight' | 'sheet' | 'frame' | 'print';
+
 /** A region's left and right ends in each band of `step` rows from `y0`. */
 export interface SheetRows { y0: number; step: number; left: number[]; right: number[] }
-
-export type CandidateKind = 'tight' | 'sheet' | 'frame' | 'print';
 
 export interface LayoutCandidate {
   kind: CandidateKind;

@@ -93,9 +93,9 @@ function printedText(p: Page, rng: Rng, x0: number, y: number, height: number, m
 
 /**
  * Printed text from `x` along `baseline`, up to `maxX`: words of letters built from a type's strokes
- * (stems, bowls, bars, diagonals, dots), with capitals and ascenders. Returns where the text ended.
+ * (stems, bowls, bars, diagonals, dots), with capitals and ascenders.
  */
-function typeset(p: Page, rng: Rng, x: number, baseline: number, xHeight: number, maxX: number, ink: RGB): number {
+function typeset(p: Page, rng: Rng, x: number, baseline: number, xHeight: number, maxX: number, ink: RGB): void {
   const weight = Math.max(1, xHeight * rng.uniform(0.1, 0.2));
   const half = weight / 2;
   const stem = (x0: number, top: number, bottom: number) => paint(p, ink, x0 - half, top, x0 + half, bottom, () => 1);
@@ -117,7 +117,7 @@ function typeset(p: Page, rng: Rng, x: number, baseline: number, xHeight: number
     const letters = 1 + rng.int(8);
     for (let k = 0; k < letters; k++) {
       const lw = xHeight * rng.uniform(0.55, 0.95);
-      if (x + lw > maxX) return x;
+      if (x + lw > maxX) return;
       const tall = capitals || (k === 0 && rng.next() < 0.3) ? 1.45 : rng.next() < 0.25 ? 1.45 : 1;
       const top = baseline - xHeight * tall, mid = baseline - xHeight / 2;
       switch (rng.int(7)) {
@@ -133,7 +133,6 @@ function typeset(p: Page, rng: Rng, x: number, baseline: number, xHeight: number
     }
     x += xHeight * rng.uniform(0.5, 0.9);
   }
-  return x;
 }
 
 /**
