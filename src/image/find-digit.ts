@@ -436,7 +436,7 @@ function gap(a: Box, b: Box): number {
   return Math.max(dx, dy);
 }
 
-const longerSide = (b: Box) => Math.max(b.x1 - b.x0 + 1, b.y1 - b.y0 + 1);
+export const longerSide = (b: Box) => Math.max(b.x1 - b.x0 + 1, b.y1 - b.y0 + 1);
 
 /**
  * The threshold between paper and stroke: Otsu's on the 3×3-blurred ink (single noisy pixels do not
@@ -515,6 +515,12 @@ export function textParts(parts: Component[]): Set<number> {
   for (let i = 0; i < letters.length; i++) rowSize.set(find(i), (rowSize.get(find(i)) ?? 0) + 1);
   letters.forEach((c, i) => { if ((rowSize.get(find(i)) ?? 0) >= TEXT_ROW) text.add(c.label); });
   return text;
+}
+
+/** The page with its printed text's parts left out (textParts), or undefined when it has none. */
+export function withoutPrintedText(page: PageInk): PageInk | undefined {
+  const text = textParts(page.parts);
+  return text.size ? { ...page, parts: page.parts.filter((p) => !text.has(p.label)) } : undefined;
 }
 
 /** `box` grown by `margin` on every side, within the w × h picture. */

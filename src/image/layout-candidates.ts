@@ -1,4 +1,4 @@
-import { borderMedian, Box, Component, cropFound, digitFromInk, findInk, mainPart, otsu, PageInk, textParts } from './find-digit';
+import { borderMedian, Box, Component, cropFound, digitFromInk, findInk, longerSide, mainPart, otsu, PageInk } from './find-digit';
 import { createWorkspace, Workspace } from './workspace';
 
 /**
@@ -354,16 +354,16 @@ function frameCandidate(page: PageInk, w: number, h: number, work: Workspace): L
 /**
  * Every layout hypothesis that applies to a working image `v` (w × h) and its page ink. The whole picture
  * is a hypothesis only where the page pipeline saw strokes: on an empty page its contrast is the light's
- * gradient or the printed rules, which the page pipeline flattens and removes. `text`: the labels of the
- * page's parts that are printed text (textParts).
+ * gradient or the printed rules, which the page pipeline flattens and removes. `unprinted`: the page
+ * without its printed text (withoutPrintedText), undefined when it has none.
  */
-export function layoutCandidates(v: Float32Array, w: number, h: number, page: PageInk, text: Set<number> = textParts(page.parts),
+export function layoutCandidates(v: Float32Array, w: number, h: number, page: PageInk, unprinted: PageInk | undefined,
   work: Workspace = createWorkspace()): LayoutCandidate[] {
   const out: LayoutCandidate[] = [];
   const small = coarse(v, w, h);
   // A picture with printed text on it is no digit's crop.
-  const tight = page.parts.length && text.size === 0 ? tightCandidate(small, w, h) : undefined;
-  for (const c of [tight, sheetCandidate(v, w, h, small, work), frameCandidate(page, w, h, work), ...printCandidates(page, text, w, h, work)]) if (c) out.push(c);
+  const tight = page.parts.length && !unprinted ? tightCandidate(small, w, h) : undefined;
+  for (const c of [tight, sheetCandidate(v, w, h, small, work), frameCandidate(page, w, h, work), ...(unprinted ? printCandidates(unprinted, w, h, work) : [])]) if (c) out.push(c);
   return out;
 }
 
@@ -372,16 +372,13 @@ export function layoutCandidates(v: Float32Array, w: number, h: number, page: Pa
  * around the largest one when that is another (a printed logo is solid and outweighs a handwritten
  * digit bigger than it).
  */
-function printCandidates(page: PageInk, text: Set<number>, w: number, h: number, work: Workspace): LayoutCandidate[] {
-  if (text.size === 0) return [];
-  const parts = page.parts.filter((p) => !text.has(p.label));
-  const found = mainPart(parts);
+function printCandidates(unprinted: PageInk, w: number, h: number, work: Workspace): LayoutCandidate[] {
+  const found = mainPart(unprinted.parts);
   if (!found) return [];
-  const size = (c: Component) => Math.max(c.x1 - c.x0, c.y1 - c.y0);
-  const largest = found.pool.reduce((a, b) => (size(b) > size(a) ? b : a));
+  const largest = found.pool.reduce((a, b) => (longerSide(b) > longerSide(a) ? b : a));
   const out: LayoutCandidate[] = [];
   for (const main of largest === found.main ? [found.main] : [found.main, largest]) {
-    const digit = digitFromInk({ ...page, parts }, w, h, undefined, work, main);
+    const digit = digitFromInk(unprinted, w, h, undefined, work, main);
     if (digit) out.push({ kind: 'print', ...cropFound(digit, w), box: digit.box, inverted: !digit.inverted });
   }
   return out;

@@ -1,5 +1,5 @@
 import { IMAGE_SIZE, PIXELS } from '../data/mnist';
-import { borderMedian, Box, cropFound, digitFromInk, findInk, textParts } from './find-digit';
+import { borderMedian, Box, cropFound, digitFromInk, findInk, withoutPrintedText } from './find-digit';
 import { findLine } from './find-number';
 import { CandidateKind, inkIsDark, layoutCandidates, SheetRows } from './layout-candidates';
 import type { Bitmap } from './bitmap';
@@ -249,7 +249,7 @@ function preprocessWith(img: Bitmap, buffers: Buffers, sourceWidth = img.width):
   const page = findInk(v, w, h, undefined, buffers.work);
   const found = digitFromInk(page, w, h, undefined, buffers.work);
   // Printed text on the page: its letters are no digits of a number, and the layouts read without them.
-  const text = textParts(page.parts);
+  const unprinted = withoutPrintedText(page);
   // Boxes in the uploaded picture's pixels: the working image is the picture shrunk by a whole factor.
   const f = sourceWidth / w;
   const scaleBox = (b: Box): PixelBox => ({ x: Math.round(b.x0 * f), y: Math.round(b.y0 * f), width: Math.round((b.x1 - b.x0 + 1) * f), height: Math.round((b.y1 - b.y0 + 1) * f) });
@@ -262,7 +262,7 @@ function preprocessWith(img: Bitmap, buffers: Buffers, sourceWidth = img.width):
     && area(c) <= SEEN_WHOLE * area(found.box);
   // A 'print' reading around the page's own parts is the page's reading: the model need not read it twice.
   const samePage = (c: Box) => !!found && c.x0 === found.box.x0 && c.y0 === found.box.y0 && c.x1 === found.box.x1 && c.y1 === found.box.y1;
-  const alternatives = whole ? undefined : layoutCandidates(v, w, h, page, text, buffers.alternatives).filter((c) => !(c.kind === 'print' && samePage(c.box))).map((c): Alternative => {
+  const alternatives = whole ? undefined : layoutCandidates(v, w, h, page, unprinted, buffers.alternatives).filter((c) => !(c.kind === 'print' && samePage(c.box))).map((c): Alternative => {
     const input = buffers.input();
     toMnistInput(c.crop, c.cw, c.ch, input);
     const alt: Alternative = { kind: c.kind, input, box: scaleBox(c.box), inverted: c.inverted, needsDoubt: c.kind === 'tight' && clear(c.box) };
@@ -278,7 +278,7 @@ function preprocessWith(img: Bitmap, buffers: Buffers, sourceWidth = img.width):
   toMnistInput(crop, cw, ch, out);
   // findDigit's `inverted` says the ink was lighter than the paper: then it was not inverted for the model.
   const result: Preprocessed = { input: out, info: { path: 'normalized', inverted: !found.inverted, hadAlpha, empty: false }, box: scaleBox(found.box), whole, alternatives };
-  const line = findLine(text.size ? { ...page, parts: page.parts.filter((p) => !text.has(p.label)) } : page, w, h, buffers.work);
+  const line = findLine(unprinted ?? page, w, h, buffers.work);
   if (line) {
     const inputs = new Float32Array(line.candidates.length * PIXELS);
     line.crops.forEach((c, k) => toMnistInput(c.ink, c.w, c.h, inputs.subarray(k * PIXELS, (k + 1) * PIXELS)));
