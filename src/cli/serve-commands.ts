@@ -23,6 +23,7 @@ const serveOptions = {
   decoder: { choices: ['auto', 'sharp', 'jimp'], describe: `photo decoder; auto: sharp where its binary loads (default ${SERVE_DEFAULTS.decoder})` },
   'not-digit': { choices: ['refuse', 'flag'], describe: `a mark that is not a digit: refuse (422 IMAGE_NO_DIGIT) or flag (answered with isDigit false) (default ${SERVE_DEFAULTS.notDigit})` },
   'min-digit-score': { type: 'number', describe: `digit score (0..1) under which a mark is not a digit (default ${SERVE_DEFAULTS.minDigitScore})` },
+  'min-digit-worth': { type: 'number', describe: `probability × digit score under which a mark in a photo is not a digit; 0 = off (default ${SERVE_DEFAULTS.minDigitWorth})` },
   'drain-timeout-ms': { type: 'number', describe: `ms a drain on SIGTERM/SIGINT may take in all, before the process exits anyway (default ${SERVE_DEFAULTS.drainTimeoutMs})` },
   'drain-grace-ms': { type: 'number', describe: `ms the listener keeps accepting after SIGTERM/SIGINT, and a connection may still deliver its request (default ${SERVE_DEFAULTS.drainGraceMs})` },
   'headers-timeout-ms': { type: 'number', describe: `ms a client may take to send its headers (default ${SERVE_DEFAULTS.headersTimeoutMs})` },
@@ -33,7 +34,7 @@ const serveOptions = {
 
 type ServeArgs = { port?: number; host?: string; model?: string; card?: string; workers?: number; 'intra-op-threads'?: number; 'solo-intra-op-threads'?: number; 'worker-nice'?: number;
   'max-batch-size'?: number; 'max-batch-delay-ms'?: number; 'max-queue'?: number; 'request-timeout-ms'?: number;
-  'max-body-bytes'?: number; 'max-pixels'?: number; 'decode-workers'?: number; 'decode-timeout-ms'?: number; decoder?: string; 'not-digit'?: string; 'min-digit-score'?: number; 'drain-timeout-ms'?: number; 'drain-grace-ms'?: number;
+  'max-body-bytes'?: number; 'max-pixels'?: number; 'decode-workers'?: number; 'decode-timeout-ms'?: number; decoder?: string; 'not-digit'?: string; 'min-digit-score'?: number; 'min-digit-worth'?: number; 'drain-timeout-ms'?: number; 'drain-grace-ms'?: number;
   'headers-timeout-ms'?: number; 'upload-timeout-ms'?: number; 'watchdog-ms'?: number; 'log-level'?: string };
 
 export const serveCommand: CommandModule<object, ServeArgs> = {
@@ -47,7 +48,7 @@ export const serveCommand: CommandModule<object, ServeArgs> = {
       card: argv.card, workers: argv.workers, intraOpNumThreads: argv['intra-op-threads'], soloIntraOpNumThreads: argv['solo-intra-op-threads'], workerNice: argv['worker-nice'], maxBatchSize: argv['max-batch-size'],
       maxBatchDelayMs: argv['max-batch-delay-ms'], maxQueue: argv['max-queue'], requestTimeoutMs: argv['request-timeout-ms'],
       maxBodyBytes: argv['max-body-bytes'], maxPixels: argv['max-pixels'], decodeWorkers: argv['decode-workers'], decodeTimeoutMs: argv['decode-timeout-ms'],
-      decoder: argv.decoder as never, notDigit: argv['not-digit'] as never, minDigitScore: argv['min-digit-score'], drainTimeoutMs: argv['drain-timeout-ms'], drainGraceMs: argv['drain-grace-ms'], headersTimeoutMs: argv['headers-timeout-ms'], uploadTimeoutMs: argv['upload-timeout-ms'],
+      decoder: argv.decoder as never, notDigit: argv['not-digit'] as never, minDigitScore: argv['min-digit-score'], minDigitWorth: argv['min-digit-worth'], drainTimeoutMs: argv['drain-timeout-ms'], drainGraceMs: argv['drain-grace-ms'], headersTimeoutMs: argv['headers-timeout-ms'], uploadTimeoutMs: argv['upload-timeout-ms'],
       watchdogMs: argv['watchdog-ms'], logLevel: argv['log-level'] as never,
     };
     const set = Object.fromEntries(Object.entries(flags).filter(([, v]) => v !== undefined));

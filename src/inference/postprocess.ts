@@ -35,6 +35,13 @@ export interface Prediction {
 export const DEFAULT_MIN_DIGIT_SCORE = 0.5;
 
 /**
+ * A mark found in a photo counts as a digit only when its probability × digit score reaches this as
+ * well. The head alone lets through marks it half believes (0.5–0.9) that the model cannot read as
+ * one clear digit either; a hard digit is usually clear to one of the two (docs/not-a-digit.md).
+ */
+export const DEFAULT_MIN_DIGIT_WORTH = 0.5;
+
+/**
  * The answer for one image from its row of the model's outputs: the calibrated probabilities, then (when
  * the row has it and it is a number) the digit score.
  * @example toPrediction(Float32Array.of(0, 0, 0, 0, 0, 0, 0, 0.9991, 0.0009, 0, 0.97)) // { digit: 7, probability: 0.9991, ..., digitScore: 0.97, isDigit: true }

@@ -1,6 +1,6 @@
 import { cpus } from 'node:os';
 import { AppError } from '../errors';
-import { DEFAULT_MIN_DIGIT_SCORE } from '../inference/postprocess';
+import { DEFAULT_MIN_DIGIT_SCORE, DEFAULT_MIN_DIGIT_WORTH } from '../inference/postprocess';
 
 /** How the predictor decodes, batches and infers: the settings shared by the server, `predict` and the evaluations. */
 export interface PredictorOptions {
@@ -20,6 +20,7 @@ export interface PredictorOptions {
   decoder: 'auto' | 'sharp' | 'jimp'; // photos: auto = sharp where its binary loads, else jimp
   notDigit: 'refuse' | 'flag'; // a mark that is not a digit: refuse = 422 IMAGE_NO_DIGIT; flag = answer with isDigit false
   minDigitScore: number; // digit score (0..1) below which a mark is not a digit; the model's head puts its line at 0.5
+  minDigitWorth: number; // a mark found in a photo whose probability × digit score is below this is not a digit either (0 = off; not for a 28×28 picture read as it is)
 }
 
 export const PREDICTOR_DEFAULTS: Readonly<PredictorOptions> = Object.freeze({
@@ -39,6 +40,7 @@ export const PREDICTOR_DEFAULTS: Readonly<PredictorOptions> = Object.freeze({
   decoder: 'auto',
   notDigit: 'refuse',
   minDigitScore: DEFAULT_MIN_DIGIT_SCORE,
+  minDigitWorth: DEFAULT_MIN_DIGIT_WORTH,
 });
 
 /** Options that are whole numbers, with the smallest value each takes. */
@@ -56,6 +58,7 @@ export function checkPredictorOptions(c: PredictorOptions): void {
   if (!['auto', 'sharp', 'jimp'].includes(c.decoder)) throw new AppError('CONFIG_INVALID', `option 'decoder' must be auto, sharp or jimp, got ${c.decoder}`);
   if (!['refuse', 'flag'].includes(c.notDigit)) throw new AppError('CONFIG_INVALID', `option 'notDigit' must be refuse or flag, got ${c.notDigit}`);
   if (!(c.minDigitScore >= 0 && c.minDigitScore <= 1)) throw new AppError('CONFIG_INVALID', `option 'minDigitScore' must be in [0, 1], got ${c.minDigitScore}`);
+  if (!(c.minDigitWorth >= 0 && c.minDigitWorth <= 1)) throw new AppError('CONFIG_INVALID', `option 'minDigitWorth' must be in [0, 1], got ${c.minDigitWorth}`);
   if (!(c.maxBatchDelayMs >= 0)) throw new AppError('CONFIG_INVALID', `option 'maxBatchDelayMs' must be ≥ 0, got ${c.maxBatchDelayMs}`);
 }
 

@@ -90,6 +90,12 @@ function notADigit(score: number, min: number): AppError {
   return new AppError('IMAGE_NO_DIGIT', `no digit found: a mark stands out from the background but it is not a digit (digit score ${score.toFixed(3)} < ${min}); a letter, a symbol, a drawing or a scribble?`);
 }
 
+/** The refusal of a one-digit reading: under the digit score's line, or under `minWorth` (see judged). */
+function refusal(p: Prediction, minScore: number, minWorth: number): AppError {
+  if (p.digitScore! < minScore) return notADigit(p.digitScore!, minScore);
+  return new AppError('IMAGE_NO_DIGIT', `no digit found: a mark stands out from the background but it does not read as a digit (probability ${p.probability.toFixed(3)} × digit score ${p.digitScore!.toFixed(3)} < ${minWorth}); a letter, a symbol, a drawing or a scribble?`);
+}
+
 /**
  * A one-digit answer with the reading's fields: `number` its digit, `digits` the one entry with its box.
  * The whole reading's probability is doubted as a number's character is when the pair head takes the
@@ -194,6 +200,11 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
   // This thread's small PNGs: decoded into the decoder's buffers and preprocessed at once.
   const png = createPngDecoder();
   const preprocessor = createPreprocessor();
+  // A photo's one-digit reading is a digit when the head says so and when, times how sure the model is
+  // of the digit, it reaches minDigitWorth: the marks the head half believes that read as no clear
+  // digit are letters and symbols far more often than digits (docs/not-a-digit.md). A 28×28 picture
+  // read as it is keeps the head's line alone: MNIST's own hard digits are read at low probabilities.
+  const judged = (p: Prediction): Prediction => (p.isDigit && worth(p) < opts.minDigitWorth ? { ...p, isDigit: false } : p);
 
   async function toInput(bytes: Uint8Array, client?: string): Promise<Preprocessed> {
     const header = readHeader(bytes);
@@ -246,10 +257,10 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
       }
       const other = bestAlternative(single, others, alternatives.map((a) => a.needsDoubt));
       const answerOther = (k = other): PredictResult => {
-        const prediction = others[k];
+        const prediction = judged(others[k]);
         const alt = alternatives[k];
-        if (prediction.isDigit === false && refuse) throw notADigit(prediction.digitScore!, opts.minDigitScore);
-        return { prediction: withReading(prediction, alt.box, otherPairs[k]), input28: alt.input, info: { ...info, path: alt.kind, inverted: alt.inverted, empty: false }, readings: scored(prediction) };
+        if (prediction.isDigit === false && refuse) throw refusal(prediction, opts.minDigitScore, opts.minDigitWorth);
+        return { prediction: withReading(prediction, alt.box, otherPairs[k]), input28: alt.input, info: { ...info, path: alt.kind, inverted: alt.inverted, empty: false }, readings: scored(others[k]) };
       };
       if (!single) {
         if (other >= 0) return answerOther();
@@ -284,8 +295,9 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
         return { prediction, input28: line.inputs.slice(chosen[0] * PIXELS, (chosen[0] + 1) * PIXELS), info, readings: scored() };
       }
       if (other >= 0) return answerOther();
-      if (single.isDigit === false && refuse) throw notADigit(single.digitScore!, opts.minDigitScore);
-      return { prediction: withReading(single, pre.box, singlePair), input28: input, info, readings: scored(single) };
+      const page = judged(single);
+      if (page.isDigit === false && refuse) throw refusal(page, opts.minDigitScore, opts.minDigitWorth);
+      return { prediction: withReading(page, pre.box, singlePair), input28: input, info, readings: scored(single) };
     },
     async predictInputs(inputs) {
       const rows = await batcher.submitAll(inputs);

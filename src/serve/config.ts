@@ -58,7 +58,7 @@ export const SERVE_ENV: Readonly<Record<keyof ServeConfig, string>> = Object.fre
  */
 export function serveConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<ServeConfig> {
   const out: Record<string, string | number> = {};
-  for (const key of [...INTEGER_KEYS, 'maxBatchDelayMs', 'minDigitScore', ...STRING_KEYS] as Array<keyof ServeConfig>) {
+  for (const key of [...INTEGER_KEYS, 'maxBatchDelayMs', 'minDigitScore', 'minDigitWorth', ...STRING_KEYS] as Array<keyof ServeConfig>) {
     const raw = env[SERVE_ENV[key]];
     if (raw === undefined || raw === '') continue;
     if ((STRING_KEYS as readonly string[]).includes(key)) out[key] = raw;

@@ -32,6 +32,7 @@ describe('resolveServeConfig', () => {
     expect(configError(() => resolveServeConfig({ port: -1 }))).toMatch(/'port' must be an integer ≥ 0/);
     expect(configError(() => resolveServeConfig({ decoder: 'gm' as never }))).toMatch(/'decoder' must be auto, sharp or jimp/);
     expect(configError(() => resolveServeConfig({ maxBatchDelayMs: Number.NaN }))).toMatch(/'maxBatchDelayMs'/);
+    expect(configError(() => resolveServeConfig({ minDigitWorth: 1.5 }))).toMatch(/'minDigitWorth' must be in \[0, 1\]/);
   });
 
   it('allows 0 where 0 means off or any port', () => {

@@ -13,6 +13,8 @@ import { walkImages } from '../../src/files/walk';
 const MODEL = process.env.TEST_MODEL ?? 'artifacts/mnist-cnn.int8.onnx';
 const LETTER = readFileSync('test/fixtures/not-a-digit/letter.jpg');
 const BOX = readFileSync('test/fixtures/not-a-digit/box.png');
+// An N, white on black, that the head half believes (digit score 0.89) and the model reads as an 8 at 0.44.
+const LETTER_N = readFileSync('test/fixtures/not-a-digit/letter-n.jpg');
 const DIGIT = readFileSync('examples/digit.png'); // a 7
 
 let server: RunningServer;
@@ -45,6 +47,18 @@ describe('a mark that is not a digit', () => {
     expect(digit.status).toBe(200);
     expect(digit.body).toMatchObject({ digit: 7, isDigit: true });
     expect(digit.body.digitScore).toBeGreaterThanOrEqual(0.5);
+  });
+
+  it('raw: a mark the head lets through is refused when the model reads no clear digit in it either', async () => {
+    const r = await post(server, LETTER_N);
+    expect(r.status).toBe(422);
+    expect(r.body.error).toEqual({ code: 'IMAGE_NO_DIGIT', message: expect.stringMatching(/does not read as a digit \(probability 0\.\d+ × digit score 0\.\d+ < 0\.5\)/) });
+    // Flagged instead: the head alone would have answered it (score over its line).
+    const flagged = await post(flagging, LETTER_N);
+    expect(flagged.status).toBe(200);
+    expect(flagged.body.isDigit).toBe(false);
+    expect(flagged.body.digitScore).toBeGreaterThanOrEqual(0.5);
+    expect(flagged.body.probability * flagged.body.digitScore).toBeLessThan(0.5);
   });
 
   it('multipart: the mark gets its own error entry beside the digit', async () => {
