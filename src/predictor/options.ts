@@ -20,7 +20,7 @@ export interface PredictorOptions {
   decoder: 'auto' | 'sharp' | 'jimp'; // photos: auto = sharp where its binary loads, else jimp
   notDigit: 'refuse' | 'flag'; // a mark that is not a digit: refuse = 422 IMAGE_NO_DIGIT; flag = answer with isDigit false
   minDigitScore: number; // digit score (0..1) below which a mark is not a digit; the model's head puts its line at 0.5
-  minDigitWorth: number; // a mark found in a photo whose probability × digit score is below this is not a digit either (0 = off; not for a 28×28 picture read as it is)
+  minDigitWorth: number; // a mark found in a photo whose probability × digit score is below this is not a digit either (0 = off; not for a 28×28 picture)
 }
 
 export const PREDICTOR_DEFAULTS: Readonly<PredictorOptions> = Object.freeze({

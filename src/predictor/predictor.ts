@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { existsSync } from 'node:fs';
 import { AppError } from '../errors';
-import { checkPixelLimit, Decoder, decodeCost, decodeSmallPng, defaultDecoder, HEAVY_DECODE_PIXELS, loadSharp, readHeader } from '../image/decode';
+import { checkPixelLimit, Decoder, decodeCost, decodeSmallPng, defaultDecoder, HEAVY_DECODE_PIXELS, ImageHeader, loadSharp, readHeader } from '../image/decode';
 import { createPreprocessor, PixelBox, Preprocessed, PreprocessInfo, WHOLE_28 } from '../image/preprocess';
 import type { CandidateKind, SheetRows } from '../image/layout-candidates';
 import { createPngDecoder } from '../image/png';
@@ -13,7 +13,7 @@ import { OUTPUT_ROW } from '../inference/protocol';
 import { DIGIT_SCORE_OUTPUT } from '../onnx/digit-score';
 import type { PredictorOptions } from './options';
 import { chooseReading, lineAnswer, pairDoubt, READING_PRICES } from './read-number';
-import { PIXELS } from '../data/mnist';
+import { IMAGE_SIZE, PIXELS } from '../data/mnist';
 
 /** One hypothesis of where the digit is, as the model read it (`?debug=1`). */
 export interface ScoredReading {
@@ -200,14 +200,7 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
   // This thread's small PNGs: decoded into the decoder's buffers and preprocessed at once.
   const png = createPngDecoder();
   const preprocessor = createPreprocessor();
-  // A photo's one-digit reading is a digit when the head says so and when, times how sure the model is
-  // of the digit, it reaches minDigitWorth: the marks the head half believes that read as no clear
-  // digit are letters and symbols far more often than digits (docs/not-a-digit.md). A 28×28 picture
-  // read as it is keeps the head's line alone: MNIST's own hard digits are read at low probabilities.
-  const judged = (p: Prediction): Prediction => (p.isDigit && worth(p) < opts.minDigitWorth ? { ...p, isDigit: false } : p);
-
-  async function toInput(bytes: Uint8Array, client?: string): Promise<Preprocessed> {
-    const header = readHeader(bytes);
+  async function toInput(bytes: Uint8Array, header: ImageHeader, client?: string): Promise<Preprocessed> {
     checkPixelLimit(header, opts.maxPixels, bytes.length); // before copying the bytes to the decoding worker
     if (header.width * header.height <= opts.inlineDecodeMaxPixels) {
       // Our own PNG decoder only (bounded by the header's size), synchronously.
@@ -227,7 +220,15 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
       // Decode in the event loop's check phase, after the I/O callbacks that are ready now: under load a
       // burst of uploads would otherwise decode back to back before a /healthz in the same burst is read.
       await new Promise<void>((r) => setImmediate(r));
-      const pre = await toInput(bytes, client);
+      const header = readHeader(bytes);
+      const pre = await toInput(bytes, header, client);
+      // A photo's one-digit reading is a digit when the head says so and when, times how sure the model
+      // is of the digit, it reaches minDigitWorth: the marks the head half believes that read as no
+      // clear digit are letters and symbols far more often than digits (docs/not-a-digit.md). A 28×28
+      // picture is MNIST's own format, whose hard or damaged digits are read at low probabilities: the
+      // head's line alone judges it.
+      const mnistSized = header.width === IMAGE_SIZE && header.height === IMAGE_SIZE;
+      const judged = (p: Prediction): Prediction => (!mnistSized && p.isDigit && worth(p) < opts.minDigitWorth ? { ...p, isDigit: false } : p);
       const { input, info, line, whole = [], alternatives = [] } = pre;
       if (info.empty && whole.length === 0 && alternatives.length === 0) throw noDigit();
       const refuse = opts.notDigit === 'refuse';

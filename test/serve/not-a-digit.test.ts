@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { startServer, RunningServer } from '../../src/serve/server';
 import { predictFiles } from '../../src/files/predict-files';
 import { walkImages } from '../../src/files/walk';
+import { loadMnist } from '../../src/data/mnist';
+import { encode, mnistBitmap } from '../helpers/images';
 
 /**
  * Marks that are not digits, through every surface of the real server and the real model (its
@@ -59,6 +61,15 @@ describe('a mark that is not a digit', () => {
     expect(flagged.body.isDigit).toBe(false);
     expect(flagged.body.digitScore).toBeGreaterThanOrEqual(0.5);
     expect(flagged.body.probability * flagged.body.digitScore).toBeLessThan(0.5);
+  });
+
+  it('a 28×28 picture is judged by the head alone: a hard MNIST 2 read at a low probability is answered', async () => {
+    // MNIST test image 1790, a 2 that the model reads right at 0.47 with a digit score of 0.96.
+    const png = await encode(mnistBitmap((await loadMnist()).test.images, 1790), 'image/png');
+    const r = await post(server, png);
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ digit: 2, isDigit: true });
+    expect(r.body.probability * r.body.digitScore).toBeLessThan(0.5);
   });
 
   it('multipart: the mark gets its own error entry beside the digit', async () => {
