@@ -200,6 +200,7 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
   // This thread's small PNGs: decoded into the decoder's buffers and preprocessed at once.
   const png = createPngDecoder();
   const preprocessor = createPreprocessor();
+
   async function toInput(bytes: Uint8Array, header: ImageHeader, client?: string): Promise<Preprocessed> {
     checkPixelLimit(header, opts.maxPixels, bytes.length); // before copying the bytes to the decoding worker
     if (header.width * header.height <= opts.inlineDecodeMaxPixels) {
