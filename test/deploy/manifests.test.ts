@@ -8,6 +8,7 @@ import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { Service } from 'kubernetes-models/v1';
 import { resolveServeConfig, SERVE_DEFAULTS, SERVE_ENV, serveConfigFromEnv } from '../../src/serve/config';
 import { startServer } from '../../src/serve/server';
+import { startTestServer } from '../helpers/server';
 import { V2_MODEL_NAME } from '../../src/serve/v2-protocol';
 
 /**
@@ -197,7 +198,7 @@ describe('the manifests agree with the server', () => {
   });
 
   it('readiness fails while the server drains, so the pod leaves the endpoints', async () => {
-    const running = await startServer({ port: 0, host: '127.0.0.1', workers: 1, logLevel: 'silent', watchdogMs: 0 });
+    const running = await startTestServer();
     await running.predictor.ready;
     const closing = running.shutdown();
     // The listener still accepts during the drain's grace, and the probe is answered: not ready.

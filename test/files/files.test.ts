@@ -10,8 +10,8 @@ import { predictFiles } from '../../src/files/predict-files';
 import { formatHeader, formatResult } from '../../src/files/format';
 import { labelledImages, walkImages } from '../../src/files/walk';
 import { evaluateImages, summarizeImages } from '../../src/files/evaluate-images';
+import { TEST_MODEL } from '../helpers/model';
 
-const MODEL = process.env.TEST_MODEL ?? 'artifacts/mnist-cnn.int8.onnx';
 const CLI = join(__dirname, '..', '..', 'src', 'cli', 'index.ts');
 
 let test: Dataset;
@@ -24,7 +24,7 @@ beforeAll(async () => {
   test = (await loadMnist()).test;
   dir = mkdtempSync(join(tmpdir(), 'mnist-files-'));
   // A queue much smaller than the folder: streaming must never overfill it.
-  predictor = createPredictor(MODEL, resolvePredictorOptions({ workers: 1, maxQueue: 16, maxDecodeQueue: 16 }));
+  predictor = createPredictor(TEST_MODEL, resolvePredictorOptions({ workers: 1, maxQueue: 16, maxDecodeQueue: 16 }));
   await predictor.ready;
 });
 afterAll(async () => {
@@ -126,7 +126,7 @@ describe('evaluateImages on a labelled folder', () => {
 describe('the predict command', () => {
   it('reads paths from stdin with -, prints CSV in order, and exits 1 when a file failed', () => {
     const files = [0, 1, 2].map((i) => join(dir, 'labelled', String(test.labels[i]), `t${i}.png`));
-    const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', CLI, 'predict', '--csv', '--model', MODEL, '-'],
+    const run = spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', CLI, 'predict', '--csv', '--model', TEST_MODEL, '-'],
       { input: `${files.join('\n')}\n${join(dir, 'nope.png')}\n`, encoding: 'utf8', timeout: 60_000 });
     const lines = run.stdout.trim().split('\n');
     expect(lines[0]).toBe('file,digit,probability,error');

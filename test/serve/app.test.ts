@@ -6,13 +6,13 @@ import { resolveServeConfig } from '../../src/serve/config';
 import { createPredictor, Predictor } from '../../src/predictor';
 import { createMetrics } from '../../src/serve/prometheus';
 import { createServerState, ServerState } from '../../src/serve/server-state';
+import { TEST_MODEL } from '../helpers/model';
 
 /**
  * buildApp on its own, in-process through supertest (no listening server of ours), with the real model
  * behind it: the routes, their errors, readiness and draining.
  */
 
-const MODEL = process.env.TEST_MODEL ?? 'artifacts/mnist-cnn.int8.onnx';
 const digit = readFileSync('examples/digit.png');
 let predictor: Predictor;
 let state: ServerState;
@@ -21,7 +21,7 @@ let app: ReturnType<typeof buildApp>;
 
 beforeAll(() => {
   const config = resolveServeConfig({ workers: 1, maxFiles: 2, maxBodyBytes: 200_000, logLevel: 'silent' });
-  predictor = createPredictor(MODEL, config);
+  predictor = createPredictor(TEST_MODEL, config);
   state = createServerState(() => released && predictor.isReady());
   app = buildApp({
     predictor, config, state, logger: pino({ level: 'silent' }), metrics: createMetrics(() => predictor.queueDepth),

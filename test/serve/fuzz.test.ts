@@ -1,11 +1,11 @@
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadMnist, PIXELS } from '../../src/data/mnist';
-import { startServer, RunningServer } from '../../src/serve/server';
+import type { RunningServer } from '../../src/serve/server';
+import { startReadyServer } from '../helpers/server';
 import { fuzzSeeds, FuzzSeed } from '../../src/fuzz/seeds';
 import { fuzzServer, judgeAnswer, postImage } from '../../src/fuzz/run-fuzz';
 
-const MODEL = process.env.TEST_MODEL ?? 'artifacts/mnist-cnn.int8.onnx';
 const DECODE_TIMEOUT_MS = 1000;
 /** Inputs that once hung or crashed the server (`make fuzz` writes them here). */
 const REGRESSIONS = join(__dirname, '..', 'fixtures', 'fuzz');
@@ -16,8 +16,7 @@ let seeds: FuzzSeed[];
 beforeAll(async () => {
   const { test } = await loadMnist();
   seeds = await fuzzSeeds(test.images.subarray(3 * PIXELS, 4 * PIXELS));
-  server = await startServer({ port: 0, host: '127.0.0.1', model: MODEL, logLevel: 'silent', watchdogMs: 0, workers: 1, decodeTimeoutMs: DECODE_TIMEOUT_MS });
-  await server.predictor.ready;
+  server = await startReadyServer({ decodeTimeoutMs: DECODE_TIMEOUT_MS });
 });
 afterAll(() => server.shutdown());
 

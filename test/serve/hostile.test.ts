@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import sharp from 'sharp';
-import { startServer, RunningServer } from '../../src/serve/server';
+import type { RunningServer } from '../../src/serve/server';
+import { startReadyServer } from '../helpers/server';
 
 /**
  * Files that are slow to decode cost their senders, not everyone: a real server with two decoding
@@ -9,7 +10,6 @@ import { startServer, RunningServer } from '../../src/serve/server';
  * ordinary photo that must not wait behind them. Order of events, not time, is what is checked.
  */
 
-const MODEL = process.env.TEST_MODEL ?? 'artifacts/mnist-cnn.int8.onnx';
 const SLOW = 'test/fixtures/fuzz/png-rgba-1048576x28-slow-in-libvips.bin';
 
 let server: RunningServer;
@@ -19,8 +19,7 @@ const photo = readFileSync('examples/two-on-paper.jpg');
 beforeAll(async () => {
   // Deadlines far above a heavy file's decode (a fraction of a second alone): this test is about who waits for whom, and
   // on a machine busy with other work the default 2 s decode deadline turned decodes into refusals.
-  server = await startServer({ port: 0, host: '127.0.0.1', model: MODEL, logLevel: 'silent', watchdogMs: 0, workers: 1, decodeWorkers: 2, decodeTimeoutMs: 20_000, requestTimeoutMs: 60_000 });
-  await server.predictor.ready;
+  server = await startReadyServer({ decodeWorkers: 2, decodeTimeoutMs: 20_000, requestTimeoutMs: 60_000 });
   // Plausible and within the PNG limit, and about the slowest such file: a flat 3000×3000 PNG.
   heavy = await sharp({ create: { width: 3000, height: 3000, channels: 3, background: { r: 245, g: 245, b: 240 } } }).png().toBuffer();
 });

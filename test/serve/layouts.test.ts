@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { startServer, RunningServer } from '../../src/serve/server';
+import type { RunningServer } from '../../src/serve/server';
+import { postPredict, startReadyServer } from '../helpers/server';
 
 /**
  * Layout hypotheses through the real server and model, on pictures of the tuned families (seed 1): a
@@ -7,23 +8,20 @@ import { startServer, RunningServer } from '../../src/serve/server';
  * text, with a solid round logo in a corner that outweighs the 8; a turned sheet on a desk
  * (sheet-on-desk #430) whose slanted edge beside the 3 the number's line took for a 1.
  */
-const MODEL = process.env.TEST_MODEL ?? 'artifacts/mnist-cnn.int8.onnx';
 const PRINTED = readFileSync('test/fixtures/layouts/printed-text-8.jpg');
 const SHEET = readFileSync('test/fixtures/layouts/sheet-on-desk-3.jpg');
 
 let server: RunningServer;
 
 beforeAll(async () => {
-  server = await startServer({ port: 0, host: '127.0.0.1', model: MODEL, logLevel: 'silent', watchdogMs: 0, workers: 1 });
-  await server.predictor.ready;
+  server = await startReadyServer();
 });
 afterAll(() => server.shutdown());
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const post = async (body: Buffer): Promise<any> => {
-  const res = await fetch(`${server.url}/predict?debug=1`, { method: 'POST', body, headers: { 'content-type': 'image/jpeg' } });
-  expect(res.status).toBe(200);
-  return res.json();
+const post = async (body: Buffer) => {
+  const answer = await postPredict(server, body, '?debug=1');
+  expect(answer.status).toBe(200);
+  return answer.body;
 };
 
 describe('layouts', () => {

@@ -4,13 +4,13 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { loadMnist, Dataset } from '../../src/data/mnist';
 import { createRng } from '../../src/data/rng';
-import { startServer } from '../../src/serve/server';
 import { renderUpload, uploadSeed } from '../../src/uploads/conditions';
 import { encodeUpload } from '../../src/uploads/evaluate-uploads';
 import { encode, mnistBitmap } from '../helpers/images';
+import { TEST_MODEL } from '../helpers/model';
+import { startTestServer } from '../helpers/server';
 import { stopDuringRequests, StopOutcome } from '../../src/deploy/stop-under-load';
 
-const MODEL = process.env.TEST_MODEL ?? 'artifacts/mnist-cnn.int8.onnx';
 
 let test: Dataset;
 let pngs: Buffer[];
@@ -48,7 +48,7 @@ function post(url: string, body: Uint8Array, hold = false): { answer: Promise<An
 }
 
 const REPO = join(__dirname, '..', '..');
-const SERVE_ARGS = ['--port', '0', '--host', '127.0.0.1', '--workers', '1', '--model', MODEL];
+const SERVE_ARGS = ['--port', '0', '--host', '127.0.0.1', '--workers', '1', '--model', TEST_MODEL];
 
 interface Spawned { child: ChildProcess; url: string; output: Promise<string>; exit: Promise<number | null>; log: () => string; waitFor: (msg: string) => Promise<void> }
 
@@ -95,7 +95,7 @@ async function stopRound(server: Spawned, signal: NodeJS.Signals, group: boolean
 
 describe('start-up', () => {
   it('answers requests sent in the first milliseconds after listening (they wait for the model), never 500', async () => {
-    const server = await startServer({ port: 0, host: '127.0.0.1', model: MODEL, logLevel: 'silent', watchdogMs: 0, workers: 1 });
+    const server = await startTestServer();
     try {
       expect(server.predictor.isReady()).toBe(false);
       const answers = await Promise.all(pngs.map((png) => fetch(`${server.url}/predict`, { method: 'POST', body: png, headers: { 'content-type': 'image/png' } })));
@@ -126,7 +126,7 @@ describe('graceful shutdown answers every request a client has sent', () => {
   it.each([
     ['the compiled CLI', () => compiledServe(), 3],
     ['npm start', () => spawnServer('npm', ['start', '--', ...SERVE_ARGS]), 1],
-    ['make serve', () => spawnServer('make', ['serve', `MODEL=${MODEL}`, `ARGS=${SERVE_ARGS.slice(0, -2).join(' ')}`]), 1],
+    ['make serve', () => spawnServer('make', ['serve', `MODEL=${TEST_MODEL}`, `ARGS=${SERVE_ARGS.slice(0, -2).join(' ')}`]), 1],
   ] as const)('SIGINT to the process group (Ctrl-C) under %s: all answered 200', async (_name, start, rounds) => {
     for (let round = 0; round < rounds; round++) {
       const server = await start();

@@ -1,15 +1,14 @@
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import sharp from 'sharp';
-import { startServer, RunningServer } from '../../src/serve/server';
+import type { RunningServer } from '../../src/serve/server';
+import { startReadyServer, startTestServer } from '../helpers/server';
 
-const MODEL = process.env.TEST_MODEL ?? 'artifacts/mnist-cnn.int8.onnx';
 const LIMIT = 3_000_000;
 
 let server: RunningServer;
 beforeAll(async () => {
-  server = await startServer({ port: 0, host: '127.0.0.1', model: MODEL, logLevel: 'silent', watchdogMs: 0, workers: 1, maxBodyBytes: LIMIT, decodeWorkers: 1, maxDecodeQueue: 2 });
-  await server.predictor.ready;
+  server = await startReadyServer({ maxBodyBytes: LIMIT, decodeWorkers: 1, maxDecodeQueue: 2 });
 });
 afterAll(() => server.shutdown());
 
@@ -90,7 +89,7 @@ describe('overload with photos', () => {
 
 describe('slow clients', () => {
   it('answers 408 to a client that stalls in its headers or its body, after the configured times', async () => {
-    const slow = await startServer({ port: 0, host: '127.0.0.1', model: MODEL, logLevel: 'silent', watchdogMs: 0, workers: 1, headersTimeoutMs: 400, uploadTimeoutMs: 800 });
+    const slow = await startTestServer({ headersTimeoutMs: 400, uploadTimeoutMs: 800 });
     try {
       // The configured limits, not Node's defaults (60 s and 300 s), are the ones in force.
       expect([slow.server.headersTimeout, slow.server.requestTimeout]).toEqual([400, 800]);

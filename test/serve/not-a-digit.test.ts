@@ -1,18 +1,18 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer, RunningServer } from '../../src/serve/server';
+import type { RunningServer } from '../../src/serve/server';
 import { predictFiles } from '../../src/files/predict-files';
 import { walkImages } from '../../src/files/walk';
 import { loadMnist } from '../../src/data/mnist';
 import { encode, mnistBitmap } from '../helpers/images';
+import { Json, postPredict, startReadyServer } from '../helpers/server';
 
 /**
  * Marks that are not digits, through every surface of the real server and the real model (its
  * digit-score head): photos of a letter (a W) and of a crossed box made by the non-digit generator (seed 7, which no
  * evaluation uses), and a digit beside them that must still be read.
  */
-const MODEL = process.env.TEST_MODEL ?? 'artifacts/mnist-cnn.int8.onnx';
 const LETTER = readFileSync('test/fixtures/not-a-digit/letter.jpg');
 const BOX = readFileSync('test/fixtures/not-a-digit/box.png');
 // An N, white on black, that the head half believes (digit score 0.89) and the model reads as an 8 at 0.44.
@@ -21,42 +21,33 @@ const DIGIT = readFileSync('examples/digit.png'); // a 7
 
 let server: RunningServer;
 let flagging: RunningServer;
-const start = (extra: Parameters<typeof startServer>[0] = {}) =>
-  startServer({ port: 0, host: '127.0.0.1', model: MODEL, logLevel: 'silent', watchdogMs: 0, workers: 1, ...extra });
 
 beforeAll(async () => {
-  [server, flagging] = await Promise.all([start(), start({ notDigit: 'flag' })]);
-  await Promise.all([server.predictor.ready, flagging.predictor.ready]);
+  [server, flagging] = await Promise.all([startReadyServer(), startReadyServer({ notDigit: 'flag' })]);
 });
 afterAll(() => Promise.all([server.shutdown(), flagging.shutdown()]));
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = any;
-const post = async (s: RunningServer, body: Buffer | FormData): Promise<{ status: number; body: Json }> => {
-  const res = await fetch(`${s.url}/predict`, { method: 'POST', body: body as RequestInit['body'], headers: body instanceof FormData ? {} : { 'content-type': 'application/octet-stream' } });
-  return { status: res.status, body: await res.json() };
-};
 const NOT_A_DIGIT = /no digit found: a mark stands out .* but it is not a digit \(digit score 0\.\d+ < 0\.5\)/;
 
 describe('a mark that is not a digit', () => {
   it('raw: 422 IMAGE_NO_DIGIT saying a mark was found that is not a digit; a digit is still read, with its score', async () => {
     for (const img of [LETTER, BOX]) {
-      const r = await post(server, img);
+      const r = await postPredict(server, img);
       expect(r.status).toBe(422);
       expect(r.body.error).toEqual({ code: 'IMAGE_NO_DIGIT', message: expect.stringMatching(NOT_A_DIGIT) });
     }
-    const digit = await post(server, DIGIT);
+    const digit = await postPredict(server, DIGIT);
     expect(digit.status).toBe(200);
     expect(digit.body).toMatchObject({ digit: 7, isDigit: true });
     expect(digit.body.digitScore).toBeGreaterThanOrEqual(0.5);
   });
 
   it('raw: a mark the head lets through is refused when the model reads no clear digit in it either', async () => {
-    const r = await post(server, LETTER_N);
+    const r = await postPredict(server, LETTER_N);
     expect(r.status).toBe(422);
     expect(r.body.error).toEqual({ code: 'IMAGE_NO_DIGIT', message: expect.stringMatching(/does not read as a digit \(probability 0\.\d+ × digit score 0\.\d+ < 0\.5\)/) });
     // Flagged instead: the head alone would have answered it (score over its line).
-    const flagged = await post(flagging, LETTER_N);
+    const flagged = await postPredict(flagging, LETTER_N);
     expect(flagged.status).toBe(200);
     expect(flagged.body.isDigit).toBe(false);
     expect(flagged.body.digitScore).toBeGreaterThanOrEqual(0.5);
@@ -66,7 +57,7 @@ describe('a mark that is not a digit', () => {
   it('a 28×28 picture is judged by the head alone: a hard MNIST 2 read at a low probability is answered', async () => {
     // MNIST test image 1790, a 2 that the model reads right at 0.47 with a digit score of 0.96.
     const png = await encode(mnistBitmap((await loadMnist()).test.images, 1790), 'image/png');
-    const r = await post(server, png);
+    const r = await postPredict(server, png);
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ digit: 2, isDigit: true });
     expect(r.body.probability * r.body.digitScore).toBeLessThan(0.5);
@@ -76,7 +67,7 @@ describe('a mark that is not a digit', () => {
     const form = new FormData();
     form.append('image', new Blob([DIGIT], { type: 'image/png' }), 'seven.png');
     form.append('image', new Blob([LETTER], { type: 'image/jpeg' }), 'letter.jpg');
-    const r = await post(server, form);
+    const r = await postPredict(server, form);
     expect(r.status).toBe(200);
     expect(r.body.predictions[0]).toMatchObject({ file: 'seven.png', digit: 7, isDigit: true });
     expect(r.body.predictions[1]).toEqual({ file: 'letter.jpg', error: { code: 'IMAGE_NO_DIGIT', message: expect.stringMatching(NOT_A_DIGIT) } });
@@ -108,7 +99,7 @@ describe('a mark that is not a digit', () => {
   });
 
   it('with notDigit flag: answered 200 with isDigit false and the score under the line', async () => {
-    const r = await post(flagging, LETTER);
+    const r = await postPredict(flagging, LETTER);
     expect(r.status).toBe(200);
     expect(r.body.isDigit).toBe(false);
     expect(r.body.digitScore).toBeLessThan(0.5);

@@ -2,18 +2,18 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { startServer, RunningServer } from '../../src/serve/server';
+import type { RunningServer } from '../../src/serve/server';
 import { predictFiles } from '../../src/files/predict-files';
 import { evaluateImages } from '../../src/files/evaluate-images';
 import { labelledImages, walkImages } from '../../src/files/walk';
 import { PAIR_DOUBT, PAIR_DOUBT_LINE, READING_PRICES } from '../../src/predictor/read-number';
+import { Json, postPredict, startReadyServer } from '../helpers/server';
 
 /**
  * Numbers of several handwritten digits through every surface of the real server and model: photos of
  * "2403" (in a shadow) and "326" (on ruled paper) made by the number generator (seed 7, which no
  * evaluation uses), beside a single digit whose answer keeps its meaning.
  */
-const MODEL = process.env.TEST_MODEL ?? 'artifacts/mnist-cnn.int8.onnx';
 const N2403 = readFileSync('test/fixtures/numbers/2403.jpg');
 const N326 = readFileSync('test/fixtures/numbers/326.jpg');
 const DIGIT = readFileSync('examples/digit.png'); // a 7
@@ -25,17 +25,11 @@ const N94 = readFileSync('test/fixtures/numbers/94.jpg');
 let server: RunningServer;
 
 beforeAll(async () => {
-  server = await startServer({ port: 0, host: '127.0.0.1', model: MODEL, logLevel: 'silent', watchdogMs: 0, workers: 1 });
-  await server.predictor.ready;
+  server = await startReadyServer();
 });
 afterAll(() => server.shutdown());
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = any;
-const post = async (body: Buffer | FormData, query = ''): Promise<{ status: number; body: Json }> => {
-  const res = await fetch(`${server.url}/predict${query}`, { method: 'POST', body: body as RequestInit['body'], headers: body instanceof FormData ? {} : { 'content-type': 'application/octet-stream' } });
-  return { status: res.status, body: await res.json() };
-};
+const post = (body: Buffer | FormData, query = '') => postPredict(server, body, query);
 
 /** Boxes left to right, apart, inside the picture. */
 async function expectBoxesInOrder(digits: Json[], picture: Buffer): Promise<void> {

@@ -10,13 +10,13 @@ import { createServerState, ServerState } from '../../src/serve/server-state';
 import { describeModel } from '../../src/serve/server';
 import { openApiChecker } from '../helpers/openapi';
 import { writePng } from '../helpers/png';
+import { TEST_MODEL } from '../helpers/model';
 
 /**
  * The real answers of every route, successes and each error the route can give, checked against
  * docs/openapi.yaml (what users generate clients from), with the real model behind buildApp.
  */
 
-const MODEL = process.env.TEST_MODEL ?? 'artifacts/mnist-cnn.int8.onnx';
 const digit = readFileSync('examples/digit.png');
 const photo = readFileSync('examples/two-on-paper.jpg');
 const blank = writePng({ width: 200, height: 200, depth: 8, colorType: 0, rows: Array.from({ length: 200 }, () => new Uint8Array(200).fill(250)) });
@@ -42,11 +42,11 @@ let app: ReturnType<typeof buildApp>;
 
 beforeAll(async () => {
   const config = resolveServeConfig({ workers: 1, maxFiles: 3, maxBodyBytes: 200_000, logLevel: 'silent' });
-  predictor = createPredictor(MODEL, config);
+  predictor = createPredictor(TEST_MODEL, config);
   state = createServerState(() => predictor.isReady());
   app = buildApp({
     predictor, config, state, logger: pino({ level: 'silent' }), metrics: createMetrics(() => predictor.queueDepth),
-    modelInfo: describeModel(config.card, MODEL),
+    modelInfo: describeModel(config.card, TEST_MODEL),
   });
   await predictor.ready;
 });

@@ -2,35 +2,27 @@ import { request } from 'node:http';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { loadMnist, Dataset, PIXELS } from '../../src/data/mnist';
-import { startServer, RunningServer } from '../../src/serve/server';
+import type { RunningServer } from '../../src/serve/server';
 import { evaluateOnnxLogits } from '../../src/onnx/evaluate-onnx';
 import { argmaxRows } from '../../src/metrics/classification';
 import { canvasBitmap, encode, mnistBitmap } from '../helpers/images';
+import { TEST_MODEL } from '../helpers/model';
+import { Json, startTestServer } from '../helpers/server';
 
-/** The committed model, or another one named by TEST_MODEL. */
-const MODEL = process.env.TEST_MODEL ?? 'artifacts/mnist-cnn.int8.onnx';
 const SAMPLE = 60;
 
 let test: Dataset;
 let pngs: Buffer[];
 let server: RunningServer;
 
-// watchdogMs 0 in every test server: jest runs the tests on the server's own HTTP thread, so a test's
-// synchronous work (building bitmaps, slow in jest) would trip it; test/serve/watchdog.test.ts checks it
-// in a process of its own.
-const start = (extra: Parameters<typeof startServer>[0] = {}) =>
-  startServer({ port: 0, host: '127.0.0.1', model: MODEL, logLevel: 'silent', watchdogMs: 0, workers: 1, ...extra });
-
 beforeAll(async () => {
   test = (await loadMnist()).test;
   pngs = await Promise.all(Array.from({ length: SAMPLE }, (_, i) => encode(mnistBitmap(test.images, i), 'image/png')));
-  server = await start({ maxBodyBytes: 300_000 });
+  server = await startTestServer({ maxBodyBytes: 300_000 });
   await server.predictor.ready;
 });
 afterAll(() => server.shutdown());
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Json = any;
 const json = async (r: Response): Promise<Json> => r.json();
 
 const post = (body: Buffer | Uint8Array | FormData, type = 'image/png', path = '/predict', headers: Record<string, string> = {}) =>
@@ -49,12 +41,12 @@ describe('HTTP server on 127.0.0.1 with the real model', () => {
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
     expect(await json(await fetch(`${server.url}/readyz`))).toEqual({ status: 'ready' });
     const card = await json(await fetch(`${server.url}/v1/model`));
-    expect(card.served).toBe(MODEL);
+    expect(card.served).toBe(TEST_MODEL);
     expect(card.input.accepts).toContain('image/png');
   });
 
   it('answers MNIST test PNGs with the same digits as the model offline, and mostly correct', async () => {
-    const offline = argmaxRows(await evaluateOnnxLogits(MODEL, { count: SAMPLE, images: test.images.subarray(0, SAMPLE * PIXELS), labels: test.labels.subarray(0, SAMPLE) }));
+    const offline = argmaxRows(await evaluateOnnxLogits(TEST_MODEL, { count: SAMPLE, images: test.images.subarray(0, SAMPLE * PIXELS), labels: test.labels.subarray(0, SAMPLE) }));
     const answers: Json[] = await Promise.all(pngs.map(async (png) => json(await post(png))));
     answers.forEach((a, i) => {
       expect(a.digit).toBe(offline[i]);
@@ -292,7 +284,7 @@ describe('access log', () => {
   it('writes one JSON line per request with its id, the URL as sent, status, latency and error code', async () => {
     const lines: Json[] = [];
     const sink = new Writable({ write(chunk, _enc, done) { lines.push(JSON.parse(String(chunk))); done(); } });
-    const logged = await startServer({ port: 0, host: '127.0.0.1', model: MODEL, workers: 1, watchdogMs: 0 }, pino({ level: 'info' }, sink));
+    const logged = await startTestServer({}, pino({ level: 'info' }, sink));
     try {
       await logged.predictor.ready;
       await (await fetch(`${logged.url}/predict`, { method: 'POST', body: new Uint8Array(pngs[0]), headers: { 'x-request-id': 'req-raw' } })).arrayBuffer();
@@ -311,7 +303,7 @@ describe('access log', () => {
 
 describe('overload and shutdown', () => {
   it('answers 503 QUEUE_FULL with Retry-After when the queue is full, and stays up', async () => {
-    const small = await start({ maxQueue: 2, maxBatchSize: 1, maxBatchDelayMs: 0 });
+    const small = await startTestServer({ maxQueue: 2, maxBatchSize: 1, maxBatchDelayMs: 0 });
     try {
       await small.predictor.ready;
       const results = await Promise.all(Array.from({ length: 40 }, (_, i) =>
@@ -330,7 +322,7 @@ describe('overload and shutdown', () => {
   });
 
   it('finishes an in-flight request on shutdown, then refuses connections', async () => {
-    const s = await start();
+    const s = await startTestServer();
     await s.predictor.ready;
     const accepted = new Promise((r) => s.server.once('request', r));
     const inFlight = fetch(`${s.url}/predict`, { method: 'POST', body: pngs[2] });

@@ -3,8 +3,8 @@ import { onnx } from 'onnx-proto';
 import { DIGIT_SCORE_HEAD, PAIR_SCORE_HEAD, scoreHeadInfo } from '../../src/onnx/digit-score';
 import { fitPairScore } from '../../src/train/fit-pair-score';
 import { labelChain } from '../../src/train/line-candidates';
+import { TEST_MODEL } from '../helpers/model';
 
-const MODEL = process.env.TEST_MODEL ?? 'artifacts/mnist-cnn.int8.onnx';
 
 /** The named initialisers of a model, as bytes. */
 function initializers(model: Uint8Array, prefix: string): Record<string, number[]> {
@@ -14,9 +14,9 @@ function initializers(model: Uint8Array, prefix: string): Record<string, number[
 
 describe('fitPairScore', () => {
   it('adds a pair head fitted on digits, marks and touching pairs the server sees as one part, and keeps the digit-score head as it was', async () => {
-    const base = readFileSync(MODEL);
+    const base = readFileSync(TEST_MODEL);
     const small = { mnistDigits: 60, digitUploadsPerCondition: 1, pairUploadsPerCondition: 1, marksPerFamily: 1, lineNumbersPerKind: 3, validationUploadsPerCondition: 0, validationMarksPerFamily: 0, lineDigits: 400, concurrency: 2 };
-    const { model, report } = await fitPairScore(MODEL, small);
+    const { model, report } = await fitPairScore(TEST_MODEL, small);
     expect(report.fit.digits).toBeGreaterThan(60);
     expect(report.fit.digits).toBeLessThanOrEqual(60 + 12 + report.fit.lineDigits);
     expect(report.fit.marks).toBeGreaterThan(0); // one per tuned family, less those where nothing stands out

@@ -11,8 +11,8 @@ import { encodeUpload, evaluateUploads, UploadExample, UPLOADS_DEFAULTS } from '
 import { examplesPicture } from '../../src/uploads/examples-picture';
 import { createPredictor, resolvePredictorOptions } from '../../src/predictor';
 import sharp from 'sharp';
+import { TEST_MODEL } from '../helpers/model';
 
-const MODEL = process.env.TEST_MODEL ?? 'artifacts/mnist-cnn.int8.onnx';
 const SEED = 11; // neither the tuning seed (1) nor the held-out one (2)
 const PER_CONDITION = 3;
 
@@ -21,7 +21,7 @@ let session: OnnxSession;
 
 beforeAll(async () => {
   test = (await loadMnist()).test;
-  session = await openSession(MODEL);
+  session = await openSession(TEST_MODEL);
 });
 
 async function upload(condition: string, i: number): Promise<{ bytes: Uint8Array; label: number }> {
@@ -67,7 +67,7 @@ describe('realistic uploads: decode (sharp) → find the digit → model', () =>
 
 describe('evaluateUploads through the predictor', () => {
   it('counts right answers and refusals per condition and per non-digit family, and draws the examples', async () => {
-    const predictor = createPredictor(MODEL, resolvePredictorOptions({ workers: 1, notDigit: 'flag' }));
+    const predictor = createPredictor(TEST_MODEL, resolvePredictorOptions({ workers: 1, notDigit: 'flag' }));
     try {
       await predictor.ready;
       const examples: UploadExample[] = [];
@@ -98,7 +98,7 @@ describe('evaluateUploads through the predictor', () => {
   });
 
   it('reads the layout families, tuned and held out apart, and says which hypothesis answered', async () => {
-    const predictor = createPredictor(MODEL, resolvePredictorOptions({ workers: 1, notDigit: 'flag' }));
+    const predictor = createPredictor(TEST_MODEL, resolvePredictorOptions({ workers: 1, notDigit: 'flag' }));
     try {
       await predictor.ready;
       const report = await evaluateUploads(predictor, test, { ...UPLOADS_DEFAULTS, seed: SEED, perLayout: 2, only: ['tight-crop', 'thick-marker', 'low-res-scan'] });

@@ -3,12 +3,12 @@ import { loadMnist } from '../../src/data/mnist';
 import { createPredictor, Predictor } from '../../src/predictor';
 import { resolvePredictorOptions } from '../../src/predictor/options';
 import { corruptedImage, evaluateCorrupted } from '../../src/uploads/evaluate-corrupted';
+import { TEST_MODEL } from '../helpers/model';
 
-const MODEL = process.env.TEST_MODEL ?? 'artifacts/mnist-cnn.int8.onnx';
 let predictor: Predictor;
 
 beforeAll(async () => {
-  predictor = createPredictor(MODEL, resolvePredictorOptions({ workers: 1, decodeWorkers: 1, maxBatchDelayMs: 1 }));
+  predictor = createPredictor(TEST_MODEL, resolvePredictorOptions({ workers: 1, decodeWorkers: 1, maxBatchDelayMs: 1 }));
   await predictor.ready;
 });
 afterAll(() => predictor.close());

@@ -5,12 +5,12 @@ import { resolvePredictorOptions } from '../../src/predictor/options';
 import { evaluateNumbers, NumberExample, numbersPicture, NUMBER_SETS } from '../../src/uploads/evaluate-numbers';
 import { renderNumberUpload } from '../../src/uploads/numbers';
 import { encodeUpload } from '../../src/uploads/evaluate-uploads';
+import { TEST_MODEL } from '../helpers/model';
 
-const MODEL = process.env.TEST_MODEL ?? 'artifacts/mnist-cnn.int8.onnx';
 let predictor: Predictor;
 
 beforeAll(async () => {
-  predictor = createPredictor(MODEL, resolvePredictorOptions({ workers: 1, decodeWorkers: 1, maxBatchDelayMs: 1 }));
+  predictor = createPredictor(TEST_MODEL, resolvePredictorOptions({ workers: 1, decodeWorkers: 1, maxBatchDelayMs: 1 }));
   await predictor.ready;
 });
 afterAll(() => predictor.close());

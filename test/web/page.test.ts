@@ -1,10 +1,10 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { chromium, Browser, Page } from 'playwright-core';
 import { loadMnist } from '../../src/data/mnist';
-import { startServer, RunningServer } from '../../src/serve/server';
+import type { RunningServer } from '../../src/serve/server';
 import { encode, mnistBitmap } from '../helpers/images';
+import { startReadyServer } from '../helpers/server';
 
-const MODEL = process.env.TEST_MODEL ?? 'artifacts/mnist-cnn.int8.onnx';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = 'test-output';
 
@@ -14,8 +14,7 @@ let page: Page;
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM}: apt-get install -y chromium (.ci/run does)`);
-  server = await startServer({ port: 0, host: '127.0.0.1', model: MODEL, logLevel: 'silent', watchdogMs: 0, workers: 1 });
-  await server.predictor.ready;
+  server = await startReadyServer();
   browser = await chromium.launch({
     executablePath: CHROMIUM, headless: true,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
