@@ -142,18 +142,26 @@ function bestWhole(crop: Prediction | undefined, whole: Prediction[]): number {
 }
 
 /**
+ * A digit score at which the head leaves no doubt: a reading that `needsDoubt` overrules a refused page
+ * reading only when the head is this sure of it (docs/finding-the-digit.md).
+ */
+const SURE_DIGIT_SCORE = 0.99;
+
+/**
  * Which of a picture's other layout readings answers instead of the page pipeline's, or -1 for the
  * page's: the one worth most, when it is worth more than the page's. Each hypothesis is checked by the
  * model itself; on the tuned layout families a bar for the page's reading (trust it when worth 0.5, 0.7
  * or 0.9) lost more than it saved (docs/finding-the-digit.md). A reading that `needsDoubt` does not
- * overrule a page reading the digit score refuses: otherwise a letter the page found cleanly was
- * answered as a digit from the whole picture's bolder crop.
+ * overrule a page reading the digit score refuses unless the head is sure of it (SURE_DIGIT_SCORE):
+ * otherwise a letter the page found cleanly was answered as a digit from the whole picture's bolder
+ * crop, while a digit whose strokes the page cut short was refused.
  */
 function bestAlternative(page: Prediction | undefined, alternatives: Prediction[], needsDoubt: boolean[]): number {
   let best = -1;
   let bar = page ? worth(page) : -1;
   const refused = page?.isDigit === false;
-  alternatives.forEach((p, k) => { if (!(refused && needsDoubt[k]) && worth(p) > bar) { best = k; bar = worth(p); } });
+  const barred = (p: Prediction, k: number) => refused && needsDoubt[k] && (p.digitScore ?? 0) < SURE_DIGIT_SCORE;
+  alternatives.forEach((p, k) => { if (!barred(p, k) && worth(p) > bar) { best = k; bar = worth(p); } });
   return best;
 }
 

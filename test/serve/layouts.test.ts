@@ -6,10 +6,12 @@ import { postPredict, startReadyServer } from '../helpers/server';
  * Layout hypotheses through the real server and model, on pictures of the tuned families (seed 1): a
  * printed page (printed-text #1) whose heading, label and paragraph beside a handwritten 8 are printed
  * text, with a solid round logo in a corner that outweighs the 8; a turned sheet on a desk
- * (sheet-on-desk #430) whose slanted edge beside the 3 the number's line took for a 1.
+ * (sheet-on-desk #430) whose slanted edge beside the 3 the number's line took for a 1; a 4 cut out
+ * tightly (tight-crop, seed 6, #68) whose long stroke the page pipeline cut short.
  */
 const PRINTED = readFileSync('test/fixtures/layouts/printed-text-8.jpg');
 const SHEET = readFileSync('test/fixtures/layouts/sheet-on-desk-3.jpg');
+const TIGHT = readFileSync('test/fixtures/layouts/tight-crop-4.jpg');
 
 let server: RunningServer;
 
@@ -39,5 +41,14 @@ describe('layouts', () => {
     const body = await post(SHEET);
     expect(body.number).toBe('3');
     expect(body.readings.some((r: { kind: string }) => r.kind === 'sheet')).toBe(true);
+  });
+
+  it('lets the whole picture\'s crop overrule a refused page reading when the digit score is sure of it', async () => {
+    const body = await post(TIGHT);
+    const kind = (k: string) => body.readings.find((r: { kind: string }) => r.kind === k);
+    // The page pipeline found the 4 without most of its long stroke: a mark the head refuses.
+    expect(kind('page').digitScore).toBeLessThan(0.5);
+    expect(kind('tight').digitScore).toBeGreaterThanOrEqual(0.99);
+    expect([body.reading, body.digit, body.isDigit]).toEqual(['tight', 4, true]);
   });
 });
