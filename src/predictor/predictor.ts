@@ -152,9 +152,9 @@ const SURE_DIGIT_SCORE = 0.99;
  * page's: the one worth most, when it is worth more than the page's. Each hypothesis is checked by the
  * model itself; on the tuned layout families a bar for the page's reading (trust it when worth 0.5, 0.7
  * or 0.9) lost more than it saved (docs/finding-the-digit.md). A reading that `needsDoubt` does not
- * overrule a page reading the digit score refuses unless the head is sure of it (SURE_DIGIT_SCORE):
- * otherwise a letter the page found cleanly was answered as a digit from the whole picture's bolder
- * crop, while a digit whose strokes the page cut short was refused.
+ * overrule a page reading the digit score refuses, or a letter the page found cleanly would be answered
+ * as a digit from the whole picture's bolder crop; unless the head is sure of that reading
+ * (SURE_DIGIT_SCORE), as it is of a digit whose strokes run to the edges and were cut short by the page.
  */
 function bestAlternative(page: Prediction | undefined, alternatives: Prediction[], needsDoubt: boolean[]): number {
   let best = -1;
