@@ -29,6 +29,12 @@ export interface TrainConfig {
   marksPerStep: number; // marks added to each step's batch (0 = none)
   pairsPerStep: number; // two touching training digits squeezed into one box, added to each step (0 = none)
   outlierWeight: number; // the outliers' mean loss is weighted by this against the digits' mean loss
+  /**
+   * Decay of an exponential moving average of the weights (Polyak averaging), updated after every
+   * step; 0 = none. With it, validation, early stopping and the saved model use the average, and each
+   * epoch also records the trained weights' own validation figures.
+   */
+  emaDecay: number;
   model: ModelConfig;
 }
 
@@ -53,6 +59,7 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze({
   marksPerStep: 0,
   pairsPerStep: 0,
   outlierWeight: 0.5,
+  emaDecay: 0,
   model: MODEL_DEFAULTS,
 });
 
@@ -69,6 +76,9 @@ export function resolveTrainConfig(partial: Partial<Omit<TrainConfig, 'model'>> 
   }
   for (const key of ['marksPerStep', 'pairsPerStep', 'outlierWeight'] as const) {
     if (!(config[key] >= 0)) throw new AppError('CONFIG_INVALID', `training option '${key}' must be 0 or more, got ${config[key]}`);
+  }
+  if (!(config.emaDecay >= 0 && config.emaDecay < 1)) {
+    throw new AppError('CONFIG_INVALID', `training option 'emaDecay' must be in [0, 1), got ${config.emaDecay}`);
   }
   if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(config.backend)) {
     throw new AppError('CONFIG_INVALID', `training option 'backend' must be auto, tensorflow, wasm or cpu, got ${config.backend}`);

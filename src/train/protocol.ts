@@ -9,6 +9,8 @@ export interface SharedState {
   weights: SharedArrayBuffer; // numParams float32, in model.trainableWeights order
   adamM: SharedArrayBuffer;
   adamV: SharedArrayBuffer;
+  /** The moving average of the weights (numParams float32), empty when the run keeps none. */
+  ema: SharedArrayBuffer;
 }
 
 /** What a replica starts from: its place among the replicas, the model, and the shared data. */
@@ -44,10 +46,13 @@ export type TrainProtocol = {
     request: { indices: Int32Array; marks: Int32Array; pairs: Int32Array; step: number };
     reply: { loss: number; outlierLoss: number; correct: number; count: number; outliers: number };
   };
-  /** Adam-update this worker's shard of the shared weights from Σ scales[k] · slot[k]. */
-  update: { request: { lr: number; t: number; scales: number[] }; reply: Empty };
-  /** Copy the shared weights into the model (all at once after every shard is updated). */
-  pull: { request: Empty; reply: Empty };
+  /**
+   * Adam-update this worker's shard of the shared weights from Σ scales[k] · slot[k], then move the
+   * shard's average toward them by (1 − emaDecay) when the run keeps one.
+   */
+  update: { request: { lr: number; t: number; scales: number[]; emaDecay: number }; reply: Empty };
+  /** Copy the shared weights, or their moving average, into the model (all at once after every shard is updated). */
+  pull: { request: { from?: 'weights' | 'ema' }; reply: Empty };
   /** Copy the model's weights into the shared weights (start, resume). */
   push: { request: Empty; reply: Empty };
   logits: { request: { set: 'train' | 'test'; indices: Int32Array }; reply: { logits: Float32Array } };

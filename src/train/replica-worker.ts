@@ -31,6 +31,7 @@ let slots: Float32Array[] = [];
 let weights: Float32Array;
 let adamM: Float32Array;
 let adamV: Float32Array;
+let ema: Float32Array;
 
 const profile = (what: string, t0: number) => { if (PROFILE) console.error(`worker ${init.workerIndex}: ${what} ${(performance.now() - t0).toFixed(0)} ms`); };
 
@@ -83,12 +84,12 @@ function reseedDropout(step: number): void {
   });
 }
 
-function pull(): void {
+function pull(source: Float32Array): void {
   let off = 0;
   for (const v of vars) {
     // A new tensor per variable: the wasm backend caches packed weights per tensor, so writing into the
     // old tensor's memory would leave stale packed copies behind.
-    const t = tf.tensor(weights.subarray(off, off + v.size), v.shape);
+    const t = tf.tensor(source.subarray(off, off + v.size), v.shape);
     v.assign(t);
     t.dispose();
     off += v.size;
@@ -120,6 +121,7 @@ answerTasks<TrainProtocol>({
       weights = new Float32Array(msg.shared.weights);
       adamM = new Float32Array(msg.shared.adamM);
       adamV = new Float32Array(msg.shared.adamV);
+      ema = new Float32Array(msg.shared.ema);
     }
     return { backend, numParams: model.countParams() };
   },
@@ -159,13 +161,18 @@ answerTasks<TrainProtocol>({
     const n = weights.length;
     const per = Math.ceil(n / init.numWorkers);
     const lo = init.workerIndex * per;
-    adamShardUpdate(weights, adamM, adamV, slots, msg.scales, lo, Math.min(n, lo + per), msg.lr, msg.t);
+    const hi = Math.min(n, lo + per);
+    adamShardUpdate(weights, adamM, adamV, slots, msg.scales, lo, hi, msg.lr, msg.t);
+    if (msg.emaDecay > 0) {
+      const c = 1 - msg.emaDecay;
+      for (let i = lo; i < hi; i++) ema[i] += c * (weights[i] - ema[i]);
+    }
     profile('adam shard', t0);
     return {};
   },
-  pull() {
+  pull(msg) {
     const t0 = performance.now();
-    pull();
+    pull(msg.from === 'ema' ? ema : weights);
     profile('pull', t0);
     return {};
   },

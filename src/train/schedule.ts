@@ -4,3 +4,12 @@ export function learningRateAt(step: number, total: number, peak: number, warmup
   const progress = Math.min(1, (step - warmupSteps) / Math.max(1, total - warmupSteps));
   return peak * (minRatio + (1 - minRatio) * 0.5 * (1 + Math.cos(Math.PI * progress)));
 }
+
+/**
+ * Decay of the weights' moving average after `step` (0-based) steps: `decay`, but lower at first
+ * ((1 + step) / (10 + step), as TensorFlow's ExponentialMovingAverage with num_updates), so that the
+ * average soon leaves the random initial weights behind.
+ */
+export function emaDecayAt(step: number, decay: number): number {
+  return Math.min(decay, (1 + step) / (10 + step));
+}

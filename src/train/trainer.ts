@@ -8,7 +8,7 @@ import { AUGMENT_DEFAULTS } from '../data/augment';
 import { readOutlierMarks } from '../data/outliers';
 import { DEFAULT_PARAM_COUNT } from '../model/create-model';
 import { tfjsNodeAvailable } from '../backend/select-backend';
-import { learningRateAt } from './schedule';
+import { emaDecayAt, learningRateAt } from './schedule';
 import type { SeedResult } from './seeds';
 import { evaluateLogits, Evaluation } from '../metrics/classification';
 import { fitTemperature } from './calibration';
@@ -24,6 +24,9 @@ export interface EpochRecord {
   trainAccuracy: number;
   valLoss: number;
   valAccuracy: number;
+  /** With a moving average of the weights, val* are the average's and these the trained weights' own. */
+  liveValLoss?: number;
+  liveValAccuracy?: number;
   learningRate: number;
   seconds: number;
   imagesPerSecond: number;
@@ -220,6 +223,7 @@ async function prepareRun(config: TrainConfig, hooks: TrainHooks): Promise<Run> 
   const sharedState: SharedState = {
     numParams, gradSlots: new SharedArrayBuffer(numWorkers * bytes), weights: new SharedArrayBuffer(bytes),
     adamM: new SharedArrayBuffer(bytes), adamV: new SharedArrayBuffer(bytes),
+    ema: new SharedArrayBuffer(config.emaDecay > 0 ? bytes : 0),
   };
   const { pool: replicas, ready } = await startReplicas(numWorkers, { ...base, shared: sharedState });
   log(`backend: ${ready.backend}, ${numWorkers} replica worker(s), ${numParams.toLocaleString('en-US')} parameters${numParams === DEFAULT_PARAM_COUNT ? ' (the spec\'s default)' : ''}`);
@@ -243,11 +247,13 @@ async function prepareRun(config: TrainConfig, hooks: TrainHooks): Promise<Run> 
       await replicas.runOn(0, 'load', { dir: run.lastDir });
       readInto(join(run.lastDir, 'adam-m.bin'), sharedState.adamM);
       readInto(join(run.lastDir, 'adam-v.bin'), sharedState.adamV);
+      if (config.emaDecay > 0) readInto(join(run.lastDir, 'ema.bin'), sharedState.ema);
       log(`resumed from ${run.lastDir}: epoch ${run.state.epoch + 1}, step ${run.state.stepInEpoch}`);
     }
     // Every replica starts from replica 0's weights.
     await replicas.runOn(0, 'push', {});
     await Promise.all(Array.from({ length: replicas.size - 1 }, (_, i) => replicas.runOn(i + 1, 'pull', {})));
+    if (config.emaDecay > 0 && !config.resume) new Float32Array(sharedState.ema).set(new Float32Array(sharedState.weights));
   } catch (err) {
     await replicas.close();
     throw err;
@@ -262,6 +268,7 @@ async function saveLast(run: Run): Promise<void> {
   await run.replicas.runOn(0, 'save', { dir: lastDir });
   writeAtomic(join(lastDir, 'adam-m.bin'), new Uint8Array(sharedState.adamM));
   writeAtomic(join(lastDir, 'adam-v.bin'), new Uint8Array(sharedState.adamV));
+  if (sharedState.ema.byteLength > 0) writeAtomic(join(lastDir, 'ema.bin'), new Uint8Array(sharedState.ema));
   writeJson(join(lastDir, 'state.json'), { ...state, bestValLoss: Number.isFinite(state.bestValLoss) ? state.bestValLoss : null });
 }
 
@@ -301,7 +308,8 @@ async function trainEpoch(run: Run, hooks: TrainHooks): Promise<'continue' | 'in
     // this step (tiny batch) must not leave an old gradient behind.
     const scales = Array.from({ length: replicas.size }, (_, w) => (w < parts.length ? parts[w].length / batch.length : 0));
     for (let w = parts.length; w < replicas.size; w++) new Float32Array(sharedState.gradSlots, w * bytes, numParams).fill(0);
-    await replicas.broadcast('update', { lr, t: state.globalStep + 1, scales });
+    const emaDecay = config.emaDecay > 0 ? emaDecayAt(state.globalStep, config.emaDecay) : 0;
+    await replicas.broadcast('update', { lr, t: state.globalStep + 1, scales, emaDecay });
     await replicas.broadcast('pull', {});
     state.globalStep++;
     state.stepInEpoch = s + 1;
@@ -318,24 +326,29 @@ async function trainEpoch(run: Run, hooks: TrainHooks): Promise<'continue' | 'in
       imagesPerSecond: ips, etaSeconds: ((totalSteps - state.globalStep) * config.batchSize) / ips,
     });
   }
-  const valLogits = await logitsOf(replicas, 'train', valIdx);
-  const val = evaluateLogits(valLogits, Array.from(valIdx, (i) => mnist.train.labels[i]));
+  const valLabels = Array.from(valIdx, (i) => mnist.train.labels[i]);
+  // With an average, the trained weights are measured too; the average is what is validated, kept and shipped.
+  const live = config.emaDecay > 0 ? evaluateLogits(await logitsOf(replicas, 'train', valIdx), valLabels) : null;
+  if (live) await replicas.broadcast('pull', { from: 'ema' });
+  const val = evaluateLogits(await logitsOf(replicas, 'train', valIdx), valLabels);
   const seconds = (Date.now() - epochStart) / 1000;
   const record: EpochRecord = {
     epoch: state.epoch + 1, trainLoss: lossSum / Math.max(1, epochImages),
     ...(run.exposure ? { outlierLoss: outlierLossSum / Math.max(1, epochImages) } : {}),
     trainAccuracy: correctSum / Math.max(1, epochImages),
     valLoss: val.loss, valAccuracy: val.accuracy,
+    ...(live ? { liveValLoss: live.loss, liveValAccuracy: live.accuracy } : {}),
     learningRate: learningRateAt(state.globalStep - 1, totalSteps, config.learningRate, config.warmupSteps),
     seconds, imagesPerSecond: epochImages / seconds,
   };
   state.history.push(record);
-  run.log(`epoch ${record.epoch}/${config.epochs}: train loss ${record.trainLoss.toFixed(4)}${record.outlierLoss !== undefined ? ` (outliers ${record.outlierLoss.toFixed(4)})` : ''} acc ${(record.trainAccuracy * 100).toFixed(2)}% | val loss ${val.loss.toFixed(4)} acc ${(val.accuracy * 100).toFixed(2)}% | ${seconds.toFixed(0)} s, ${record.imagesPerSecond.toFixed(1)} img/s`);
+  run.log(`epoch ${record.epoch}/${config.epochs}: train loss ${record.trainLoss.toFixed(4)}${record.outlierLoss !== undefined ? ` (outliers ${record.outlierLoss.toFixed(4)})` : ''} acc ${(record.trainAccuracy * 100).toFixed(2)}% | val loss ${val.loss.toFixed(4)} acc ${(val.accuracy * 100).toFixed(2)}%${live ? ` (average of the weights; trained weights: val loss ${live.loss.toFixed(4)} acc ${(live.accuracy * 100).toFixed(2)}%)` : ''} | ${seconds.toFixed(0)} s, ${record.imagesPerSecond.toFixed(1)} img/s`);
   const verdict = earlyStopping(state, val.loss, record.epoch, config.patience);
   if (verdict.improved) await replicas.runOn(0, 'save', { dir: run.bestDir });
   if (verdict.stop) {
     run.log(`early stopping: validation loss has not improved for ${state.badEpochs} epochs (best ${state.bestValLoss.toFixed(4)} at epoch ${state.bestEpoch})`);
   }
+  if (live) await replicas.broadcast('pull', {}); // training goes on from the trained weights
   state.epoch++;
   state.stepInEpoch = 0;
   await saveLast(run);

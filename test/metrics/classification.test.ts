@@ -1,6 +1,6 @@
 import { argmaxRows, evaluateLogits, expectedCalibrationError, nll, softmax } from '../../src/metrics/classification';
 import { fitTemperature } from '../../src/train/calibration';
-import { learningRateAt } from '../../src/train/schedule';
+import { emaDecayAt, learningRateAt } from '../../src/train/schedule';
 import { earlyStopping } from '../../src/train/trainer';
 import { adamShardUpdate } from '../../src/train/adam';
 import { createRng } from '../../src/data/rng';
@@ -55,6 +55,12 @@ describe('schedule, early stopping and Adam', () => {
     expect(learningRateAt(99, 1000, 1e-3, 100)).toBeCloseTo(1e-3);
     expect(learningRateAt(550, 1000, 1e-3, 100)).toBeCloseTo(1e-3 * (0.02 + 0.98 * 0.5), 8);
     expect(learningRateAt(1000, 1000, 1e-3, 100)).toBeCloseTo(2e-5);
+  });
+
+  it('lets the moving average of the weights follow closely at first, then decay at the rate asked for', () => {
+    expect(emaDecayAt(0, 0.999)).toBeCloseTo(0.1);
+    expect(emaDecayAt(90, 0.999)).toBeCloseTo(0.91);
+    expect(emaDecayAt(100_000, 0.999)).toBe(0.999);
   });
 
   it('stops after `patience` epochs without improvement and remembers the best epoch', () => {

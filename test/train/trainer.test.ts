@@ -128,6 +128,35 @@ describe('checkpoints, resume and failure modes (tiny configuration, with outlie
     expect(again.seeds).toEqual(report.seeds);
   }, 600_000);
 
+  it('a moving average of the weights is validated and shipped, and leaves the training itself as it was', async () => {
+    const a = tmp();
+    const plain = await train(resolveTrainConfig({ ...base, outDir: a, checkpointDir: join(a, 'ckpt') }));
+    const b = tmp();
+    const averaged = await train(resolveTrainConfig({ ...base, emaDecay: 0.95, outDir: b, checkpointDir: join(b, 'ckpt') }));
+    expect(averaged.stepLosses).toEqual(plain.stepLosses);
+    expect(averaged.epochs.map((e) => e.liveValLoss)).toEqual(plain.epochs.map((e) => e.valLoss));
+    expect(averaged.epochs.map((e) => e.liveValAccuracy)).toEqual(plain.epochs.map((e) => e.valAccuracy));
+    expect(plain.epochs.every((e) => e.liveValLoss === undefined)).toBe(true);
+    for (const e of averaged.epochs) expect(e.valLoss).not.toBe(e.liveValLoss);
+    expect(averaged.test.loss).not.toBe(plain.test.loss);
+  }, 600_000);
+
+  it('an interrupted run with a moving average resumes to exactly the uninterrupted one', async () => {
+    const a = tmp();
+    const config = { ...base, emaDecay: 0.95 };
+    const straight = await train(resolveTrainConfig({ ...config, outDir: a, checkpointDir: join(a, 'ckpt') }));
+    const b = tmp();
+    const controller = new AbortController();
+    await train(resolveTrainConfig({ ...config, outDir: b, checkpointDir: join(b, 'ckpt') }), {
+      signal: controller.signal,
+      progress: (p) => { if (p.epoch === 2 && p.step === 3) controller.abort(); },
+    });
+    expect(existsSync(join(b, 'ckpt', 'last', 'ema.bin'))).toBe(true);
+    const resumed = await train(resolveTrainConfig({ ...config, outDir: b, checkpointDir: join(b, 'ckpt'), resume: true }));
+    expect(resumed.epochs.map((e) => [e.valLoss, e.liveValLoss])).toEqual(straight.epochs.map((e) => [e.valLoss, e.liveValLoss]));
+    expect(resumed.test.loss).toBe(straight.test.loss);
+  }, 600_000);
+
   it('refuses --resume without a checkpoint (TRAIN_CHECKPOINT_MISSING)', async () => {
     const c = tmp();
     await expect(train(resolveTrainConfig({ ...base, outDir: c, checkpointDir: join(c, 'ckpt'), resume: true })))
@@ -145,6 +174,10 @@ describe('checkpoints, resume and failure modes (tiny configuration, with outlie
     await expect(train(resolveTrainConfig({ ...base, learningRate: 1e38, warmupSteps: 1, outDir: d, checkpointDir: join(d, 'ckpt') })))
       .rejects.toMatchObject({ code: 'TRAIN_NON_FINITE_LOSS', message: expect.stringMatching(/loss became (NaN|Infinity)/) });
   }, 300_000);
+
+  it('rejects a moving average that would never move (emaDecay 1) or a negative one', () => {
+    for (const emaDecay of [1, -0.5]) expect(() => resolveTrainConfig({ emaDecay })).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+  });
 
   it('rejects unknown options (misuse)', () => {
     expect(() => resolveTrainConfig({ epochz: 3 } as never)).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
