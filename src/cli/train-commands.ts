@@ -37,7 +37,7 @@ interface TrainArgs {
   epochs: number; 'batch-size': number; lr: number; seed: number; 'val-count': number; 'train-limit': number; 'test-limit': number;
   augment: boolean; patience: number; workers: number; backend: string; out: string; checkpoints: string; resume: boolean;
   'max-steps': number; 'data-dir'?: string; 'download-url'?: string; dropout: number; 'warmup-steps': number; seeds?: number[];
-  'outlier-marks': string; 'marks-per-step': number; 'pairs-per-step': number; 'outlier-weight': number; 'ema-decay': number;
+  'outlier-marks': string; 'marks-per-step': number; 'pairs-per-step': number; 'outlier-weight': number; 'ema-decay': number; 'label-smoothing': number;
 }
 
 export const trainCommand: CommandModule<object, TrainArgs> = {
@@ -67,6 +67,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
     'marks-per-step': { type: 'number', default: TRAIN_DEFAULTS.marksPerStep, describe: 'non-digit marks added to each step (target: 1/10 each class)' },
     'pairs-per-step': { type: 'number', default: TRAIN_DEFAULTS.pairsPerStep, describe: 'touching pairs of training digits squeezed into one box, added to each step' },
     'outlier-weight': { type: 'number', default: TRAIN_DEFAULTS.outlierWeight, describe: 'weight of the outliers\' mean loss (0 = no outlier exposure)' },
+    'label-smoothing': { type: 'number', default: TRAIN_DEFAULTS.labelSmoothing, describe: 'share of each digit\'s target spread evenly over the ten classes (0 = one-hot)' },
     'ema-decay': { type: 'number', default: TRAIN_DEFAULTS.emaDecay, describe: 'keep a moving average of the weights with this decay per step, and validate and ship it (0 = none)' },
   }),
   handler: async (argv) => {
@@ -76,7 +77,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       patience: argv.patience, workers: argv.workers, backend: argv.backend as BackendChoice, outDir: argv.out,
       checkpointDir: argv.checkpoints, resume: argv.resume, maxSteps: argv['max-steps'], model: { dropout: argv.dropout },
       outlierMarks: argv['outlier-marks'], marksPerStep: argv['marks-per-step'], pairsPerStep: argv['pairs-per-step'], outlierWeight: argv['outlier-weight'],
-      emaDecay: argv['ema-decay'],
+      emaDecay: argv['ema-decay'], labelSmoothing: argv['label-smoothing'],
     });
     const controller = new AbortController();
     const onSignal = () => {

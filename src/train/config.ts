@@ -35,6 +35,8 @@ export interface TrainConfig {
    * epoch also records the trained weights' own validation figures.
    */
   emaDecay: number;
+  /** A digit's target puts this share on the ten classes evenly (Szegedy et al. 2016); 0 = one-hot. */
+  labelSmoothing: number;
   model: ModelConfig;
 }
 
@@ -60,6 +62,7 @@ export const TRAIN_DEFAULTS: Readonly<TrainConfig> = Object.freeze({
   pairsPerStep: 0,
   outlierWeight: 0.5,
   emaDecay: 0,
+  labelSmoothing: 0,
   model: MODEL_DEFAULTS,
 });
 
@@ -76,6 +79,9 @@ export function resolveTrainConfig(partial: Partial<Omit<TrainConfig, 'model'>> 
   }
   for (const key of ['marksPerStep', 'pairsPerStep', 'outlierWeight'] as const) {
     if (!(config[key] >= 0)) throw new AppError('CONFIG_INVALID', `training option '${key}' must be 0 or more, got ${config[key]}`);
+  }
+  if (!(config.labelSmoothing >= 0 && config.labelSmoothing < 1)) {
+    throw new AppError('CONFIG_INVALID', `training option 'labelSmoothing' must be in [0, 1), got ${config.labelSmoothing}`);
   }
   if (!(config.emaDecay >= 0 && config.emaDecay < 1)) {
     throw new AppError('CONFIG_INVALID', `training option 'emaDecay' must be in [0, 1), got ${config.emaDecay}`);

@@ -28,6 +28,8 @@ export interface InitRequest {
   /** Outlier marks (uint8, 784 per image), empty when the run has none. */
   outlierMarks: SharedArrayBuffer;
   outlierWeight: number;
+  /** Share of a digit's target spread evenly over the classes (0: one-hot). */
+  labelSmoothing: number;
   shared: SharedState | null;
 }
 

@@ -55,7 +55,9 @@ function batchTensors(msg: { indices: Int32Array; marks: Int32Array; pairs: Int3
   };
   for (let i = 0; i < digits; i++) {
     put(images, indices[i], i);
-    ys[i * NUM_CLASSES + labels[indices[i]]] = 1;
+    const off = init.labelSmoothing / NUM_CLASSES;
+    ys.fill(off, i * NUM_CLASSES, (i + 1) * NUM_CLASSES);
+    ys[i * NUM_CLASSES + labels[indices[i]]] = 1 - init.labelSmoothing + off;
     ws[i] = 1 / digits;
   }
   for (let k = 0; k < outliers; k++) {

@@ -214,7 +214,7 @@ async function prepareRun(config: TrainConfig, hooks: TrainHooks): Promise<Run> 
   const base = {
     backend: config.backend, modelConfig: config.model, augment: config.augment ? AUGMENT_DEFAULTS : null,
     seed: config.seed, trainImages: shared(mnist.train.images), trainLabels: shared(mnist.train.labels), testImages: shared(mnist.test.images),
-    outlierMarks: shared(marks), outlierWeight: config.outlierWeight,
+    outlierMarks: shared(marks), outlierWeight: config.outlierWeight, labelSmoothing: config.labelSmoothing,
   };
   const probe = await startReplicas(1, { ...base, shared: null });
   const numParams = probe.ready.numParams;

@@ -141,6 +141,20 @@ describe('checkpoints, resume and failure modes (tiny configuration, with outlie
     expect(averaged.test.loss).not.toBe(plain.test.loss);
   }, 600_000);
 
+  it('label smoothing trains toward the smoothed target: no step loss goes below its entropy', async () => {
+    const epsilon = 0.5;
+    const off = epsilon / 10, on = 1 - epsilon + off;
+    const floor = -(on * Math.log(on) + 9 * off * Math.log(off)); // 1.68: what a perfect model still pays
+    // Long enough for the one-hot run to get below that floor.
+    const config = { ...base, marksPerStep: 0, pairsPerStep: 0, augment: false, epochs: 8, learningRate: 1e-2 };
+    const a = tmp();
+    const plain = await train(resolveTrainConfig({ ...config, outDir: a, checkpointDir: join(a, 'ckpt') }));
+    expect(Math.min(...plain.stepLosses)).toBeLessThan(floor);
+    const b = tmp();
+    const smoothed = await train(resolveTrainConfig({ ...config, labelSmoothing: epsilon, outDir: b, checkpointDir: join(b, 'ckpt') }));
+    expect(Math.min(...smoothed.stepLosses)).toBeGreaterThanOrEqual(floor - 1e-4);
+  }, 600_000);
+
   it('an interrupted run with a moving average resumes to exactly the uninterrupted one', async () => {
     const a = tmp();
     const config = { ...base, emaDecay: 0.95 };
@@ -175,8 +189,9 @@ describe('checkpoints, resume and failure modes (tiny configuration, with outlie
       .rejects.toMatchObject({ code: 'TRAIN_NON_FINITE_LOSS', message: expect.stringMatching(/loss became (NaN|Infinity)/) });
   }, 300_000);
 
-  it('rejects a moving average that would never move (emaDecay 1) or a negative one', () => {
+  it('rejects a moving average that would never move (emaDecay 1), a target smoothed away (labelSmoothing 1), or negative ones', () => {
     for (const emaDecay of [1, -0.5]) expect(() => resolveTrainConfig({ emaDecay })).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
+    for (const labelSmoothing of [1, -0.1]) expect(() => resolveTrainConfig({ labelSmoothing })).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID' }));
   });
 
   it('rejects unknown options (misuse)', () => {
