@@ -27,6 +27,12 @@ export interface EpochRecord {
   /** With a moving average of the weights, val* are the average's and these the trained weights' own. */
   liveValLoss?: number;
   liveValAccuracy?: number;
+  /**
+   * With label smoothing: the validation loss after a temperature fitted on the same logits, which
+   * early stopping and the best epoch then go by (a smoothed model is underconfident by design, so
+   * its raw loss is lowest in the first epoch whatever its accuracy).
+   */
+  calibratedValLoss?: number;
   learningRate: number;
   seconds: number;
   imagesPerSecond: number;
@@ -330,7 +336,9 @@ async function trainEpoch(run: Run, hooks: TrainHooks): Promise<'continue' | 'in
   // With an average, the trained weights are measured too; the average is what is validated, kept and shipped.
   const live = config.emaDecay > 0 ? evaluateLogits(await logitsOf(replicas, 'train', valIdx), valLabels) : null;
   if (live) await replicas.broadcast('pull', { from: 'ema' });
-  const val = evaluateLogits(await logitsOf(replicas, 'train', valIdx), valLabels);
+  const valLogits = await logitsOf(replicas, 'train', valIdx);
+  const val = evaluateLogits(valLogits, valLabels);
+  const calibrated = config.labelSmoothing > 0 ? evaluateLogits(valLogits, valLabels, fitTemperature(valLogits, valLabels)).loss : null;
   const seconds = (Date.now() - epochStart) / 1000;
   const record: EpochRecord = {
     epoch: state.epoch + 1, trainLoss: lossSum / Math.max(1, epochImages),
@@ -338,12 +346,13 @@ async function trainEpoch(run: Run, hooks: TrainHooks): Promise<'continue' | 'in
     trainAccuracy: correctSum / Math.max(1, epochImages),
     valLoss: val.loss, valAccuracy: val.accuracy,
     ...(live ? { liveValLoss: live.loss, liveValAccuracy: live.accuracy } : {}),
+    ...(calibrated !== null ? { calibratedValLoss: calibrated } : {}),
     learningRate: learningRateAt(state.globalStep - 1, totalSteps, config.learningRate, config.warmupSteps),
     seconds, imagesPerSecond: epochImages / seconds,
   };
   state.history.push(record);
-  run.log(`epoch ${record.epoch}/${config.epochs}: train loss ${record.trainLoss.toFixed(4)}${record.outlierLoss !== undefined ? ` (outliers ${record.outlierLoss.toFixed(4)})` : ''} acc ${(record.trainAccuracy * 100).toFixed(2)}% | val loss ${val.loss.toFixed(4)} acc ${(val.accuracy * 100).toFixed(2)}%${live ? ` (average of the weights; trained weights: val loss ${live.loss.toFixed(4)} acc ${(live.accuracy * 100).toFixed(2)}%)` : ''} | ${seconds.toFixed(0)} s, ${record.imagesPerSecond.toFixed(1)} img/s`);
-  const verdict = earlyStopping(state, val.loss, record.epoch, config.patience);
+  run.log(`epoch ${record.epoch}/${config.epochs}: train loss ${record.trainLoss.toFixed(4)}${record.outlierLoss !== undefined ? ` (outliers ${record.outlierLoss.toFixed(4)})` : ''} acc ${(record.trainAccuracy * 100).toFixed(2)}% | val loss ${val.loss.toFixed(4)} acc ${(val.accuracy * 100).toFixed(2)}%${calibrated !== null ? ` (loss at a fitted temperature ${calibrated.toFixed(4)})` : ''}${live ? ` (average of the weights; trained weights: val loss ${live.loss.toFixed(4)} acc ${(live.accuracy * 100).toFixed(2)}%)` : ''} | ${seconds.toFixed(0)} s, ${record.imagesPerSecond.toFixed(1)} img/s`);
+  const verdict = earlyStopping(state, calibrated ?? val.loss, record.epoch, config.patience);
   if (verdict.improved) await replicas.runOn(0, 'save', { dir: run.bestDir });
   if (verdict.stop) {
     run.log(`early stopping: validation loss has not improved for ${state.badEpochs} epochs (best ${state.bestValLoss.toFixed(4)} at epoch ${state.bestEpoch})`);

@@ -153,6 +153,11 @@ describe('checkpoints, resume and failure modes (tiny configuration, with outlie
     const b = tmp();
     const smoothed = await train(resolveTrainConfig({ ...config, labelSmoothing: epsilon, outDir: b, checkpointDir: join(b, 'ckpt') }));
     expect(Math.min(...smoothed.stepLosses)).toBeGreaterThanOrEqual(floor - 1e-4);
+    // Its epochs are compared at a fitted temperature: the raw loss of an underconfident model says little.
+    const calibrated = smoothed.epochs.map((e) => e.calibratedValLoss!);
+    expect(calibrated.every((l) => l > 0)).toBe(true);
+    expect(smoothed.bestEpoch).toBe(calibrated.indexOf(Math.min(...calibrated)) + 1);
+    expect(plain.epochs.every((e) => e.calibratedValLoss === undefined)).toBe(true);
   }, 600_000);
 
   it('an interrupted run with a moving average resumes to exactly the uninterrupted one', async () => {
