@@ -80,11 +80,8 @@ export function resolveTrainConfig(partial: Partial<Omit<TrainConfig, 'model'>> 
   for (const key of ['marksPerStep', 'pairsPerStep', 'outlierWeight'] as const) {
     if (!(config[key] >= 0)) throw new AppError('CONFIG_INVALID', `training option '${key}' must be 0 or more, got ${config[key]}`);
   }
-  if (!(config.labelSmoothing >= 0 && config.labelSmoothing < 1)) {
-    throw new AppError('CONFIG_INVALID', `training option 'labelSmoothing' must be in [0, 1), got ${config.labelSmoothing}`);
-  }
-  if (!(config.emaDecay >= 0 && config.emaDecay < 1)) {
-    throw new AppError('CONFIG_INVALID', `training option 'emaDecay' must be in [0, 1), got ${config.emaDecay}`);
+  for (const key of ['labelSmoothing', 'emaDecay'] as const) {
+    if (!(config[key] >= 0 && config[key] < 1)) throw new AppError('CONFIG_INVALID', `training option '${key}' must be in [0, 1), got ${config[key]}`);
   }
   if (!['auto', 'tensorflow', 'wasm', 'cpu'].includes(config.backend)) {
     throw new AppError('CONFIG_INVALID', `training option 'backend' must be auto, tensorflow, wasm or cpu, got ${config.backend}`);

@@ -53,9 +53,9 @@ function batchTensors(msg: { indices: Int32Array; marks: Int32Array; pairs: Int3
     if (init.augment) augmentInto(source, index, xs, i, rng, init.augment);
     else copyInto(source, index, xs, i);
   };
+  const off = init.labelSmoothing / NUM_CLASSES;
   for (let i = 0; i < digits; i++) {
     put(images, indices[i], i);
-    const off = init.labelSmoothing / NUM_CLASSES;
     ys.fill(off, i * NUM_CLASSES, (i + 1) * NUM_CLASSES);
     ys[i * NUM_CLASSES + labels[indices[i]]] = 1 - init.labelSmoothing + off;
     ws[i] = 1 / digits;

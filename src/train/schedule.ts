@@ -8,7 +8,7 @@ export function learningRateAt(step: number, total: number, peak: number, warmup
 /**
  * Decay of the weights' moving average after `step` (0-based) steps: `decay`, but lower at first
  * ((1 + step) / (10 + step), as TensorFlow's ExponentialMovingAverage with num_updates), so that the
- * average soon leaves the random initial weights behind.
+ * average soon leaves the random initial weights behind. 0 when `decay` is 0 (no average).
  */
 export function emaDecayAt(step: number, decay: number): number {
   return Math.min(decay, (1 + step) / (10 + step));

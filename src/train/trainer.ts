@@ -314,8 +314,7 @@ async function trainEpoch(run: Run, hooks: TrainHooks): Promise<'continue' | 'in
     // this step (tiny batch) must not leave an old gradient behind.
     const scales = Array.from({ length: replicas.size }, (_, w) => (w < parts.length ? parts[w].length / batch.length : 0));
     for (let w = parts.length; w < replicas.size; w++) new Float32Array(sharedState.gradSlots, w * bytes, numParams).fill(0);
-    const emaDecay = config.emaDecay > 0 ? emaDecayAt(state.globalStep, config.emaDecay) : 0;
-    await replicas.broadcast('update', { lr, t: state.globalStep + 1, scales, emaDecay });
+    await replicas.broadcast('update', { lr, t: state.globalStep + 1, scales, emaDecay: emaDecayAt(state.globalStep, config.emaDecay) });
     await replicas.broadcast('pull', {});
     state.globalStep++;
     state.stepInEpoch = s + 1;

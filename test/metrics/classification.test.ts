@@ -61,6 +61,7 @@ describe('schedule, early stopping and Adam', () => {
     expect(emaDecayAt(0, 0.999)).toBeCloseTo(0.1);
     expect(emaDecayAt(90, 0.999)).toBeCloseTo(0.91);
     expect(emaDecayAt(100_000, 0.999)).toBe(0.999);
+    expect(emaDecayAt(50, 0)).toBe(0); // no average
   });
 
   it('stops after `patience` epochs without improvement and remembers the best epoch', () => {
