@@ -5,7 +5,7 @@ MODEL ?= artifacts/mnist-cnn.int8.onnx
 ARGS ?=
 VERSION := $(shell $(NODE) -p "require('./package.json').version")
 
-.PHONY: build data outlier-marks train train-seeds resume evaluate evaluate-tfjs export-onnx fit-digit-score fit-pair-score report bench-train serve predict bench bench-files evaluate-uploads evaluate-numbers evaluate-corrupted evaluate-images fuzz container-test test lint ci dist clean
+.PHONY: build data outlier-marks train train-seeds resume evaluate evaluate-tfjs export-onnx fit-digit-score fit-pair-score fit-pair-digits report bench-train serve predict bench bench-files evaluate-uploads evaluate-numbers evaluate-corrupted evaluate-images fuzz container-test test lint ci dist clean
 
 build:
 	npm run build
@@ -49,6 +49,11 @@ fit-digit-score: build
 # pairs; the number reading cuts a lone mark only when it (or the digit score) says so (~9 minutes).
 fit-pair-score: build
 	$(CLI) fit-pair-score --model $(MODEL) $(ARGS)
+
+# The pair reader (which two digits, "00"-"99", a box of two touching digits holds) on the same features;
+# the number reading may read a candidate whole as two digits with it.
+fit-pair-digits: build
+	$(CLI) fit-pair-digits --model $(MODEL) $(ARGS)
 
 report: build
 	$(CLI) report $(ARGS)

@@ -1,8 +1,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { updateCardForDigitScore, updateCardForPairScore } from '../onnx/model-card';
+import { updateCardForDigitScore, updateCardForPairDigits, updateCardForPairScore } from '../onnx/model-card';
 import { DIGIT_SCORE_FIT_DEFAULTS, fitDigitScore } from '../uploads/fit-digit-score';
 import { fitPairScore } from '../train/fit-pair-score';
+import { fitPairDigits } from '../train/fit-pair-digits';
 import type { CommandModule } from 'yargs';
 import { loadMnist } from '../data/mnist';
 import { resolveServeConfig, SERVE_DEFAULTS } from '../serve/config';
@@ -148,6 +149,27 @@ export const fitPairScoreCommand: CommandModule<object, FitPairArgs> = {
     console.log(`pair score fitted on ${report.fit.digits} digits (${report.fit.lineDigits} from lines), ${report.fit.marks} non-digit marks and ${report.fit.pairs} pairs (${report.fit.linePairs} from lines) in ${report.seconds} s; validation at ${v.gate}: `
       + `${v.mnistDigitsAtGate}/${v.mnistDigits} MNIST digits, ${v.digitUploadsAtGate}/${v.digitUploads} uploaded digits, ${v.marksAtGate}/${v.marks} marks, ${v.pairsAtGate}/${v.pairs} pairs; wrote ${out}`);
     if (updateCardForPairScore(argv.card, out, report)) console.log(`updated ${argv.card} and MODEL_CARD.md`);
+  },
+};
+
+export const fitPairDigitsCommand: CommandModule<object, FitPairArgs> = {
+  command: 'fit-pair-digits',
+  describe: 'fit the pair reader (which two digits a box of two touching digits holds, "00"–"99") on fc1 and add it to the model',
+  builder: (y) => y.options({
+    model: { type: 'string', default: SERVE_DEFAULTS.model, describe: 'ONNX model to add the head to (an earlier pair reader is replaced, the score heads kept)' },
+    out: { type: 'string', describe: 'where to write the model with the head (default: over --model)' },
+    card: { type: 'string', default: 'artifacts/model-card.json', describe: 'model card to bring up to date when it describes --out' },
+    quick: { type: 'boolean', default: false, describe: 'a small fit (minutes fewer, a weaker head): for trying the command' },
+  }),
+  handler: async (argv) => {
+    const out = argv.out ?? argv.model;
+    const quick = argv.quick ? { composedPairs: 2000, mnistDigits: 300, digitUploadsPerCondition: 2, marksPerFamily: 3, pairUploadsPerCondition: 4, lineNumbersPerKind: 4, validationComposed: 200, validationUploadsPerCondition: 2, epochs: 2 } : {};
+    const { model, report } = await fitPairDigits(argv.model, quick, (m) => console.error(m));
+    writeFileSync(out, model);
+    const v = report.validation;
+    console.log(`pair reader fitted on ${report.fit.composed} composed pairs, ${report.fit.uploads} uploads and ${report.fit.linePairs} line candidates, ${report.fit.notPairs} no pair, in ${report.seconds} s; `
+      + `validation: ${pct(v.composedAccuracy)} of ${v.composed} composed pairs, ${pct(v.uploadsAccuracy)} of ${v.uploads} uploads, ${pct(v.notPairsAccuracy)} of ${v.notPairs} digits and marks no pair; wrote ${out}`);
+    if (updateCardForPairDigits(argv.card, out, report)) console.log(`updated ${argv.card} and MODEL_CARD.md`);
   },
 };
 

@@ -131,14 +131,14 @@ export function lowerQuantile(logits: ArrayLike<number>, share: number): number 
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.floor(share * sorted.length)))];
 }
 
-function stripHead(graph: onnx.IGraphProto, prefix: string): void {
+export function stripHead(graph: onnx.IGraphProto, prefix: string): void {
   const own = (name?: string | null) => name === prefix || !!name?.startsWith(`${prefix}/`) || !!name?.startsWith(`${prefix}.`);
   graph.node = (graph.node ?? []).filter((n) => !own(n.name));
   graph.initializer = (graph.initializer ?? []).filter((t) => !own(t.name));
   graph.output = (graph.output ?? []).filter((o) => o.name !== prefix);
 }
 
-const floatOutput = (name: string, width: number): onnx.IValueInfoProto => ({
+export const floatOutput = (name: string, width: number): onnx.IValueInfoProto => ({
   name, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimParam: 'N' }, { dimValue: width }] } } },
 });
 
@@ -153,7 +153,7 @@ export function withOutputs(model: Uint8Array, outputs: Array<[name: string, wid
   return onnx.ModelProto.encode(m).finish();
 }
 
-function fail(why: string): never {
+export function fail(why: string): never {
   throw new AppError('MODEL_INVALID', `cannot add the score head: ${why}`);
 }
 

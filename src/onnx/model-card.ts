@@ -3,6 +3,7 @@ import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { PAIR_DOUBT_LINE, READING_PRICES } from '../predictor/read-number';
 import { DIGIT_SCORE_OUTPUT, PAIR_SCORE_OUTPUT } from './digit-score';
+import { PAIR_DIGITS_OUTPUT } from './pair-digits';
 import { ONNX_OPSET } from './graph-builder';
 
 /** What `artifacts/model-card.json` holds; the server's /v1/model returns it. */
@@ -35,6 +36,11 @@ export interface ModelCard {
     validation: { gate: number; mnistDigits: number; mnistDigitsAtLine: number; mnistDigitsAtGate: number; digitUploads: number; digitUploadsAtGate: number; marks: number; marksAtGate: number; pairs: number; pairsAtLine: number; pairsAtGate: number };
     lineShare: number;
   };
+  /** The pair reader's fit (make fit-pair-digits), when the model has one. */
+  pairDigits?: {
+    fit: { composed: number; uploads: number; linePairs: number; notPairs: number };
+    validation: { composed: number; composedAccuracy: number; uploads: number; uploadsAccuracy: number; notPairs: number; notPairsAccuracy: number };
+  };
 }
 
 export function fileSha256(path: string): string {
@@ -47,6 +53,18 @@ hidden units) on fc1's features, the network itself unchanged, fitted (\`make fi
 and ${d.fit.nonDigits.toLocaleString('en-US')} photos of marks that are not digits (letters, symbols, shapes, scribbles, textures: the tuned
 families of \`docs/not-a-digit.md\`); its line, 0.5, placed where ${(100 * d.lineShare).toFixed(2)}% of the validation digits read right
 fall below it${d.validation.lineDigits ? ` (${d.validation.lineDigits.toLocaleString('en-US')} of them cut out of lines)` : ''}. On validation data: ${d.validation.refusedDigits} of ${d.validation.digits.toLocaleString('en-US')} digits and ${d.validation.refusedMarks} of ${d.validation.marks} marks below the line.
+
+`;
+}
+
+function pairDigitsParagraph(d: NonNullable<ModelCard['pairDigits']>): string {
+  const v = d.validation, pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+  return `**Pair reader.** A fourth output, \`pair_digits\` [N, 101]: which two digits ("00" to "99") a box of two digits run
+together holds, or (the last) that it holds no pair; softmax(relu(fc1 · w1 + b1) · w2 + b2) on the same features,
+fitted (\`make fit-pair-digits\`) on ${d.fit.composed.toLocaleString('en-US')} pairs of training digits composed in 28×28, ${d.fit.uploads.toLocaleString('en-US')} photos of two touching
+digits and ${d.fit.linePairs.toLocaleString('en-US')} line candidates joining two neighbours, against ${d.fit.notPairs.toLocaleString('en-US')} single digits and non-digit marks. The
+reading of a number may read a candidate character as such a pair. On validation data: ${pct(v.composedAccuracy)} of
+${v.composed.toLocaleString('en-US')} composed pairs, ${pct(v.uploadsAccuracy)} of ${v.uploads.toLocaleString('en-US')} photos of touching pairs and ${pct(v.notPairsAccuracy)} of ${v.notPairs.toLocaleString('en-US')} photos of one digit or a mark read right.
 
 `;
 }
@@ -94,7 +112,7 @@ fp32 max |Δp| ${card.parity.fp32MaxAbsProbDiff.toExponential(1)}, int8 max |Δp
 **Intended use.** Recognising a single, roughly centred handwritten digit, after the preprocessing the server
 applies (polarity, crop, resize to 20 px, centre of mass at the centre of 28×28).
 
-${card.digitScore ? digitScoreParagraph(card.digitScore) : ''}${card.pairScore ? pairScoreParagraph(card.pairScore) : ''}**Limits.** Trained on MNIST only: American census workers' and students' handwriting from the 1990s,
+${card.digitScore ? digitScoreParagraph(card.digitScore) : ''}${card.pairScore ? pairScoreParagraph(card.pairScore) : ''}${card.pairDigits ? pairDigitsParagraph(card.pairDigits) : ''}**Limits.** Trained on MNIST only: American census workers' and students' handwriting from the 1990s,
 scanned and normalised. ${card.digitScore ? 'The digit score catches many marks that are not digits, not all (see its figures); the probabilities are calibrated for digits only; the model reads one digit, and the server reads a number by reading its digits one by one' : 'It always answers one of 0–9, even for letters, several digits or an empty image'};
 treat low probabilities as "not sure". Accuracy on photos and canvas drawings is lower than on MNIST
 and depends on the preprocessing. Not for decisions about people.
@@ -132,4 +150,10 @@ export function updateCardForDigitScore(cardPath: string, modelPath: string, fit
 export function updateCardForPairScore(cardPath: string, modelPath: string, fit: NonNullable<ModelCard['pairScore']>): boolean {
   return updateCardForHead(cardPath, modelPath,
     { name: PAIR_SCORE_OUTPUT, shape: ['N', 1], meaning: 'how much the picture looks like two digits run together into one mark, in [0,1]' }, { pairScore: fit });
+}
+
+/** The card after the pair reader was added (see updateCardForHead). */
+export function updateCardForPairDigits(cardPath: string, modelPath: string, fit: NonNullable<ModelCard['pairDigits']>): boolean {
+  return updateCardForHead(cardPath, modelPath,
+    { name: PAIR_DIGITS_OUTPUT, shape: ['N', 100], meaning: 'for a box of two digits run together, the probability of each pair "00"–"99" (10·left + right), then of no pair' }, { pairDigits: fit });
 }

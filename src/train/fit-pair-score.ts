@@ -1,4 +1,4 @@
-import { PIXELS, subset, toFloat } from '../data/mnist';
+import { Dataset, PIXELS, subset, toFloat } from '../data/mnist';
 import { createRng } from '../data/rng';
 import type { Preprocessed } from '../image/preprocess';
 import { addScoreHead, FIT_DEFAULTS, fitScoreHead, headLogits, lowerQuantile, PAIR_SCORE_HEAD } from '../onnx/digit-score';
@@ -85,20 +85,30 @@ async function pageCrops(count: number, concurrency: number, make: (i: number) =
   return stack(await pickFromUploads(count, concurrency, make, (p) => (!p.info.empty && keep(p) ? [Float32Array.from(p.input)] : [])));
 }
 
+const perCondition = (n: number) => UPLOAD_CONDITIONS.flatMap((c) => Array.from({ length: n }, (_, i) => ({ c, i })));
+
+/** The page's crop of `n` realistic uploads per condition of one digit of `pool` (seed `seed`). */
+export function oneDigitCrops(data: Dataset, pool: number[], seed: number, n: number, concurrency: number): Promise<Float32Array> {
+  const jobs = perCondition(n);
+  return pageCrops(jobs.length, concurrency, (k) => {
+    const rng = createRng(uploadSeed(seed, `pair-score/digit/${jobs[k].c}`, jobs[k].i));
+    return encodeUpload(renderUpload(jobs[k].c, data.images, pool[rng.int(pool.length)], rng));
+  });
+}
+
+/** The page's crop of `n` uploads per tuned non-digit family (seed `seed`). */
+export function markCrops(seed: number, n: number, concurrency: number): Promise<Float32Array> {
+  const jobs = TUNED_FAMILIES.flatMap((f) => Array.from({ length: n }, (_, i) => ({ f, i })));
+  return pageCrops(jobs.length, concurrency, (k) => encodeUpload(renderNonDigitUpload(jobs[k].f, seed, jobs[k].i).upload));
+}
+
 /** Fits the pair-score head on the model at `modelPath`; returns the model bytes with it (the digit-score head kept) and a report. */
 export async function fitPairScore(modelPath: string, partial: Partial<PairScoreFitOptions> = {},
   log: (msg: string) => void = () => {}): Promise<{ model: Uint8Array; report: PairScoreFitReport }> {
   const opts = { ...PAIR_SCORE_FIT_DEFAULTS, ...partial };
   const t0 = performance.now();
   const { train, split, base, session } = await openFit(modelPath);
-  const perCondition = (n: number) => UPLOAD_CONDITIONS.flatMap((c) => Array.from({ length: n }, (_, i) => ({ c, i })));
-  const digitUploads = (pool: number[], seed: number, n: number) => {
-    const jobs = perCondition(n);
-    return pageCrops(jobs.length, opts.concurrency, (k) => {
-      const rng = createRng(uploadSeed(seed, `pair-score/digit/${jobs[k].c}`, jobs[k].i));
-      return encodeUpload(renderUpload(jobs[k].c, train.images, pool[rng.int(pool.length)], rng));
-    });
-  };
+  const digitUploads = (pool: number[], seed: number, n: number) => oneDigitCrops(train, pool, seed, n, opts.concurrency);
   const pairUploads = (pool: number[], seed: number, n: number) => {
     const jobs = perCondition(n);
     return pageCrops(jobs.length, opts.concurrency, (k) => {
@@ -108,10 +118,7 @@ export async function fitPairScore(modelPath: string, partial: Partial<PairScore
       return encodeUpload(renderGlyphUpload(jobs[k].c, glyph, rng));
     }, (p) => p.line !== undefined && separateParts(p.line) === 1);
   };
-  const markUploads = (seed: number, n: number) => {
-    const jobs = TUNED_FAMILIES.flatMap((f) => Array.from({ length: n }, (_, i) => ({ f, i })));
-    return pageCrops(jobs.length, opts.concurrency, (k) => encodeUpload(renderNonDigitUpload(jobs[k].f, seed, jobs[k].i).upload));
-  };
+  const markUploads = (seed: number, n: number) => markCrops(seed, n, opts.concurrency);
   try {
     log(`one digit: ${opts.mnistDigits} MNIST training images, ${opts.digitUploadsPerCondition} uploads per condition`);
     const mnist = toFloat(subset(train, split.train.slice(0, opts.mnistDigits)).images);

@@ -44,11 +44,11 @@ export function labelChain(line: Pick<LineInputs, 'atoms' | 'skippable' | 'candi
  * Line candidates of numbers written with training digits (seed `seed`, `perKind` with gaps and as
  * many touching): where the model reads the number digit by digit, each candidate of that chain is one
  * digit, and the candidate that joins two neighbours of the chain (when there is one) two digits in one
- * box, as the reading weighs them (none when `perKind` is 0). Page crops alone would miss how a wide
+ * box, as the reading weighs them (none when `perKind` is 0), with the two digits it holds (10·left + right). Page crops alone would miss how a wide
  * single digit looks there.
  */
 export async function lineCandidates(session: OnnxSession, images: Uint8Array, labels: Uint8Array, seed: number, perKind: number,
-  concurrency: number): Promise<{ singles: Float32Array; pairs: Float32Array }> {
+  concurrency: number): Promise<{ singles: Float32Array; pairs: Float32Array; pairLabels: number[] }> {
   const jobs = (['gaps', 'touching'] as const).flatMap((kind) => Array.from({ length: perKind }, (_, i) => ({ kind, i })));
   const numberLabels: string[] = [];
   const lines = await pickFromUploads(jobs.length, concurrency, (k) => {
@@ -56,7 +56,7 @@ export async function lineCandidates(session: OnnxSession, images: Uint8Array, l
     numberLabels[k] = label;
     return encodeUpload(upload);
   }, (p, k) => (p.line ? [{ label: numberLabels[k], line: { ...p.line, inputs: Float32Array.from(p.line.inputs) } }] : []));
-  const singles: Float32Array[] = [], pairs: Float32Array[] = [];
+  const singles: Float32Array[] = [], pairs: Float32Array[] = [], pairLabels: number[] = [];
   for (const { label, line } of lines) {
     const out = await session.run(line.inputs, line.candidates.length);
     const digits = argmaxRows(out.probabilities);
@@ -68,8 +68,8 @@ export async function lineCandidates(session: OnnxSession, images: Uint8Array, l
       const a = line.candidates[chain[i]], b = line.candidates[chain[i + 1]];
       if (a.end !== b.start) continue;
       const joined = line.candidates.findIndex((c) => c.start === a.start && c.end === b.end);
-      if (joined >= 0) pairs.push(input(joined));
+      if (joined >= 0) { pairs.push(input(joined)); pairLabels.push(Number(label[i]) * 10 + Number(label[i + 1])); }
     }
   }
-  return { singles: stack(singles), pairs: stack(pairs) };
+  return { singles: stack(singles), pairs: stack(pairs), pairLabels };
 }
