@@ -2,8 +2,9 @@ import { workerData } from 'node:worker_threads';
 import { openSession, OnnxSession } from '../onnx/ort-session';
 import { NUM_CLASSES, PIXELS } from '../data/mnist';
 import { answerTasks, Transfer } from '../workers/protocol';
+import { PAIR_DIGITS_WIDTH } from '../onnx/pair-digits';
 import { lowerThreadPriority } from '../workers/thread-priority';
-import { DIGIT_SCORE_COLUMN, OUTPUT_ROW, PAIR_SCORE_COLUMN, type InferenceProtocol, type InferenceWorkerData } from './protocol';
+import { DIGIT_SCORE_COLUMN, OUTPUT_ROW, PAIR_DIGITS_COLUMN, PAIR_SCORE_COLUMN, type InferenceProtocol, type InferenceWorkerData } from './protocol';
 
 /**
  * One worker thread: `session.run` blocks its thread, never the HTTP one. Two sessions of the same model
@@ -36,6 +37,8 @@ answerTasks<InferenceProtocol>({
       rows.set(out.probabilities.subarray(i * NUM_CLASSES, (i + 1) * NUM_CLASSES), i * OUTPUT_ROW);
       rows[i * OUTPUT_ROW + DIGIT_SCORE_COLUMN] = out.digitScores ? out.digitScores[i] : NaN;
       rows[i * OUTPUT_ROW + PAIR_SCORE_COLUMN] = out.pairScores ? out.pairScores[i] : NaN;
+      if (out.pairDigits) rows.set(out.pairDigits.subarray(i * PAIR_DIGITS_WIDTH, (i + 1) * PAIR_DIGITS_WIDTH), i * OUTPUT_ROW + PAIR_DIGITS_COLUMN);
+      else rows.fill(NaN, i * OUTPUT_ROW + PAIR_DIGITS_COLUMN, (i + 1) * OUTPUT_ROW);
     }
     return new Transfer({ rows }, [rows.buffer]);
   },

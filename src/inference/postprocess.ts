@@ -1,6 +1,7 @@
 import { argmaxRows } from '../metrics/classification';
 import { NUM_CLASSES } from '../data/mnist';
-import { DIGIT_SCORE_COLUMN, PAIR_SCORE_COLUMN } from './protocol';
+import { PAIR_CLASSES, PAIR_DIGITS_WIDTH } from '../onnx/pair-digits';
+import { DIGIT_SCORE_COLUMN, PAIR_DIGITS_COLUMN, PAIR_SCORE_COLUMN } from './protocol';
 
 /** One character of a reading: the digit (null when it is not one, under the refusing policy) and where it is. */
 export interface DigitReading {
@@ -69,4 +70,36 @@ export function toPrediction(row: Float32Array, minDigitScore = DEFAULT_MIN_DIGI
 export function pairScoreOf(row: Float32Array): number | undefined {
   const score = row.length > PAIR_SCORE_COLUMN ? row[PAIR_SCORE_COLUMN] : NaN;
   return Number.isNaN(score) ? undefined : score;
+}
+
+/**
+ * A box read as two digits run together, from the pair reader's probabilities: the likeliest pair, its
+ * probability (the reader's own, which the "no pair" class takes from), and what each half reads (the
+ * pairs' probabilities summed over the other half, out of all pairs).
+ */
+export interface PairReading {
+  left: number;
+  right: number;
+  probability: number;
+  leftProbabilities: number[];
+  rightProbabilities: number[];
+}
+
+/**
+ * The pair reader's reading of a row, or undefined when the model has no pair reader.
+ * @example pairReadingOf(row) // { left: 4, right: 7, probability: 0.93, leftProbabilities: [...], rightProbabilities: [...] }
+ */
+export function pairReadingOf(row: Float32Array): PairReading | undefined {
+  if (row.length < PAIR_DIGITS_COLUMN + PAIR_DIGITS_WIDTH || Number.isNaN(row[PAIR_DIGITS_COLUMN])) return undefined;
+  const probs = row.subarray(PAIR_DIGITS_COLUMN, PAIR_DIGITS_COLUMN + PAIR_CLASSES);
+  const best = argmaxRows(probs, PAIR_CLASSES)[0];
+  const leftProbabilities = new Array<number>(NUM_CLASSES).fill(0), rightProbabilities = new Array<number>(NUM_CLASSES).fill(0);
+  let pairs = 0;
+  for (let c = 0; c < PAIR_CLASSES; c++) {
+    leftProbabilities[Math.floor(c / NUM_CLASSES)] += probs[c];
+    rightProbabilities[c % NUM_CLASSES] += probs[c];
+    pairs += probs[c];
+  }
+  const share = (ps: number[]) => ps.map((p) => Number((p / (pairs || 1)).toPrecision(6)));
+  return { left: Math.floor(best / NUM_CLASSES), right: best % NUM_CLASSES, probability: probs[best], leftProbabilities: share(leftProbabilities), rightProbabilities: share(rightProbabilities) };
 }

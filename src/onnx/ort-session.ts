@@ -1,5 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { DIGIT_SCORE_OUTPUT, PAIR_SCORE_OUTPUT } from './digit-score';
+import { PAIR_DIGITS_OUTPUT } from './pair-digits';
 
 /**
  * The one module that imports onnxruntime-node. Everything else sees this small interface.
@@ -8,9 +9,10 @@ export interface OnnxSession {
   /**
    * Runs a batch of images [n, 1, 28, 28] (pixels in [0,1]); returns the named outputs. `digitScores`
    * and `pairScores` ([n], the `digit_score` and `pair_score` outputs) only from a model that has those
-   * heads (see digit-score.ts).
+   * heads (see digit-score.ts); `pairDigits` ([n, 100], the pair reader's `pair_digits`, pair-digits.ts)
+   * only from a model that has it.
    */
-  run(images: Float32Array, n: number): Promise<{ probabilities: Float32Array; logits: Float32Array; digitScores?: Float32Array; pairScores?: Float32Array; outputs: Record<string, Float32Array> }>;
+  run(images: Float32Array, n: number): Promise<{ probabilities: Float32Array; logits: Float32Array; digitScores?: Float32Array; pairScores?: Float32Array; pairDigits?: Float32Array; outputs: Record<string, Float32Array> }>;
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   close(): Promise<void>;
@@ -54,6 +56,7 @@ export async function openSession(model: string | Uint8Array, options: Partial<S
         logits: out.logits.data as Float32Array,
         digitScores: out[DIGIT_SCORE_OUTPUT]?.data as Float32Array | undefined,
         pairScores: out[PAIR_SCORE_OUTPUT]?.data as Float32Array | undefined,
+        pairDigits: out[PAIR_DIGITS_OUTPUT]?.data as Float32Array | undefined,
         outputs: Object.fromEntries(Object.entries(out).map(([k, t]) => [k, t.data as Float32Array])),
       };
     },

@@ -7,12 +7,12 @@ import type { CandidateKind, SheetRows } from '../image/layout-candidates';
 import { createPngDecoder } from '../image/png';
 import { createDecodePool } from '../image/decode-pool';
 import { Batcher, BatcherEvents } from '../inference/batcher';
-import { DigitReading, pairScoreOf, toPrediction, Prediction } from '../inference/postprocess';
+import { DigitReading, pairReadingOf, pairScoreOf, toPrediction, Prediction } from '../inference/postprocess';
 import { createInferencePool } from '../inference/inference-pool';
 import { OUTPUT_ROW } from '../inference/protocol';
 import { DIGIT_SCORE_OUTPUT } from '../onnx/digit-score';
 import type { PredictorOptions } from './options';
-import { chooseReading, lineAnswer, pairDoubt, READING_PRICES } from './read-number';
+import { chooseReading, lineAnswer, type LineCharacter, pairDoubt, READING_PRICES } from './read-number';
 import { IMAGE_SIZE, PIXELS } from '../data/mnist';
 
 /** One hypothesis of where the digit is, as the model read it (`?debug=1`). */
@@ -279,7 +279,10 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
       const lineRows = rows.slice(1 + whole.length + alternatives.length) as Float32Array[];
       const candidates = line ? lineRows.map((r) => toPrediction(r, opts.minDigitScore)) : [];
       const pairScores = lineRows.map((r) => pairScoreOf(r) ?? 0);
-      const chosen = line && pre.box ? chooseReading(line, candidates, { prediction: single, box: pre.box, pairScore: singlePair }, READING_PRICES, pairScores) : [];
+      const pairReads = lineRows.map((r) => pairReadingOf(r));
+      const { chosen, asPair } = line && pre.box
+        ? chooseReading(line, candidates, { prediction: single, box: pre.box, pairScore: singlePair }, READING_PRICES, pairScores, pairReads)
+        : { chosen: [], asPair: [] };
       // When the picture is a sheet on a desk, a number is written on the sheet: a reading with a
       // character on the desk took the desk's grain or the sheet's edge for strokes. The sheet counts
       // when its digit is the page's own (both found the same mark); chalk strokes on a board are a
@@ -287,20 +290,22 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
       const sheetHypothesis = alternatives.find((a) => a.sheet);
       const sameMark = !!sheetHypothesis && !!pre.box && overlapShare(sheetHypothesis.box, pre.box) >= SAME_MARK;
       const onSheet = (b: PixelBox) => !sameMark || (covers(sheetHypothesis.sheet!, b, 0) && withinRows(sheetHypothesis.sheetRows, b));
-      if (line && chosen.length > 1 && chosen.every((k) => onSheet(line.candidates[k].box))) {
-        const chars = chosen.map((k) => ({ prediction: candidates[k], box: line.candidates[k].box, pairScore: pairScores[k] }));
+      if (line && chosen.length > 0 && chosen.every((k) => onSheet(line.candidates[k].box))) {
+        const chars: LineCharacter[] = chosen.map((k, i) => ({ prediction: candidates[k], box: line.candidates[k].box, pairScore: pairScores[k], pair: asPair[i] ? pairReads[k] : undefined }));
         const prediction = lineAnswer(chars, refuse);
         // A number is read unless a one-digit reading is worth more than the whole reading: another
         // layout's, or one that covers every character read (the whole picture's crop of a thick digit
         // whose blobs the line took for two characters), whether or not it may overrule the page's;
-        // but not one the pair head takes for two digits (the tight crop of a number of two or more).
-        const oneDigit = (k: number) => (otherPairs[k] ?? 0) < READING_PRICES.rivalPairScore;
+        // but not one the pair head takes for two digits (the tight crop of a number of two or more),
+        // and none when a character was read as two digits: the pair score let the reader read it so
+        // because the model takes that box for two digits, which a one-digit reading of it denies.
+        const oneDigit = (k: number) => (otherPairs[k] ?? 0) < READING_PRICES.rivalPairScore && !chars.some((c) => c.pair);
         let rival = other >= 0 && oneDigit(other) ? other : -1;
         alternatives.forEach((a, k) => {
           if (oneDigit(k) && chars.every((c) => covers(a.box, c.box)) && (rival < 0 || worth(others[k]) > worth(others[rival]))) rival = k;
         });
         if (rival >= 0 && worth(prediction) < worth(others[rival])) return answerOther(rival);
-        if (refuse && chars.every((c) => c.prediction.isDigit === false)) throw notADigit(prediction.digitScore!, opts.minDigitScore);
+        if (refuse && chars.every((c) => !c.pair && c.prediction.isDigit === false)) throw notADigit(prediction.digitScore!, opts.minDigitScore);
         // The debug input is the leftmost digit's, as `digit` and `probabilities` are.
         return { prediction, input28: line.inputs.slice(chosen[0] * PIXELS, (chosen[0] + 1) * PIXELS), info, readings: scored() };
       }

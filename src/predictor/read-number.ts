@@ -1,4 +1,4 @@
-import type { DigitReading, Prediction } from '../inference/postprocess';
+import type { DigitReading, PairReading, Prediction } from '../inference/postprocess';
 import type { PixelBox } from '../image/preprocess';
 
 /**
@@ -74,6 +74,21 @@ export interface ReadingPrices {
    * model says that box holds two digits, and the number's reading explains them.
    */
   rivalPairScore: number;
+  /**
+   * A candidate whose pair score is at least `pairReadScore` may also be read whole as two digits by
+   * the pair reader (when the model has one): log of the pair's probability + `pairReadWeight` × log
+   * pair score − `pairReadPrice`, and the wide price for every line height beyond `pairMaxAspect`
+   * (three digits run together also score as "not one digit"). It needs no cut, so slanted digits
+   * that share columns can be read.
+   */
+  pairReadScore: number;
+  pairMaxAspect: number;
+  pairReadWeight: number;
+  pairReadPrice: number;
+  lonePairReadScore: number;
+  /** A pair reading counts only when the pair reader gives its pair at least this (on a lone mark, `lonePairMinProbability`). */
+  pairMinProbability: number;
+  lonePairMinProbability: number;
 }
 
 export const READING_PRICES: Readonly<ReadingPrices> = Object.freeze({
@@ -95,6 +110,13 @@ export const READING_PRICES: Readonly<ReadingPrices> = Object.freeze({
   pairLine: 0.999,
   pairPrice: 4,
   rivalPairScore: 0.995,
+  pairReadScore: 0.5,
+  pairMaxAspect: 1.2,
+  pairReadWeight: 1,
+  pairReadPrice: 1,
+  lonePairReadScore: 0.9,
+  pairMinProbability: 0.5,
+  lonePairMinProbability: 0.8,
 });
 
 /**
@@ -136,11 +158,14 @@ function overlapLog(a: Box, b: Box, prices: ReadingPrices): number {
  * The best reading: candidate indices in order, left to right, or [] when no reading covers the line
  * (every atom a stray mark). Dynamic programming over candidates, each taking the best reading that
  * ends just before it (stray atoms in between skipped at their price), so the price of two neighbours
- * overlapping is counted exactly. Without `allowCuts`, no part is cut in two.
- * @example readLine({ atoms: 2, skippable: [false, false], candidates: [...] }, predictions) // [0, 1] or [2]
+ * overlapping is counted exactly. Without `allowCuts`, no part is cut in two. A candidate with a pair
+ * reading (`pairReads`) is read as one digit or as two, whichever scores higher.
+ * @example readLine({ atoms: 2, skippable: [false, false], candidates: [...] }, predictions) // { chosen: [0, 1], asPair: [false, false] }
  */
-export function readLine(line: LineShape, predictions: Prediction[], allowCuts = true, prices: ReadingPrices = READING_PRICES, pairScores: readonly number[] = []): number[] {
-  return bestReading(line, predictions, allowCuts, prices, pairScores).chosen;
+export function readLine(line: LineShape, predictions: Prediction[], allowCuts = true, prices: ReadingPrices = READING_PRICES, pairScores: readonly number[] = [],
+  pairReads: readonly (PairReading | undefined)[] = []): Reading {
+  const { chosen, asPair } = bestReading(line, predictions, allowCuts, prices, pairScores, pairReads);
+  return { chosen, asPair };
 }
 
 /** The line's height: its tallest atom. */
@@ -153,8 +178,20 @@ function lineWidth(line: LineShape): number {
   return Math.max(...atoms.map((b) => b.x + b.width)) - Math.min(...atoms.map((b) => b.x));
 }
 
+/** A reading: the candidates, left to right, and for each whether it is read as two digits (the pair reader). */
+export interface Reading { chosen: number[]; asPair: boolean[] }
+
+/** The score of reading candidate `k` whole as two digits, −∞ when it may not be. */
+function pairReadLog(k: number, box: Box, lineH: number, prices: ReadingPrices, pairScores: readonly number[], pairReads: readonly (PairReading | undefined)[]): number {
+  const pair = pairReads[k], score = pairScores[k] ?? 0;
+  if (!pair || score < prices.pairReadScore) return -Infinity;
+  return Math.log(Math.max(FLOOR, pair.probability)) + prices.pairReadWeight * Math.log(Math.max(FLOOR, score)) - prices.pairReadPrice
+    + shapeLog(box, lineH, { ...prices, maxAspect: prices.pairMaxAspect });
+}
+
 /** readLine's reading and its score. */
-function bestReading(line: LineShape, predictions: Prediction[], allowCuts: boolean, prices: ReadingPrices, pairScores: readonly number[]): { chosen: number[]; score: number } {
+function bestReading(line: LineShape, predictions: Prediction[], allowCuts: boolean, prices: ReadingPrices, pairScores: readonly number[],
+  pairReads: readonly (PairReading | undefined)[] = []): Reading & { score: number } {
   const { atoms: n, candidates } = line;
   const lineH = lineHeight(line);
   // The price of leaving atoms [from, to) out; −∞ when one of them may not be left out.
@@ -170,8 +207,10 @@ function bestReading(line: LineShape, predictions: Prediction[], allowCuts: bool
     const strokes = line.cutStrokes[b] ?? 0;
     return strokes > 0 && !allowCuts ? Infinity : prices.cutPrice[Math.min(prices.cutPrice.length - 1, strokes)];
   };
-  const own = candidates.map((c, k) => characterLog(predictions[k], prices) + shapeLog(c.box, lineH, prices)
+  const one = candidates.map((c, k) => characterLog(predictions[k], prices) + shapeLog(c.box, lineH, prices)
     - ((pairScores[k] ?? 0) >= prices.pairLine ? prices.pairPrice : 0));
+  const two = candidates.map((c, k) => pairReadLog(k, c.box, lineH, prices, pairScores, pairReads));
+  const own = one.map((o, k) => Math.max(o, two[k]));
   for (const k of order) {
     const c = candidates[k];
     let score = skipRun(0, c.start) - cut(c.start);
@@ -192,7 +231,8 @@ function bestReading(line: LineShape, predictions: Prediction[], allowCuts: bool
   });
   const out: number[] = [];
   for (let k = last; k >= 0; k = back[k]) out.push(k);
-  return { chosen: out.reverse(), score: top };
+  const chosen = out.reverse();
+  return { chosen, asPair: chosen.map((k) => two[k] > one[k]), score: top };
 }
 
 /**
@@ -223,60 +263,79 @@ function leavesOut(line: LineShape, box: Box): boolean {
 }
 
 /**
- * Reads the line as a number, or answers [] when the one-digit reading stands: every reading of the
- * line and the one-digit reading (`single`, findDigit's, when it covers the line) are scored alike, cuts
- * are tried only when the line has two separate parts or a lone mark may be two digits (its pair score,
- * `single.pairScore`, or its digit score say so), and a reading that cuts a part and calls a piece not
- * a digit is read again without cuts (a W is not a ? and a 4). `pairScores` are the candidates' own.
+ * Reads the line as a number, or answers no candidates when the one-digit reading stands: every reading
+ * of the line and the one-digit reading (`single`, findDigit's, when it covers the line) are scored
+ * alike, cuts are tried only when the line has two separate parts or a lone mark may be two digits (its
+ * pair score, `single.pairScore`, or its digit score say so), and a reading that cuts a part and calls a
+ * piece not a digit is read again without cuts (a W is not a ? and a 4). `pairScores` are the
+ * candidates' own; `pairReads` their pair readings, tried where cuts are, or on a lone mark whose pair
+ * score is at least `lonePairReadScore`.
  */
 export function chooseReading(line: LineShape, predictions: Prediction[], single: { prediction: Prediction; box: Box; pairScore?: number },
-  prices: ReadingPrices = READING_PRICES, pairScores: readonly number[] = []): number[] {
+  prices: ReadingPrices = READING_PRICES, pairScores: readonly number[] = [], pairReads: readonly (PairReading | undefined)[] = []): Reading {
+  const none: Reading = { chosen: [], asPair: [] };
   const lone = separateParts(line) < 2;
   const aspect = lineWidth(line) / lineHeight(line);
   const maybeTwo = (single.prediction.isDigit === false && aspect >= prices.loneMinAspect)
     || ((single.pairScore ?? 0) >= prices.lonePairScore && aspect >= prices.lonePairMinAspect);
   const cuts = !lone || maybeTwo;
-  let best = bestReading(line, predictions, cuts, prices, pairScores);
+  const minPair = lone ? prices.lonePairMinProbability : prices.pairMinProbability;
+  const pairs = cuts || (single.pairScore ?? 0) >= prices.lonePairReadScore ? pairReads.map((p) => (p && p.probability >= minPair ? p : undefined)) : [];
+  let best = bestReading(line, predictions, cuts, prices, pairScores, pairs);
   const vouched = (k: number) => predictions[k].isDigit !== false
     && (!lone || (predictions[k].probability >= prices.loneMinProbability && (predictions[k].digitScore ?? 1) >= prices.loneMinDigitScore));
-  if (usesCut(line, best.chosen) && !best.chosen.every(vouched)) best = bestReading(line, predictions, false, prices, pairScores);
-  if (best.chosen.length < 2) return [];
-  if (leavesOut(line, single.box)) return best.chosen;
+  if (usesCut(line, best.chosen) && !best.chosen.every((k, i) => best.asPair[i] || vouched(k))) best = bestReading(line, predictions, false, prices, pairScores, pairs);
+  const reading = { chosen: best.chosen, asPair: best.asPair };
+  if (best.chosen.length + best.asPair.filter(Boolean).length < 2) return none;
+  if (leavesOut(line, single.box)) return reading;
   const oneDigit = characterLog(single.prediction, prices) + shapeLog(single.box, Math.max(lineHeight(line), single.box.height), prices);
-  return best.score > oneDigit - prices.oneDigitMargin ? best.chosen : [];
+  return best.score > oneDigit - prices.oneDigitMargin ? reading : none;
 }
+
+/** One character of a line's reading: a candidate read as one digit, or as two (`pair`, the pair reader's). */
+export interface LineCharacter { prediction: Prediction; box: PixelBox; pairScore?: number; pair?: PairReading }
 
 /**
  * The answer for a line read as `chars` (left to right): `number` the digits as a string, `digits` each
  * with its box; the top-level `probability` is the whole reading's (the product over the characters of
- * probability × digit score, × PAIR_DOUBT for a character the pair head takes for two digits),
- * `digit` and `probabilities` are the leftmost digit's, `digitScore` the lowest of the characters'.
+ * probability × digit score, × PAIR_DOUBT for a character the pair head takes for two digits; for a
+ * character read as two digits, the pair's probability × the pair score), `digit` and `probabilities`
+ * are the leftmost digit's, `digitScore` the lowest of the characters'. A character read as two digits
+ * gives two digits, each with the left or right half of its box, what that half reads (the pair's
+ * probabilities summed over the other half) and the pair score as its digit score.
  * With `hideNonDigits` (the refusing policy) a character the digit-score head does not take for a digit
  * is not read: `digit: null` and a `?` in `number`.
  */
-export function lineAnswer(chars: { prediction: Prediction; box: PixelBox; pairScore?: number }[], hideNonDigits: boolean): Prediction {
-  const digits: DigitReading[] = chars.map(({ prediction: p, box }) => {
+export function lineAnswer(chars: LineCharacter[], hideNonDigits: boolean): Prediction {
+  const digits: DigitReading[] = chars.flatMap(({ prediction: p, box, pair, pairScore }) => {
+    if (pair) {
+      const score = Number((pairScore ?? 1).toPrecision(6)), half = Math.floor(box.width / 2);
+      return [
+        { digit: pair.left, probability: pair.leftProbabilities[pair.left], probabilities: pair.leftProbabilities, box: { ...box, width: half }, digitScore: score, isDigit: true },
+        { digit: pair.right, probability: pair.rightProbabilities[pair.right], probabilities: pair.rightProbabilities, box: { ...box, x: box.x + half, width: box.width - half }, digitScore: score, isDigit: true },
+      ];
+    }
     const hidden = hideNonDigits && p.isDigit === false;
     const reading: DigitReading = { digit: hidden ? null : p.digit, probability: p.probability, probabilities: p.probabilities, box };
     if (p.digitScore !== undefined) { reading.digitScore = p.digitScore; reading.isDigit = p.isDigit; }
-    return reading;
+    return [reading];
   });
-  const first = chars.find((c, k) => digits[k].digit !== null) ?? chars[0];
+  const first = digits.find((d) => d.digit !== null) ?? digits[0];
   // Each character must be the digit read and a digit at all: a pair of digits run together is read
   // confidently as one, and only its digit score says it may not be one digit.
   let probability = 1;
-  for (const c of chars) probability *= c.prediction.probability * (c.prediction.digitScore ?? 1) * pairDoubt(c.pairScore);
+  for (const c of chars) probability *= c.pair ? c.pair.probability * (c.pairScore ?? 1) : c.prediction.probability * (c.prediction.digitScore ?? 1) * pairDoubt(c.pairScore);
   const answer: Prediction = {
-    digit: first.prediction.digit,
+    digit: first.digit ?? chars[0].prediction.digit,
     probability: Number(probability.toPrecision(6)),
-    probabilities: first.prediction.probabilities,
+    probabilities: first.probabilities,
     number: digits.map((d) => (d.digit === null ? '?' : String(d.digit))).join(''),
     digits,
   };
-  const scores = chars.map((c) => c.prediction.digitScore).filter((s): s is number => s !== undefined);
-  if (scores.length === chars.length) {
+  const scores = digits.map((d) => d.digitScore).filter((s): s is number => s !== undefined);
+  if (scores.length === digits.length) {
     answer.digitScore = Math.min(...scores);
-    answer.isDigit = chars.every((c) => c.prediction.isDigit);
+    answer.isDigit = digits.every((d) => d.isDigit);
   }
   return answer;
 }

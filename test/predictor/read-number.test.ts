@@ -1,5 +1,5 @@
 import { chooseReading, lineAnswer, LineShape, PAIR_DOUBT, PAIR_DOUBT_LINE, READING_PRICES, readLine, separateParts, usesCut } from '../../src/predictor/read-number';
-import type { Prediction } from '../../src/inference/postprocess';
+import type { PairReading, Prediction } from '../../src/inference/postprocess';
 
 /** A prediction reading `digit` at probability `p` (the rest spread evenly), with digit score `s`. */
 function pred(digit: number, p: number, s?: number): Prediction {
@@ -17,29 +17,35 @@ function twoAtoms(cutStrokes = [0, 0, 0]): LineShape {
   };
 }
 
+/** The pair reader's reading of a box as the digits `left` and `right`, the pair at probability `p`. */
+function pairRead(left: number, right: number, p: number): PairReading {
+  const half = (d: number) => Array.from({ length: 10 }, (_, k) => (k === d ? p : (1 - p) / 9));
+  return { left, right, probability: p, leftProbabilities: half(left), rightProbabilities: half(right) };
+}
+
 describe('readLine', () => {
   it('reads two confident digits as two, not as one squeezed reading', () => {
-    expect(readLine(twoAtoms(), [pred(4, 0.99), pred(7, 0.98), pred(8, 0.9)])).toEqual([0, 1]);
+    expect(readLine(twoAtoms(), [pred(4, 0.99), pred(7, 0.98), pred(8, 0.9)]).chosen).toEqual([0, 1]);
   });
 
   it('reads one digit when its pieces are unsure and the whole is sure, unless the whole is too wide for one', () => {
     const narrow: LineShape = { ...twoAtoms(), candidates: [{ start: 0, end: 1, box: box(0, 40) }, { start: 1, end: 2, box: box(45, 40) }, { start: 0, end: 2, box: box(0, 85) }] };
-    expect(readLine(narrow, [pred(1, 0.5), pred(7, 0.55), pred(4, 0.999)])).toEqual([2]);
-    expect(readLine(twoAtoms(), [pred(1, 0.5), pred(7, 0.55), pred(4, 0.999)])).toEqual([0, 1]); // 140 wide, 100 high
+    expect(readLine(narrow, [pred(1, 0.5), pred(7, 0.55), pred(4, 0.999)]).chosen).toEqual([2]);
+    expect(readLine(twoAtoms(), [pred(1, 0.5), pred(7, 0.55), pred(4, 0.999)]).chosen).toEqual([0, 1]); // 140 wide, 100 high
   });
 
   it('counts the digit score: a fragment that does not look like a digit is not read as one', () => {
-    expect(readLine(twoAtoms(), [pred(1, 0.99, 0.2), pred(7, 0.99, 0.99), pred(4, 0.97, 0.99)])).toEqual([2]);
+    expect(readLine(twoAtoms(), [pred(1, 0.99, 0.2), pred(7, 0.99, 0.99), pred(4, 0.97, 0.99)]).chosen).toEqual([2]);
   });
 
   it('makes a candidate the pair head takes for two digits pay for it', () => {
     // The squeezed reading of both atoms is the surer one...
     const preds = [pred(4, 0.7), pred(7, 0.7), pred(4, 0.999)];
     const narrow: LineShape = { ...twoAtoms(), candidates: [{ start: 0, end: 1, box: box(0, 40) }, { start: 1, end: 2, box: box(45, 40) }, { start: 0, end: 2, box: box(0, 85) }] };
-    expect(readLine(narrow, preds)).toEqual([2]);
+    expect(readLine(narrow, preds).chosen).toEqual([2]);
     // ...until the pair score says it holds two digits; a score under the line costs nothing.
-    expect(readLine(narrow, preds, true, READING_PRICES, [0.01, 0.02, 0.9995])).toEqual([0, 1]);
-    expect(readLine(narrow, preds, true, READING_PRICES, [0.01, 0.02, 0.99])).toEqual([2]);
+    expect(readLine(narrow, preds, true, READING_PRICES, [0.01, 0.02, 0.9995]).chosen).toEqual([0, 1]);
+    expect(readLine(narrow, preds, true, READING_PRICES, [0.01, 0.02, 0.99]).chosen).toEqual([2]);
   });
 
   it('leaves out a stray mark, but never a part of the line that may not be skipped', () => {
@@ -47,8 +53,8 @@ describe('readLine', () => {
       atoms: 3, skippable: [false, true, false], cutStrokes: [0, 0, 0, 0],
       candidates: [{ start: 0, end: 1, box: box(0, 60) }, { start: 1, end: 2, box: box(70, 10, 10, 90) }, { start: 2, end: 3, box: box(90, 60) }],
     };
-    expect(readLine(line, [pred(2, 0.99), pred(1, 0.3), pred(5, 0.99)])).toEqual([0, 2]);
-    expect(readLine({ ...line, skippable: [false, false, false] }, [pred(2, 0.99), pred(1, 0.3), pred(5, 0.99)])).toEqual([0, 1, 2]);
+    expect(readLine(line, [pred(2, 0.99), pred(1, 0.3), pred(5, 0.99)]).chosen).toEqual([0, 2]);
+    expect(readLine({ ...line, skippable: [false, false, false] }, [pred(2, 0.99), pred(1, 0.3), pred(5, 0.99)]).chosen).toEqual([0, 1, 2]);
   });
 
   it('prices pieces that share most of their columns (a broken digit) against reading them apart', () => {
@@ -56,7 +62,7 @@ describe('readLine', () => {
       atoms: 2, skippable: [false, false], cutStrokes: [0, 0, 0],
       candidates: [{ start: 0, end: 1, box: box(0, 60) }, { start: 1, end: 2, box: box(10, 60) }, { start: 0, end: 2, box: box(0, 70) }],
     };
-    expect(readLine(line, [pred(1, 0.99), pred(7, 0.99), pred(4, 0.9)])).toEqual([2]);
+    expect(readLine(line, [pred(1, 0.99), pred(7, 0.99), pred(4, 0.9)]).chosen).toEqual([2]);
   });
 
   it('prices a cut, and without cuts never separates the atoms of one part', () => {
@@ -66,13 +72,49 @@ describe('readLine', () => {
       candidates: [{ start: 0, end: 1, box: box(0, 35) }, { start: 1, end: 2, box: box(35, 35) }, { start: 0, end: 2, box: box(0, 70) }],
     });
     const preds = [pred(4, 0.9), pred(7, 0.9), pred(8, 0.5)];
-    expect(readLine(narrow([0, 0, 0]), preds)).toEqual([0, 1]);
-    expect(readLine(narrow([0, 2, 0]), preds)).toEqual([2]); // 0.81 · e^−1.5 < 0.5
-    expect(readLine(narrow([0, 1, 0]), [pred(4, 0.99), pred(7, 0.99), pred(8, 0.3)])).toEqual([0, 1]); // 0.98 · e^−1 > 0.3
-    expect(readLine(narrow([0, 1, 0]), [pred(4, 0.99), pred(7, 0.99), pred(8, 0.3)], false)).toEqual([2]);
+    expect(readLine(narrow([0, 0, 0]), preds).chosen).toEqual([0, 1]);
+    expect(readLine(narrow([0, 2, 0]), preds).chosen).toEqual([2]); // 0.81 · e^−1.5 < 0.5
+    expect(readLine(narrow([0, 1, 0]), [pred(4, 0.99), pred(7, 0.99), pred(8, 0.3)]).chosen).toEqual([0, 1]); // 0.98 · e^−1 > 0.3
+    expect(readLine(narrow([0, 1, 0]), [pred(4, 0.99), pred(7, 0.99), pred(8, 0.3)], false).chosen).toEqual([2]);
     expect(usesCut(twoAtoms([0, 1, 0]), [0, 1])).toBe(true);
     expect(usesCut(twoAtoms([0, 1, 0]), [2])).toBe(false);
     expect(usesCut(twoAtoms(), [0, 1])).toBe(false);
+  });
+});
+
+describe('reading a candidate as two digits', () => {
+  // One part 140 wide and 100 high, cut once: the pieces read poorly, the whole reads as an 8.
+  const lone = twoAtoms([0, 1, 0]);
+  const preds = [pred(1, 0.5), pred(7, 0.5), pred(8, 0.95, 0.9)];
+  const reads = [undefined, undefined, pairRead(4, 7, 0.9)];
+
+  it('reads the box whole as two digits when the pair reader and the pair score make that the likeliest reading', () => {
+    // 0.9 × 0.99 · e^−1, halves 70 wide; against the 8 (0.95 × 0.9³, 1.4 line heights wide) and the cut pieces.
+    expect(readLine(lone, preds, true, READING_PRICES, [0, 0, 0.99], reads)).toEqual({ chosen: [2], asPair: [true] });
+    expect(readLine(lone, preds, true, READING_PRICES, [0, 0, 0.99])).toEqual({ chosen: [0, 1], asPair: [false, false] });
+    // Not where the pair score says it is one digit, nor where the pair reader is unsure.
+    expect(readLine(lone, preds, true, READING_PRICES, [0, 0, READING_PRICES.pairReadScore / 2], reads).asPair).not.toContain(true);
+    expect(readLine(lone, preds, true, READING_PRICES, [0, 0, 0.99], [undefined, undefined, pairRead(4, 7, 0.01)]).asPair).not.toContain(true);
+  });
+
+  it('reads a lone mark as a pair only when its own pair score says it may be two digits', () => {
+    const single = (pairScore: number) => ({ prediction: pred(8, 0.95, 0.9), box: box(0, 140), pairScore });
+    const reading = chooseReading(lone, preds, single(READING_PRICES.lonePairReadScore), READING_PRICES, [0, 0, 0.99], reads);
+    expect(reading).toEqual({ chosen: [2], asPair: [true] });
+    expect(chooseReading(lone, preds, single(0.5), READING_PRICES, [0, 0, 0.99], reads)).toEqual({ chosen: [], asPair: [] });
+  });
+
+  it('answers a pair as two digits, each with half the box, and the pair in the whole probability', () => {
+    const a = lineAnswer([
+      { prediction: pred(8, 0.95, 0.9), box: box(0, 140), pairScore: 0.99, pair: pairRead(4, 7, 0.9) },
+      { prediction: pred(2, 0.9, 0.95), box: box(160, 60) },
+    ], true);
+    expect(a.number).toBe('472');
+    expect(a.digit).toBe(4);
+    expect(a.digits!.map((d) => [d.box.x, d.box.width])).toEqual([[0, 70], [70, 70], [160, 60]]);
+    expect(a.digits![1]).toMatchObject({ digit: 7, probability: 0.9, digitScore: 0.99, isDigit: true });
+    expect(a.probability).toBeCloseTo(0.9 * 0.99 * 0.9 * 0.95, 6);
+    expect(a.digitScore).toBe(0.95);
   });
 });
 
@@ -81,11 +123,11 @@ describe('chooseReading', () => {
 
   it('reads two separate parts as a number unless the one-digit reading is far likelier', () => {
     const preds = [pred(4, 0.99, 0.99), pred(7, 0.98, 0.99), pred(8, 0.9, 0.5)];
-    expect(chooseReading(twoAtoms(), preds, whole(0.9, 0.2))).toEqual([0, 1]);
+    expect(chooseReading(twoAtoms(), preds, whole(0.9, 0.2)).chosen).toEqual([0, 1]);
     // The whole as one digit, sure and digit-like: one digit...
-    expect(chooseReading(twoAtoms(), [pred(4, 0.6, 0.6), pred(7, 0.6, 0.6), pred(8, 0.5, 0.5)], whole(0.999, 0.999, 140))).toEqual([]);
+    expect(chooseReading(twoAtoms(), [pred(4, 0.6, 0.6), pred(7, 0.6, 0.6), pred(8, 0.5, 0.5)], whole(0.999, 0.999, 140)).chosen).toEqual([]);
     // ...but not a one-digit reading of the first part alone, which leaves the second one out.
-    expect(chooseReading(twoAtoms(), [pred(4, 0.6, 0.6), pred(7, 0.6, 0.6), pred(8, 0.5, 0.5)], whole(0.999, 0.999, 60))).toEqual([0, 1]);
+    expect(chooseReading(twoAtoms(), [pred(4, 0.6, 0.6), pred(7, 0.6, 0.6), pred(8, 0.5, 0.5)], whole(0.999, 0.999, 60)).chosen).toEqual([0, 1]);
   });
 
   it('cuts a lone part only when it is refused as one digit, as wide as two, and the model vouches for every piece', () => {
@@ -93,29 +135,29 @@ describe('chooseReading', () => {
     expect(separateParts(lone)).toBe(1);
     expect(separateParts(twoAtoms())).toBe(2);
     const sure = [pred(4, 0.99, 0.99), pred(7, 0.99, 0.99), pred(8, 0.3, 0.3)];
-    expect(chooseReading(lone, sure, whole(0.3, 0.3))).toEqual([0, 1]);
+    expect(chooseReading(lone, sure, whole(0.3, 0.3)).chosen).toEqual([0, 1]);
     // Taken for a digit as one mark: it stays one digit, however sure the pieces are.
-    expect(chooseReading(lone, sure, whole(0.9, 0.9))).toEqual([]);
+    expect(chooseReading(lone, sure, whole(0.9, 0.9)).chosen).toEqual([]);
     // A piece the model is unsure of, or does not quite take for a digit: the mark stays refused.
-    expect(chooseReading(lone, [pred(4, 0.8, 0.99), pred(7, 0.99, 0.99), pred(8, 0.3, 0.3)], whole(0.3, 0.3))).toEqual([]);
-    expect(chooseReading(lone, [pred(4, 0.99, 0.8), pred(7, 0.99, 0.99), pred(8, 0.3, 0.3)], whole(0.3, 0.3))).toEqual([]);
+    expect(chooseReading(lone, [pred(4, 0.8, 0.99), pred(7, 0.99, 0.99), pred(8, 0.3, 0.3)], whole(0.3, 0.3)).chosen).toEqual([]);
+    expect(chooseReading(lone, [pred(4, 0.99, 0.8), pred(7, 0.99, 0.99), pred(8, 0.3, 0.3)], whole(0.3, 0.3)).chosen).toEqual([]);
     // No wider than one letter (110 wide, 100 high): not cut.
     const narrow: LineShape = { ...lone, candidates: [{ start: 0, end: 1, box: box(0, 55) }, { start: 1, end: 2, box: box(55, 55) }, { start: 0, end: 2, box: box(0, 110) }] };
-    expect(chooseReading(narrow, sure, { ...whole(0.3, 0.3), box: box(0, 110) })).toEqual([]);
+    expect(chooseReading(narrow, sure, { ...whole(0.3, 0.3), box: box(0, 110) }).chosen).toEqual([]);
   });
 
   it('cuts a lone part taken for a digit when the pair score says it is two digits run together, down to as wide as high', () => {
     const lone = twoAtoms([0, 1, 0]);
     const sure = [pred(4, 0.99, 0.99), pred(7, 0.99, 0.99), pred(8, 0.3, 0.3)];
-    expect(chooseReading(lone, sure, { ...whole(0.9, 0.9), pairScore: 0.995 })).toEqual([0, 1]);
-    expect(chooseReading(lone, sure, { ...whole(0.9, 0.9), pairScore: 0.99 })).toEqual([]);
+    expect(chooseReading(lone, sure, { ...whole(0.9, 0.9), pairScore: 0.995 }).chosen).toEqual([0, 1]);
+    expect(chooseReading(lone, sure, { ...whole(0.9, 0.9), pairScore: 0.99 }).chosen).toEqual([]);
     // The pieces must still be vouched for.
-    expect(chooseReading(lone, [pred(4, 0.8, 0.99), pred(7, 0.99, 0.99), pred(8, 0.3, 0.3)], { ...whole(0.9, 0.9), pairScore: 0.995 })).toEqual([]);
+    expect(chooseReading(lone, [pred(4, 0.8, 0.99), pred(7, 0.99, 0.99), pred(8, 0.3, 0.3)], { ...whole(0.9, 0.9), pairScore: 0.995 }).chosen).toEqual([]);
     // Touching digits overlap: a mark 1.1 times as wide as high is cut on the pair score's word (not
     // on the digit score's, above), one narrower than it is high is not.
     const ofWidth = (w: number): LineShape => ({ ...lone, candidates: [{ start: 0, end: 1, box: box(0, w / 2) }, { start: 1, end: 2, box: box(w / 2, w / 2) }, { start: 0, end: 2, box: box(0, w) }] });
-    expect(chooseReading(ofWidth(110), sure, { ...whole(0.9, 0.9), box: box(0, 110), pairScore: 0.995 })).toEqual([0, 1]);
-    expect(chooseReading(ofWidth(90), sure, { ...whole(0.9, 0.9), box: box(0, 90), pairScore: 0.995 })).toEqual([]);
+    expect(chooseReading(ofWidth(110), sure, { ...whole(0.9, 0.9), box: box(0, 110), pairScore: 0.995 }).chosen).toEqual([0, 1]);
+    expect(chooseReading(ofWidth(90), sure, { ...whole(0.9, 0.9), box: box(0, 90), pairScore: 0.995 }).chosen).toEqual([]);
   });
 
   it('cuts a part beside another one, and reads again without the cut when a piece is not a digit', () => {
@@ -129,9 +171,9 @@ describe('chooseReading', () => {
     };
     expect(separateParts(line)).toBe(2);
     const sure = [pred(4, 0.99, 0.99), pred(7, 0.99, 0.99), pred(8, 0.4, 0.4), pred(1, 0.99, 0.99), pred(2, 0.1, 0.1)];
-    expect(chooseReading(line, sure, whole(0.5, 0.1, 180))).toEqual([0, 1, 3]);
+    expect(chooseReading(line, sure, whole(0.5, 0.1, 180)).chosen).toEqual([0, 1, 3]);
     const notADigit = [pred(4, 0.99, 0.99), pred(7, 0.99, 0.3), pred(8, 0.4, 0.6), pred(1, 0.99, 0.99), pred(2, 0.1, 0.1)];
-    expect(chooseReading(line, notADigit, whole(0.5, 0.1, 180))).toEqual([2, 3]);
+    expect(chooseReading(line, notADigit, whole(0.5, 0.1, 180)).chosen).toEqual([2, 3]);
   });
 });
 
