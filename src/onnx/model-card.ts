@@ -113,7 +113,7 @@ fp32 max |Δp| ${card.parity.fp32MaxAbsProbDiff.toExponential(1)}, int8 max |Δp
 applies (polarity, crop, resize to 20 px, centre of mass at the centre of 28×28).
 
 ${card.digitScore ? digitScoreParagraph(card.digitScore) : ''}${card.pairScore ? pairScoreParagraph(card.pairScore) : ''}${card.pairDigits ? pairDigitsParagraph(card.pairDigits) : ''}**Limits.** Trained on MNIST only: American census workers' and students' handwriting from the 1990s,
-scanned and normalised. ${card.digitScore ? 'The digit score catches many marks that are not digits, not all (see its figures); the probabilities are calibrated for digits only; the model reads one digit, and the server reads a number by reading its digits one by one' : 'It always answers one of 0–9, even for letters, several digits or an empty image'};
+scanned and normalised. ${card.digitScore ? 'The digit score catches many marks that are not digits, not all (see its figures); the probabilities are calibrated for digits only; the model reads one digit (or, with the pair reader, two touching digits at once), and the server reads a number character by character' : 'It always answers one of 0–9, even for letters, several digits or an empty image'};
 treat low probabilities as "not sure". Accuracy on photos and canvas drawings is lower than on MNIST
 and depends on the preprocessing. Not for decisions about people.
 

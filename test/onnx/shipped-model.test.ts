@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileSha256, ModelCard } from '../../src/onnx/model-card';
 import { DIGIT_SCORE_OUTPUT, digitScoreInfo, PAIR_SCORE_HEAD, PAIR_SCORE_OUTPUT, scoreHeadInfo } from '../../src/onnx/digit-score';
 import { evaluateOnnxLogits } from '../../src/onnx/evaluate-onnx';
+import { PAIR_DIGITS_OUTPUT } from '../../src/onnx/pair-digits';
 import { evaluateLogits } from '../../src/metrics/classification';
 import { loadMnist } from '../../src/data/mnist';
 
@@ -48,5 +49,11 @@ describe('shipped model (artifacts/)', () => {
     const info = scoreHeadInfo(readFileSync(join('artifacts', card!.file)), PAIR_SCORE_HEAD);
     expect(info).toMatchObject({ line: 0.5, fit: card!.pairScore!.fit, validation: card!.pairScore!.validation });
     expect(card!.outputs.map((o) => o.name)).toContain(PAIR_SCORE_OUTPUT);
+  });
+
+  it('has the pair reader its card describes', () => {
+    const info = scoreHeadInfo(readFileSync(join('artifacts', card!.file)), { output: PAIR_DIGITS_OUTPUT });
+    expect(info).toMatchObject({ fit: card!.pairDigits!.fit, validation: card!.pairDigits!.validation });
+    expect(card!.outputs.map((o) => o.name)).toContain(PAIR_DIGITS_OUTPUT);
   });
 });
