@@ -131,15 +131,18 @@ export const fitDigitScoreCommand: CommandModule<object, FitArgs> = {
 
 interface FitPairArgs { model: string; out?: string; card: string; quick: boolean }
 
+/** The options of a command that fits a head and adds it to a model; `replaced` says what of the model it replaces and keeps. */
+const headFitOptions = (replaced: string) => ({
+  model: { type: 'string', default: SERVE_DEFAULTS.model, describe: `ONNX model to add the head to (${replaced})` },
+  out: { type: 'string', describe: 'where to write the model with the head (default: over --model)' },
+  card: { type: 'string', default: 'artifacts/model-card.json', describe: 'model card to bring up to date when it describes --out' },
+  quick: { type: 'boolean', default: false, describe: 'a small fit (minutes fewer, a weaker head): for trying the command' },
+} as const);
+
 export const fitPairScoreCommand: CommandModule<object, FitPairArgs> = {
   command: 'fit-pair-score',
   describe: 'fit the pair-score head (one digit or two run together) on fc1 from digits, non-digit marks and touching pairs, and add it to the model',
-  builder: (y) => y.options({
-    model: { type: 'string', default: SERVE_DEFAULTS.model, describe: 'ONNX model to add the head to (an earlier pair head is replaced, the digit-score head kept)' },
-    out: { type: 'string', describe: 'where to write the model with the head (default: over --model)' },
-    card: { type: 'string', default: 'artifacts/model-card.json', describe: 'model card to bring up to date when it describes --out' },
-    quick: { type: 'boolean', default: false, describe: 'a small fit (minutes fewer, a weaker head): for trying the command' },
-  }),
+  builder: (y) => y.options(headFitOptions('an earlier pair head is replaced, the digit-score head kept')),
   handler: async (argv) => {
     const out = argv.out ?? argv.model;
     const quick = argv.quick ? { mnistDigits: 1000, digitUploadsPerCondition: 3, pairUploadsPerCondition: 6, validationUploadsPerCondition: 3, marksPerFamily: 5, lineNumbersPerKind: 4, validationMarksPerFamily: 3, lineDigits: 1000 } : {};
@@ -155,12 +158,7 @@ export const fitPairScoreCommand: CommandModule<object, FitPairArgs> = {
 export const fitPairDigitsCommand: CommandModule<object, FitPairArgs> = {
   command: 'fit-pair-digits',
   describe: 'fit the pair reader (which two digits a box of two touching digits holds, "00"–"99") on fc1 and add it to the model',
-  builder: (y) => y.options({
-    model: { type: 'string', default: SERVE_DEFAULTS.model, describe: 'ONNX model to add the head to (an earlier pair reader is replaced, the score heads kept)' },
-    out: { type: 'string', describe: 'where to write the model with the head (default: over --model)' },
-    card: { type: 'string', default: 'artifacts/model-card.json', describe: 'model card to bring up to date when it describes --out' },
-    quick: { type: 'boolean', default: false, describe: 'a small fit (minutes fewer, a weaker head): for trying the command' },
-  }),
+  builder: (y) => y.options(headFitOptions('an earlier pair reader is replaced, the score heads kept')),
   handler: async (argv) => {
     const out = argv.out ?? argv.model;
     const quick = argv.quick ? { composedPairs: 2000, mnistDigits: 300, digitUploadsPerCondition: 2, marksPerFamily: 3, pairUploadsPerCondition: 4, lineNumbersPerKind: 4, validationComposed: 200, validationUploadsPerCondition: 2, epochs: 2 } : {};

@@ -1,7 +1,7 @@
 import { onnx } from 'onnx-proto';
 import { AppError } from '../errors';
 import { createRng, shuffleInPlace } from '../data/rng';
-import { DIGIT_SCORE_FEATURES, fail, floatOutput, stripHead } from './digit-score';
+import { DIGIT_SCORE_FEATURES, fail, floatOutput, type FitOptions, stripHead } from './digit-score';
 
 /**
  * The pair reader: a head that reads a box holding two digits run together as the pair it spells, one
@@ -27,16 +27,8 @@ export interface ClassHead {
   info?: Record<string, unknown>;
 }
 
-export interface ClassFitOptions {
-  hidden: number; // ReLU units between fc1 and the classes
-  epochs: number;
-  batchSize: number;
-  learningRate: number; // Adam
-  l2: number; // weight decay on w1 and w2
-  seed: number; // initial weights and the order of the examples
-}
-
-export const CLASS_FIT_DEFAULTS: Readonly<ClassFitOptions> = Object.freeze({ hidden: 384, epochs: 10, batchSize: 64, learningRate: 1e-3, l2: 1e-4, seed: 3 });
+/** The score heads' fit options; a wider hidden layer for 101 classes than for one score. */
+export const CLASS_FIT_DEFAULTS: Readonly<FitOptions> = Object.freeze({ hidden: 384, epochs: 10, batchSize: 64, learningRate: 1e-3, l2: 1e-4, seed: 3 });
 
 /**
  * A small MLP (features → `hidden` ReLU → `classes`, softmax cross-entropy) fitted on rows of `features`
@@ -45,7 +37,7 @@ export const CLASS_FIT_DEFAULTS: Readonly<ClassFitOptions> = Object.freeze({ hid
  * features are ReLU outputs, about half zeros, which the loops skip.
  * @example const head = fitClassHead(pairFeatures, pairLabels, 1000, 100);
  */
-export function fitClassHead(features: Float32Array, labels: ArrayLike<number>, d: number, classes: number, partial: Partial<ClassFitOptions> = {},
+export function fitClassHead(features: Float32Array, labels: ArrayLike<number>, d: number, classes: number, partial: Partial<FitOptions> = {},
   log: (epoch: number, loss: number) => void = () => {}): ClassHead {
   const o = { ...CLASS_FIT_DEFAULTS, ...partial };
   const n = features.length / d, h = o.hidden;

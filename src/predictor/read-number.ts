@@ -85,6 +85,7 @@ export interface ReadingPrices {
   pairMaxAspect: number;
   pairReadWeight: number;
   pairReadPrice: number;
+  /** A lone mark may be read as a pair where it may be cut, or where its own pair score is at least this. */
   lonePairReadScore: number;
   /** A pair reading counts only when the pair reader gives its pair at least this (on a lone mark, `lonePairMinProbability`). */
   pairMinProbability: number;
@@ -155,8 +156,8 @@ function overlapLog(a: Box, b: Box, prices: ReadingPrices): number {
 }
 
 /**
- * The best reading: candidate indices in order, left to right, or [] when no reading covers the line
- * (every atom a stray mark). Dynamic programming over candidates, each taking the best reading that
+ * The best reading: candidate indices in order, left to right (none when no reading covers the line:
+ * every atom a stray mark), and which of them are read as two digits. Dynamic programming over candidates, each taking the best reading that
  * ends just before it (stray atoms in between skipped at their price), so the price of two neighbours
  * overlapping is counted exactly. Without `allowCuts`, no part is cut in two. A candidate with a pair
  * reading (`pairReads`) is read as one digit or as two, whichever scores higher.
