@@ -157,7 +157,7 @@ export const fitPairScoreCommand: CommandModule<object, FitPairArgs> = {
 
 export const fitPairDigitsCommand: CommandModule<object, FitPairArgs> = {
   command: 'fit-pair-digits',
-  describe: 'fit the pair reader (which two digits a box of two touching digits holds, "00"–"99") on fc1 and add it to the model',
+  describe: 'fit the pair reader (which two digits, "00"–"99", a box of two touching digits holds, or none) on fc1 and add it to the model',
   builder: (y) => y.options(headFitOptions('an earlier pair reader is replaced, the score heads kept')),
   handler: async (argv) => {
     const out = argv.out ?? argv.model;
