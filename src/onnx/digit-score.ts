@@ -158,32 +158,42 @@ export function fail(why: string): never {
 }
 
 /**
- * The model with the head (any earlier one of the same kind replaced): Gemm on `fc1/out`, then Sigmoid,
- * as graph output `kind.output` [N, 1]; `head.info` goes into the metadata under the same name (JSON).
+ * The model with an MLP head on `fc1/out` (any earlier one named `prefix` replaced): Gemm, ReLU, Gemm
+ * (its output `${prefix}/${last.logits}`), then `last.opType` as graph output `prefix` [N, b2's length];
+ * `info` goes into the metadata under the same name (JSON). The score heads and the pair reader share it.
  */
-export function addScoreHead(model: Uint8Array, head: DigitScoreHead, kind: ScoreHeadKind = DIGIT_SCORE_HEAD): Uint8Array {
+export function addMlpHead(model: Uint8Array, prefix: string, w: { w1: Float32Array; b1: Float32Array; w2: Float32Array; b2: Float32Array },
+  last: { opType: 'Sigmoid' | 'Softmax'; logits: string; attribute?: onnx.IAttributeProto[] }, info: unknown): Uint8Array {
   const m = onnx.ModelProto.decode(model);
   const graph = m.graph ?? fail('the model has no graph');
-  const prefix = kind.output;
   stripHead(graph, prefix);
   if (!graph.node!.some((n) => n.output?.includes(DIGIT_SCORE_FEATURES))) fail(`no node produces '${DIGIT_SCORE_FEATURES}'`);
-  const h = head.b1.length, d = head.w1.length / h;
+  const h = w.b1.length, d = w.w1.length / h, width = w.b2.length;
   const tensor = (name: string, data: Float32Array, dims: number[]): onnx.ITensorProto => ({
     name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
   });
   graph.initializer!.push(
-    tensor(`${prefix}.w1`, head.w1, [d, h]), tensor(`${prefix}.b1`, head.b1, [h]),
-    tensor(`${prefix}.w2`, head.w2, [h, 1]), tensor(`${prefix}.b2`, Float32Array.of(head.b2), [1]),
+    tensor(`${prefix}.w1`, w.w1, [d, h]), tensor(`${prefix}.b1`, w.b1, [h]),
+    tensor(`${prefix}.w2`, w.w2, [h, width]), tensor(`${prefix}.b2`, w.b2, [width]),
   );
+  const logits = `${prefix}/${last.logits}`;
   graph.node!.push(
     { opType: 'Gemm', name: `${prefix}/hidden`, input: [DIGIT_SCORE_FEATURES, `${prefix}.w1`, `${prefix}.b1`], output: [`${prefix}/hidden`] },
     { opType: 'Relu', name: `${prefix}/relu`, input: [`${prefix}/hidden`], output: [`${prefix}/hidden_relu`] },
-    { opType: 'Gemm', name: `${prefix}/logit`, input: [`${prefix}/hidden_relu`, `${prefix}.w2`, `${prefix}.b2`], output: [`${prefix}/logit`] },
-    { opType: 'Sigmoid', name: `${prefix}/sigmoid`, input: [`${prefix}/logit`], output: [prefix] },
+    { opType: 'Gemm', name: logits, input: [`${prefix}/hidden_relu`, `${prefix}.w2`, `${prefix}.b2`], output: [logits] },
+    { opType: last.opType, name: `${prefix}/${last.opType.toLowerCase()}`, input: [logits], output: [prefix], ...(last.attribute ? { attribute: last.attribute } : {}) },
   );
-  graph.output!.push(floatOutput(prefix, 1));
-  m.metadataProps = [...(m.metadataProps ?? []).filter((p) => p.key !== prefix), { key: prefix, value: JSON.stringify(head.info) }];
+  graph.output!.push(floatOutput(prefix, width));
+  m.metadataProps = [...(m.metadataProps ?? []).filter((p) => p.key !== prefix), { key: prefix, value: JSON.stringify(info) }];
   return onnx.ModelProto.encode(m).finish();
+}
+
+/**
+ * The model with the head (any earlier one of the same kind replaced): Gemm on `fc1/out`, then Sigmoid,
+ * as graph output `kind.output` [N, 1]; `head.info` goes into the metadata under the same name (JSON).
+ */
+export function addScoreHead(model: Uint8Array, head: DigitScoreHead, kind: ScoreHeadKind = DIGIT_SCORE_HEAD): Uint8Array {
+  return addMlpHead(model, kind.output, { ...head, b2: Float32Array.of(head.b2) }, { opType: 'Sigmoid', logits: 'logit' }, head.info);
 }
 
 /** The model with the digit-score head (any earlier one replaced). */

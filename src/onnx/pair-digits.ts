@@ -1,7 +1,7 @@
 import { onnx } from 'onnx-proto';
 import { AppError } from '../errors';
 import { createRng, shuffleInPlace } from '../data/rng';
-import { DIGIT_SCORE_FEATURES, fail, floatOutput, type FitOptions, stripHead } from './digit-score';
+import { addMlpHead, type FitOptions } from './digit-score';
 
 /**
  * The pair reader: a head that reads a box holding two digits run together as the pair it spells, one
@@ -137,25 +137,5 @@ export function classProbabilities(head: ClassHead, features: Float32Array): Flo
  * Softmax, as graph output `output` [N, classes]; `head.info` goes into the metadata under that name.
  */
 export function addClassHead(model: Uint8Array, head: ClassHead, output = PAIR_DIGITS_OUTPUT): Uint8Array {
-  const m = onnx.ModelProto.decode(model);
-  const graph = m.graph ?? fail('the model has no graph');
-  stripHead(graph, output);
-  if (!graph.node!.some((n) => n.output?.includes(DIGIT_SCORE_FEATURES))) fail(`no node produces '${DIGIT_SCORE_FEATURES}'`);
-  const h = head.b1.length, d = head.w1.length / h, classes = head.b2.length;
-  const tensor = (name: string, data: Float32Array, dims: number[]): onnx.ITensorProto => ({
-    name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-  });
-  graph.initializer!.push(
-    tensor(`${output}.w1`, head.w1, [d, h]), tensor(`${output}.b1`, head.b1, [h]),
-    tensor(`${output}.w2`, head.w2, [h, classes]), tensor(`${output}.b2`, head.b2, [classes]),
-  );
-  graph.node!.push(
-    { opType: 'Gemm', name: `${output}/hidden`, input: [DIGIT_SCORE_FEATURES, `${output}.w1`, `${output}.b1`], output: [`${output}/hidden`] },
-    { opType: 'Relu', name: `${output}/relu`, input: [`${output}/hidden`], output: [`${output}/hidden_relu`] },
-    { opType: 'Gemm', name: `${output}/logits`, input: [`${output}/hidden_relu`, `${output}.w2`, `${output}.b2`], output: [`${output}/logits`] },
-    { opType: 'Softmax', name: `${output}/softmax`, input: [`${output}/logits`], output: [output], attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 1 }] },
-  );
-  graph.output!.push(floatOutput(output, classes));
-  m.metadataProps = [...(m.metadataProps ?? []).filter((p) => p.key !== output), { key: output, value: JSON.stringify(head.info) }];
-  return onnx.ModelProto.encode(m).finish();
+  return addMlpHead(model, output, head, { opType: 'Softmax', logits: 'logits', attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 1 }] }, head.info);
 }

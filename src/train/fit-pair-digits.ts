@@ -1,5 +1,6 @@
 import { PIXELS, subset, toFloat } from '../data/mnist';
 import { composePair } from '../data/outliers';
+import { argmaxRows } from '../metrics/classification';
 import { createRng } from '../data/rng';
 import { addClassHead, CLASS_FIT_DEFAULTS, classProbabilities, fitClassHead, NOT_A_PAIR, PAIR_DIGITS_WIDTH } from '../onnx/pair-digits';
 import { separateParts } from '../predictor/read-number';
@@ -114,12 +115,8 @@ export async function fitPairDigits(modelPath: string, partial: Partial<PairDigi
     log('validation');
     const accuracy = async (images: Float32Array, labels: number[]) => {
       const probs = classProbabilities(head, (await fc1Features(session, images)).fc1);
-      let right = 0;
-      labels.forEach((label, i) => {
-        let best = 0;
-        for (let c = 1; c < PAIR_DIGITS_WIDTH; c++) if (probs[i * PAIR_DIGITS_WIDTH + c] > probs[i * PAIR_DIGITS_WIDTH + best]) best = c;
-        if (best === label) right++;
-      });
+      const read = argmaxRows(probs, PAIR_DIGITS_WIDTH);
+      const right = labels.filter((label, i) => read[i] === label).length;
       return labels.length ? Number((right / labels.length).toFixed(4)) : 0;
     };
     const valComposed = composed(split.val, opts.validationComposed, opts.validationSeed);
