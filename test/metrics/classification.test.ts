@@ -1,5 +1,5 @@
-import { argmaxRows, evaluateLogits, expectedCalibrationError, nll, softmax } from '../../src/metrics/classification';
-import { fitTemperature } from '../../src/train/calibration';
+import { argmaxRows, createEceAccumulator, eceFloor, evaluateLogits, expectedCalibrationError, nll, softmax } from '../../src/metrics/classification';
+import { fitLogistic, fitTemperature } from '../../src/train/calibration';
 import { emaDecayAt, learningRateAt } from '../../src/train/schedule';
 import { earlyStopping } from '../../src/train/trainer';
 import { adamShardUpdate } from '../../src/train/adam';
@@ -37,6 +37,32 @@ describe('metrics', () => {
     expect(t).toBeGreaterThan(2.2);
     expect(t).toBeLessThan(2.8);
     expect(nll(logits, labels, t)).toBeLessThan(nll(logits, labels, 1));
+  });
+
+  it('fitLogistic recovers the weights that generated the outcomes, and moves off its start', () => {
+    const rng = createRng(11);
+    const truth = [-0.7, 0.6, 0.15];
+    const x: number[][] = [], right: boolean[] = [];
+    for (let i = 0; i < 20000; i++) {
+      const row = [1, rng.uniform(-6, 9), 2 + rng.int(7)];
+      x.push(row);
+      right.push(rng.next() < 1 / (1 + Math.exp(-row.reduce((s, v, j) => s + v * truth[j], 0))));
+    }
+    const w = fitLogistic(x, right, [0, 1, 0]);
+    w.forEach((v, j) => expect(Math.abs(v - truth[j])).toBeLessThan(0.08));
+  });
+
+  it('eceFloor: no noise for sure answers, less on more answers, whatever their order', () => {
+    expect(eceFloor([1, 1, 1, 0, 0])).toBe(0);
+    const rng = createRng(5);
+    const few = Array.from({ length: 300 }, () => rng.uniform(0.2, 1));
+    const many = Array.from({ length: 4800 }, () => rng.uniform(0.2, 1));
+    expect(eceFloor(few)).toBeGreaterThan(2 * eceFloor(many));
+    expect(eceFloor([...few].reverse())).toBe(eceFloor(few));
+    // Answers drawn as calibrated score about the floor.
+    const acc = createEceAccumulator();
+    for (const c of many) acc.add(c, rng.next() < c);
+    expect(acc.value()).toBeLessThan(3 * eceFloor(many));
   });
 
   it('evaluateLogits fills the confusion matrix and per-class accuracy', () => {
