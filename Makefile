@@ -5,7 +5,7 @@ MODEL ?= artifacts/mnist-cnn.int8.onnx
 ARGS ?=
 VERSION := $(shell $(NODE) -p "require('./package.json').version")
 
-.PHONY: build data outlier-marks train train-seeds resume evaluate evaluate-tfjs export-onnx fit-digit-score fit-pair-score fit-pair-digits report bench-train serve predict bench bench-files evaluate-uploads evaluate-numbers evaluate-corrupted evaluate-images fuzz container-test test lint ci dist clean
+.PHONY: build data outlier-marks train train-seeds resume evaluate evaluate-tfjs export-onnx fit-digit-score fit-pair-score fit-pair-digits fit-number-calibration report bench-train serve predict bench bench-files evaluate-uploads evaluate-numbers evaluate-corrupted evaluate-images fuzz container-test test lint ci dist clean
 
 build:
 	npm run build
@@ -54,6 +54,11 @@ fit-pair-score: build
 # the number reading may read a candidate whole as two digits with it.
 fit-pair-digits: build
 	$(CLI) fit-pair-digits --model $(MODEL) $(ARGS)
+
+# The map from a number's raw reading probability to a calibrated one, fitted on numbers of MNIST
+# validation digits; prints the weights for NUMBER_CALIBRATION (src/predictor/read-number.ts).
+fit-number-calibration: build
+	$(CLI) fit-number-calibration --model $(MODEL) $(ARGS)
 
 report: build
 	$(CLI) report $(ARGS)

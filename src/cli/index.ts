@@ -5,7 +5,7 @@ import { trainCommand, evaluateCommand, dataCommand, benchTrainCommand, reportCo
 import { exportCommand } from './onnx-commands';
 import { serveCommand, benchCommand, benchFilesCommand } from './serve-commands';
 import { predictCommand, evaluateImagesCommand } from './files-commands';
-import { evaluateCorruptedCommand, evaluateNumbersCommand, evaluateUploadsCommand, fitDigitScoreCommand, fitPairDigitsCommand, fitPairScoreCommand } from './uploads-commands';
+import { evaluateCorruptedCommand, evaluateNumbersCommand, evaluateUploadsCommand, fitDigitScoreCommand, fitNumberCalibrationCommand, fitPairDigitsCommand, fitPairScoreCommand } from './uploads-commands';
 import { fuzzCommand } from './fuzz-commands';
 import { containerTestCommand } from './deploy-commands';
 import { AppError } from '../errors';
@@ -33,6 +33,7 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<void
     .command(fitDigitScoreCommand)
     .command(fitPairScoreCommand)
     .command(fitPairDigitsCommand)
+    .command(fitNumberCalibrationCommand)
     .command(evaluateImagesCommand)
     .command(fuzzCommand)
     .command(containerTestCommand)

@@ -5,9 +5,8 @@ import { DIGIT_SCORE_FIT_DEFAULTS, fitDigitScore } from '../uploads/fit-digit-sc
 import { fitPairScore } from '../train/fit-pair-score';
 import { fitPairDigits } from '../train/fit-pair-digits';
 import type { CommandModule } from 'yargs';
-import { loadMnist } from '../data/mnist';
 import { resolveServeConfig, SERVE_DEFAULTS } from '../serve/config';
-import { createPredictor } from '../predictor';
+import { createPredictor, NUMBER_CALIBRATION } from '../predictor';
 import { evaluateMnistPngs, evaluateUploads, UploadExample, UPLOADS_DEFAULTS } from '../uploads/evaluate-uploads';
 import { CORRUPTED_DEFAULTS, evaluateCorrupted } from '../uploads/evaluate-corrupted';
 import { CORRUPTION_KINDS, CorruptionKind } from '../data/corruptions';
@@ -17,6 +16,9 @@ import { NON_DIGIT_FAMILIES } from '../uploads/non-digits';
 import { LAYOUT_FAMILIES } from '../uploads/layouts';
 import { tradeoffPlot } from '../uploads/tradeoff-plot';
 import { evaluateNumbers, NumberExample, numbersPicture, NUMBERS_DEFAULTS } from '../uploads/evaluate-numbers';
+import { fitNumberCalibration, NUMBER_CALIBRATION_FIT_DEFAULTS } from '../uploads/fit-number-calibration';
+import { loadMnist, stratifiedSplit, subset } from '../data/mnist';
+import { TRAIN_DEFAULTS } from '../train/config';
 
 interface Args { model?: string; only?: string[]; mnist: boolean; failures?: string; seed: number; 'per-condition': number; 'per-empty': number; 'per-family': number; 'per-layout': number; out: string; picture: string; tradeoff: string; decoder: string }
 
@@ -192,14 +194,44 @@ export const evaluateNumbersCommand: CommandModule<object, NumbersArgs> = {
     const t0 = performance.now();
     try {
       const report = await evaluateNumbers(predictor, test, { ...NUMBERS_DEFAULTS, seed: argv.seed, perSet: argv['per-set'] }, (e) => examples.push(e));
-      console.log(`seed ${report.seed}: whole numbers ${pct(report.accuracy)} right; whole-number probability ECE ${report.ece} (mean probability ${report.meanProbability})`);
+      console.log(`seed ${report.seed}: whole numbers ${pct(report.accuracy)} right; whole-number probability ECE ${report.ece} (calibrated answers would show ${report.eceFloor}; mean probability ${report.meanProbability})`);
       for (const s of report.sets) {
         const errors = Object.entries(s.errors).map(([k, v]) => `${k} ${v}`).join(', ');
-        console.log(`  ${s.set.padEnd(9)} ${s.lengths.join('–')} digits: ${s.right}/${s.images} (${pct(s.accuracy)}), per digit ${pct(s.digitAccuracy)}, ECE ${s.ece}${errors ? `, ${errors}` : ''}  ${s.meanMs} ms`);
+        console.log(`  ${s.set.padEnd(9)} ${s.lengths.join('–')} digits: ${s.right}/${s.images} (${pct(s.accuracy)}), per digit ${pct(s.digitAccuracy)}, ECE ${s.ece} (floor ${s.eceFloor})${errors ? `, ${errors}` : ''}  ${s.meanMs} ms`);
       }
       writeFileSync(argv.out, `${JSON.stringify({ ...report, model: config.model, seconds: Number(((performance.now() - t0) / 1000).toFixed(1)) }, null, 2)}\n`);
       writeFileSync(argv.picture, await numbersPicture(examples));
       console.log(`wrote ${argv.out} and ${argv.picture}`);
+    } finally {
+      await predictor.close();
+    }
+  },
+};
+
+interface NumberCalibrationArgs { model?: string; seeds: number[]; 'per-set': number }
+
+export const fitNumberCalibrationCommand: CommandModule<object, NumberCalibrationArgs> = {
+  command: 'fit-number-calibration',
+  describe: 'fits the map from a number\'s raw reading probability to a calibrated one, on numbers of MNIST validation digits, and prints it for NUMBER_CALIBRATION',
+  builder: (y) => y.options({
+    model: { type: 'string', describe: `ONNX model (default ${SERVE_DEFAULTS.model})` },
+    seeds: { type: 'number', array: true, default: NUMBER_CALIBRATION_FIT_DEFAULTS.seeds, describe: 'seeds of the numbers (never 1, 2, 3: evaluate-numbers\' own)' },
+    'per-set': { type: 'number', default: NUMBER_CALIBRATION_FIT_DEFAULTS.perSet, describe: 'numbers per set and seed' },
+  }),
+  handler: async (argv) => {
+    const { train } = await loadMnist();
+    // The digits the default training run held out.
+    const validation = subset(train, stratifiedSplit(train.labels, TRAIN_DEFAULTS.valCount, TRAIN_DEFAULTS.seed).val);
+    const config = resolveServeConfig({ model: argv.model ?? process.env.MODEL, workers: 1, decodeWorkers: 2, maxBatchDelayMs: 1 });
+    const predictor = createPredictor(config.model, config, { log: (m) => console.error(m) });
+    await predictor.ready;
+    try {
+      const fit = await fitNumberCalibration(predictor, validation, { ...NUMBER_CALIBRATION_FIT_DEFAULTS, seeds: argv.seeds, perSet: argv['per-set'] }, (m) => console.error(m));
+      const round = (x: number) => Number(x.toFixed(3));
+      console.log(`${fit.readings} of ${fit.numbers} numbers answered with a line reading; ECE over the answers ${fit.ece.before.toFixed(4)} with the map in use, `
+        + `${fit.ece.after.toFixed(4)} with the fitted one (a calibrated answer would show ${fit.ece.floor.toFixed(4)} on as many)`);
+      console.log(`in use: ${JSON.stringify(NUMBER_CALIBRATION)}`);
+      console.log(`fitted: ${JSON.stringify(Object.fromEntries(Object.entries(fit.calibration).map(([k, v]) => [k, round(v)])))}`);
     } finally {
       await predictor.close();
     }

@@ -10,3 +10,5 @@ export { allFailed, predictEach } from './predict-each';
 export type { ImageCounter } from './predict-each';
 export { checkPredictorOptions, PREDICTOR_DEFAULTS, PREDICTOR_INTEGER_MINIMUMS, resolvePredictorOptions } from './options';
 export type { PredictorOptions } from './options';
+export { boundedLogit, calibrateNumber, NUMBER_CALIBRATION } from './read-number';
+export type { NumberCalibration } from './read-number';

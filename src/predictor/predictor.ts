@@ -12,7 +12,7 @@ import { createInferencePool } from '../inference/inference-pool';
 import { OUTPUT_ROW } from '../inference/protocol';
 import { DIGIT_SCORE_OUTPUT } from '../onnx/digit-score';
 import type { PredictorOptions } from './options';
-import { chooseReading, lineAnswer, type LineCharacter, pairDoubt, READING_PRICES } from './read-number';
+import { chooseReading, lineAnswer, type LineCharacter, pairDoubt, READING_PRICES, readingProbability, readsTouching } from './read-number';
 import { IMAGE_SIZE, PIXELS } from '../data/mnist';
 
 /** One hypothesis of where the digit is, as the model read it (`?debug=1`). */
@@ -29,7 +29,14 @@ export interface ScoredReading {
   chosen: boolean;
 }
 
-export interface PredictResult { prediction: Prediction; input28: Float32Array; info: PreprocessInfo; readings?: ScoredReading[] }
+/**
+ * `lineReading`, for a number read from the line: what its probability was calibrated from (the
+ * reading's raw probability, and whether it separated touching digits), for fitting the calibration.
+ */
+export interface PredictResult {
+  prediction: Prediction; input28: Float32Array; info: PreprocessInfo; readings?: ScoredReading[];
+  lineReading?: { rawProbability: number; touching: boolean };
+}
 
 /** Image bytes in, prediction out: decode, preprocess, batch, infer in worker threads. */
 export interface Predictor {
@@ -291,9 +298,14 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
       const sameMark = !!sheetHypothesis && !!pre.box && overlapShare(sheetHypothesis.box, pre.box) >= SAME_MARK;
       const onSheet = (b: PixelBox) => !sameMark || (covers(sheetHypothesis.sheet!, b, 0) && withinRows(sheetHypothesis.sheetRows, b));
       if (line && chosen.length > 0 && chosen.every((k) => onSheet(line.candidates[k].box))) {
-        const chars: LineCharacter[] = chosen.map((k, i) => ({ prediction: candidates[k], box: line.candidates[k].box, pairScore: pairScores[k], pair: asPair[i] ? pairReads[k] : undefined }));
+        const chars: LineCharacter[] = chosen.map((k, i) => ({
+          prediction: candidates[k], box: line.candidates[k].box, pairScore: pairScores[k], pair: asPair[i] ? pairReads[k] : undefined,
+          cut: i > 0 && (line.cutStrokes[line.candidates[k].start] ?? 0) > 0,
+        }));
         const prediction = lineAnswer(chars, refuse);
-        // A number is read unless a one-digit reading is worth more than the whole reading: another
+        const lineReading = { rawProbability: readingProbability(chars), touching: readsTouching(chars) };
+        // A number is read unless a one-digit reading is worth more than the whole reading (its raw
+        // probability, so that the number's calibration changes no answer): another
         // layout's, or one that covers every character read (the whole picture's crop of a thick digit
         // whose blobs the line took for two characters), whether or not it may overrule the page's;
         // but not one the pair head takes for two digits (the tight crop of a number of two or more),
@@ -304,10 +316,10 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
         alternatives.forEach((a, k) => {
           if (oneDigit(k) && chars.every((c) => covers(a.box, c.box)) && (rival < 0 || worth(others[k]) > worth(others[rival]))) rival = k;
         });
-        if (rival >= 0 && worth(prediction) < worth(others[rival])) return answerOther(rival);
+        if (rival >= 0 && lineReading.rawProbability * (prediction.digitScore ?? 1) < worth(others[rival])) return answerOther(rival);
         if (refuse && chars.every((c) => !c.pair && c.prediction.isDigit === false)) throw notADigit(prediction.digitScore!, opts.minDigitScore);
         // The debug input is the leftmost digit's, as `digit` and `probabilities` are.
-        return { prediction, input28: line.inputs.slice(chosen[0] * PIXELS, (chosen[0] + 1) * PIXELS), info, readings: scored() };
+        return { prediction, input28: line.inputs.slice(chosen[0] * PIXELS, (chosen[0] + 1) * PIXELS), info, readings: scored(), lineReading };
       }
       if (other >= 0) return answerOther();
       const page = judged(single);

@@ -130,6 +130,33 @@ export const READING_PRICES: Readonly<ReadingPrices> = Object.freeze({
 export const PAIR_DOUBT = 0.3;
 export const PAIR_DOUBT_LINE = 0.9;
 
+/**
+ * The map from a line reading's raw probability (readingProbability) to the number's:
+ * σ(bias + logitWeight · logit(raw) + perDigit · digits + touching · [the reading cuts through strokes or
+ * reads a pair]). The raw product is overconfident where it is high (a touching pair read as one digit at
+ * 0.99) and doubts too much where a character was doubted; a longer number's product has more factors
+ * below 1; and a reading that had to separate touching digits is wrong far more often than one of
+ * digits apart at the same product. Fitted by `make fit-number-calibration` on numbers of MNIST
+ * validation digits (docs/reading-numbers.md).
+ */
+export interface NumberCalibration { bias: number; logitWeight: number; perDigit: number; touching: number }
+
+export const NUMBER_CALIBRATION: Readonly<NumberCalibration> = Object.freeze({ bias: 0.252, logitWeight: 0.637, perDigit: 0.074, touching: -0.751 });
+
+/** The raw probability is kept off 0 and 1 so that its logit is finite. */
+const RAW_LIMIT = 1e-6;
+
+/** logit(p), p kept within RAW_LIMIT of 0 and 1. */
+export const boundedLogit = (p: number) => {
+  const q = Math.min(1 - RAW_LIMIT, Math.max(RAW_LIMIT, p));
+  return Math.log(q / (1 - q));
+};
+
+/** A number's probability from its reading's raw probability, its length and whether the reading separated touching digits. */
+export function calibrateNumber(raw: number, digits: number, touching: boolean, c: NumberCalibration = NUMBER_CALIBRATION): number {
+  return 1 / (1 + Math.exp(-(c.bias + c.logitWeight * boundedLogit(raw) + c.perDigit * digits + (touching ? c.touching : 0))));
+}
+
 /** The factor PAIR_DOUBT when `pairScore` takes the box for two digits, else 1. */
 export const pairDoubt = (pairScore: number | undefined) => ((pairScore ?? 0) >= PAIR_DOUBT_LINE ? PAIR_DOUBT : 1);
 
@@ -293,17 +320,36 @@ export function chooseReading(line: LineShape, predictions: Prediction[], single
   return best.score > oneDigit - prices.oneDigitMargin ? reading : none;
 }
 
-/** One character of a line's reading: a candidate read as one digit, or as two (`pair`, the pair reader's). */
-export interface LineCharacter { prediction: Prediction; box: PixelBox; pairScore?: number; pair?: PairReading }
+/**
+ * One character of a line's reading: a candidate read as one digit, or as two (`pair`, the pair
+ * reader's); `cut` when a cut through strokes separates it from the character before it.
+ */
+export interface LineCharacter { prediction: Prediction; box: PixelBox; pairScore?: number; pair?: PairReading; cut?: boolean }
+
+/** Whether the reading separated digits that touch: a cut through strokes, or two digits read in one box. */
+export const readsTouching = (chars: readonly LineCharacter[]) => chars.some((c) => c.cut || c.pair);
+
+/**
+ * A line reading's raw probability, before NUMBER_CALIBRATION: the product over its characters of
+ * probability × digit score (× PAIR_DOUBT where the pair head takes the character for two digits), or
+ * for a character read as two digits the pair's probability × the pair score. Each character must be
+ * the digit read and a digit at all: a pair of digits run together is read confidently as one, and
+ * only these scores say it may not be one digit. The reading's rules weigh this, so refitting the
+ * calibration changes no answer's digits.
+ */
+export function readingProbability(chars: readonly LineCharacter[]): number {
+  let probability = 1;
+  for (const c of chars) probability *= c.pair ? c.pair.probability * (c.pairScore ?? 1) : c.prediction.probability * (c.prediction.digitScore ?? 1) * pairDoubt(c.pairScore);
+  return probability;
+}
 
 /**
  * The answer for a line read as `chars` (left to right): `number` the digits as a string, `digits` each
- * with its box; the top-level `probability` is the whole reading's (the product over the characters of
- * probability × digit score, × PAIR_DOUBT for a character the pair head takes for two digits; for a
- * character read as two digits, the pair's probability × the pair score), `digit` and `probabilities`
- * are the leftmost digit's, `digitScore` the lowest of the characters'. A character read as two digits
- * gives two digits, each with the left or right half of its box, what that half reads (the pair's
- * probabilities summed over the other half) and the pair score as its digit score.
+ * with its box; the top-level `probability` is the whole reading's (readingProbability, calibrated by
+ * NUMBER_CALIBRATION), `digit` and `probabilities` are the leftmost digit's, `digitScore` the lowest of
+ * the characters'. A character read as two digits gives two digits, each with the left or right half of
+ * its box, what that half reads (the pair's probabilities summed over the other half) and the pair
+ * score as its digit score.
  * With `hideNonDigits` (the refusing policy) a character the digit-score head does not take for a digit
  * is not read: `digit: null` and a `?` in `number`.
  */
@@ -322,13 +368,9 @@ export function lineAnswer(chars: LineCharacter[], hideNonDigits: boolean): Pred
     return [reading];
   });
   const first = digits.find((d) => d.digit !== null) ?? digits[0];
-  // Each character must be the digit read and a digit at all: a pair of digits run together is read
-  // confidently as one, and only its digit score says it may not be one digit.
-  let probability = 1;
-  for (const c of chars) probability *= c.pair ? c.pair.probability * (c.pairScore ?? 1) : c.prediction.probability * (c.prediction.digitScore ?? 1) * pairDoubt(c.pairScore);
   const answer: Prediction = {
     digit: first.digit ?? chars[0].prediction.digit,
-    probability: Number(probability.toPrecision(6)),
+    probability: Number(calibrateNumber(readingProbability(chars), digits.length, readsTouching(chars)).toPrecision(6)),
     probabilities: first.probabilities,
     number: digits.map((d) => (d.digit === null ? '?' : String(d.digit))).join(''),
     digits,

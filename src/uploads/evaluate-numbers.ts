@@ -1,8 +1,8 @@
 import sharp from 'sharp';
 import type { Dataset } from '../data/mnist';
 import { isAppError } from '../errors';
-import type { Prediction, Predictor } from '../predictor';
-import { createEceAccumulator, digitsRight } from '../metrics/classification';
+import type { Prediction, Predictor, PredictResult } from '../predictor';
+import { createEceAccumulator, eceFloor, digitsRight } from '../metrics/classification';
 import { encodeUpload, forEachLimited } from './evaluate-uploads';
 import { escapeXml } from './examples-picture';
 import { NumberKind, renderNumberUpload } from './numbers';
@@ -34,6 +34,7 @@ export interface NumberSetResult {
   digitAccuracy: number;
   errors: Record<string, number>; // answers that were errors, by code
   ece: number; // of the whole-number probability, over this set's answered numbers
+  eceFloor: number; // what answers calibrated exactly would show at the same probabilities (metrics' eceFloor)
   wrongByCondition: Record<string, number>;
   meanMs: number;
 }
@@ -43,13 +44,15 @@ export interface NumbersReport {
   sets: NumberSetResult[];
   /** Expected calibration error of the whole-number probability (15 bins, as the model's), over every set. */
   ece: number;
+  /** The ECE that answers calibrated exactly would show at the same probabilities and count (metrics' eceFloor): the noise in `ece`. */
+  eceFloor: number;
   /** Mean whole-number probability of the answered numbers, to set beside `accuracy`. */
   meanProbability: number;
   /** Whole numbers read right over every set. */
   accuracy: number;
 }
 
-export interface NumberExample { set: string; label: string; answer: string; right: boolean; bytes: Uint8Array; prediction?: Prediction }
+export interface NumberExample { set: string; label: string; answer: string; right: boolean; bytes: Uint8Array; prediction?: Prediction; lineReading?: PredictResult['lineReading'] }
 
 /**
  * Writes numbers of MNIST test digits on the realistic pages (numbers.ts), sends each through
@@ -59,11 +62,12 @@ export interface NumberExample { set: string; label: string; answer: string; rig
 export async function evaluateNumbers(predictor: Predictor, test: Dataset, opts: NumbersOptions,
   onExample: (e: NumberExample) => void = () => {}): Promise<NumbersReport> {
   const calibration = createEceAccumulator();
-  let probabilitySum = 0, answered = 0;
+  const probabilities: number[] = [];
   const sets: NumberSetResult[] = [];
   for (const set of NUMBER_SETS) {
-    const r: NumberSetResult = { set: set.name, lengths: set.lengths, images: opts.perSet, right: 0, accuracy: 0, digits: 0, digitsRight: 0, digitAccuracy: 0, errors: {}, ece: 0, wrongByCondition: {}, meanMs: 0 };
+    const r: NumberSetResult = { set: set.name, lengths: set.lengths, images: opts.perSet, right: 0, accuracy: 0, digits: 0, digitsRight: 0, digitAccuracy: 0, errors: {}, ece: 0, eceFloor: 0, wrongByCondition: {}, meanMs: 0 };
     const setCalibration = createEceAccumulator();
+    const setProbabilities: number[] = [];
     let ms = 0;
     await forEachLimited(opts.perSet, opts.concurrency, async (i) => {
       const { label, condition, upload } = renderNumberUpload(test.images, test.labels, set.kind, opts.seed + (set.name === 'long' ? 1000 : 0), i, set.lengths);
@@ -71,13 +75,14 @@ export async function evaluateNumbers(predictor: Predictor, test: Dataset, opts:
       const t0 = performance.now();
       let answer: string;
       let prediction: Prediction | undefined;
+      let lineReading: PredictResult['lineReading'];
       try {
-        prediction = (await predictor.predictBytes(bytes)).prediction;
+        ({ prediction, lineReading } = await predictor.predictBytes(bytes));
         answer = prediction.number ?? String(prediction.digit);
         calibration.add(prediction.probability, answer === label);
         setCalibration.add(prediction.probability, answer === label);
-        probabilitySum += prediction.probability;
-        answered++;
+        probabilities.push(prediction.probability);
+        setProbabilities.push(prediction.probability);
       } catch (err) {
         answer = isAppError(err) ? err.code : 'UNEXPECTED';
         r.errors[answer] = (r.errors[answer] ?? 0) + 1;
@@ -88,19 +93,21 @@ export async function evaluateNumbers(predictor: Predictor, test: Dataset, opts:
       else r.wrongByCondition[condition] = (r.wrongByCondition[condition] ?? 0) + 1;
       r.digits += label.length;
       r.digitsRight += prediction ? digitsRight(answer, label) : 0;
-      if (i < opts.examples) onExample({ set: set.name, label, answer, right, bytes, prediction });
+      if (i < opts.examples) onExample({ set: set.name, label, answer, right, bytes, prediction, lineReading });
     });
     r.accuracy = Number((r.right / r.images).toFixed(4));
     r.digitAccuracy = Number((r.digitsRight / r.digits).toFixed(4));
     r.meanMs = Number((ms / r.images).toFixed(1));
     r.ece = Number(setCalibration.value().toFixed(4));
+    r.eceFloor = Number(eceFloor(setProbabilities).toFixed(4));
     sets.push(r);
   }
   const right = sets.reduce((s, x) => s + x.right, 0), images = sets.reduce((s, x) => s + x.images, 0);
   return {
     seed: opts.seed, sets,
     ece: Number(calibration.value().toFixed(4)),
-    meanProbability: Number((probabilitySum / Math.max(1, answered)).toFixed(4)),
+    eceFloor: Number(eceFloor(probabilities).toFixed(4)),
+    meanProbability: Number((probabilities.reduce((a, b) => a + b, 0) / Math.max(1, probabilities.length)).toFixed(4)),
     accuracy: Number((right / images).toFixed(4)),
   };
 }

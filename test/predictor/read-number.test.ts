@@ -1,4 +1,5 @@
-import { chooseReading, lineAnswer, LineShape, PAIR_DOUBT, PAIR_DOUBT_LINE, READING_PRICES, readLine, separateParts, usesCut } from '../../src/predictor/read-number';
+import { calibrateNumber, chooseReading, lineAnswer, LineShape, NUMBER_CALIBRATION, PAIR_DOUBT, PAIR_DOUBT_LINE, READING_PRICES, readLine, separateParts, usesCut }
+  from '../../src/predictor/read-number';
 import type { PairReading, Prediction } from '../../src/inference/postprocess';
 
 /** A prediction reading `digit` at probability `p` (the rest spread evenly), with digit score `s`. */
@@ -113,7 +114,7 @@ describe('reading a candidate as two digits', () => {
     expect(a.digit).toBe(4);
     expect(a.digits!.map((d) => [d.box.x, d.box.width])).toEqual([[0, 70], [70, 70], [160, 60]]);
     expect(a.digits![1]).toMatchObject({ digit: 7, probability: 0.9, digitScore: 0.99, isDigit: true });
-    expect(a.probability).toBeCloseTo(0.9 * 0.99 * 0.9 * 0.95, 6);
+    expect(a.probability).toBeCloseTo(calibrateNumber(0.9 * 0.99 * 0.9 * 0.95, 3, true), 5);
     expect(a.digitScore).toBe(0.95);
   });
 });
@@ -184,12 +185,12 @@ describe('lineAnswer', () => {
     { prediction: pred(7, 0.99, 0.9), box: box(160, 60) },
   ];
 
-  it('gives the number, the leftmost digit, and the product of probability × digit score as the probability', () => {
+  it('gives the number, the leftmost digit, and the product of probability × digit score, calibrated, as the probability', () => {
     const a = lineAnswer(chars, false);
     expect(a.number).toBe('207');
     expect(a.digit).toBe(2);
     expect(a.probabilities).toEqual(chars[0].prediction.probabilities);
-    expect(a.probability).toBeCloseTo(0.9 * 0.95 * 0.8 * 0.3 * 0.99 * 0.9, 6);
+    expect(a.probability).toBeCloseTo(calibrateNumber(0.9 * 0.95 * 0.8 * 0.3 * 0.99 * 0.9, 3, false), 5);
     expect(a.digitScore).toBe(0.3);
     expect(a.isDigit).toBe(false);
     expect(a.digits!.map((d) => d.box.x)).toEqual([0, 80, 160]);
@@ -198,9 +199,9 @@ describe('lineAnswer', () => {
   it('doubts a character the pair head takes for two digits in the whole probability, not in its own', () => {
     const doubted = [chars[0], { ...chars[2], pairScore: PAIR_DOUBT_LINE }];
     const a = lineAnswer(doubted, false);
-    expect(a.probability).toBeCloseTo(0.9 * 0.95 * 0.99 * 0.9 * PAIR_DOUBT, 6);
+    expect(a.probability).toBeCloseTo(calibrateNumber(0.9 * 0.95 * 0.99 * 0.9 * PAIR_DOUBT, 2, false), 5);
     expect(a.digits![1].probability).toBe(0.99);
-    expect(lineAnswer([chars[0], { ...chars[2], pairScore: 0.5 }], false).probability).toBeCloseTo(0.9 * 0.95 * 0.99 * 0.9, 6);
+    expect(lineAnswer([chars[0], { ...chars[2], pairScore: 0.5 }], false).probability).toBeCloseTo(calibrateNumber(0.9 * 0.95 * 0.99 * 0.9, 2, false), 5);
   });
 
   it('when refusing, a character that is not a digit is a ? with digit null', () => {
@@ -214,8 +215,34 @@ describe('lineAnswer', () => {
   it('has no digit score without a model that gives one', () => {
     const a = lineAnswer([{ prediction: pred(3, 0.9), box: box(0, 50) }, { prediction: pred(4, 0.9), box: box(60, 50) }], true);
     expect(a.number).toBe('34');
-    expect(a.probability).toBeCloseTo(0.81, 6);
+    expect(a.probability).toBeCloseTo(calibrateNumber(0.81, 2, false), 5);
     expect(a.digitScore).toBeUndefined();
     expect(a.isDigit).toBeUndefined();
+  });
+});
+
+describe('calibrateNumber', () => {
+  it('is the identity with no bias, a logit weight of 1 and nothing per digit or for touching', () => {
+    for (const p of [0.01, 0.3, 0.9, 0.999]) expect(calibrateNumber(p, 4, true, { bias: 0, logitWeight: 1, perDigit: 0, touching: 0 })).toBeCloseTo(p, 9);
+  });
+
+  it('follows σ(bias + logitWeight · logit(raw) + perDigit · digits + touching), in order of the raw probability', () => {
+    const c = { bias: -0.5, logitWeight: 0.6, perDigit: 0.2, touching: -0.8 };
+    expect(calibrateNumber(0.9, 3, false, c)).toBeCloseTo(1 / (1 + Math.exp(-(-0.5 + 0.6 * Math.log(9) + 0.6))), 9);
+    expect(calibrateNumber(0.9, 3, true, c)).toBeCloseTo(1 / (1 + Math.exp(-(-0.5 + 0.6 * Math.log(9) + 0.6 - 0.8))), 9);
+    let last = 0;
+    for (const raw of [1e-4, 0.05, 0.3, 0.6, 0.9, 0.99, 0.9999]) {
+      const p = calibrateNumber(raw, 3, false);
+      expect(p).toBeGreaterThan(last);
+      last = p;
+    }
+    expect(NUMBER_CALIBRATION.logitWeight).toBeGreaterThan(0);
+  });
+
+  it('counts a reading as touching when a cut separates two characters or a character is read as a pair', () => {
+    const two = [{ prediction: pred(3, 0.9, 0.9), box: box(0, 50) }, { prediction: pred(4, 0.9, 0.9), box: box(60, 50) }];
+    const raw = 0.9 * 0.9 * 0.9 * 0.9;
+    expect(lineAnswer(two, false).probability).toBeCloseTo(calibrateNumber(raw, 2, false), 5);
+    expect(lineAnswer([two[0], { ...two[1], cut: true }], false).probability).toBeCloseTo(calibrateNumber(raw, 2, true), 5);
   });
 });

@@ -1,11 +1,13 @@
 import sharp from 'sharp';
-import { loadMnist } from '../../src/data/mnist';
+import { loadMnist, stratifiedSplit, subset } from '../../src/data/mnist';
 import { createPredictor, Predictor } from '../../src/predictor';
 import { resolvePredictorOptions } from '../../src/predictor/options';
 import { evaluateNumbers, NumberExample, numbersPicture, NUMBER_SETS } from '../../src/uploads/evaluate-numbers';
 import { renderNumberUpload } from '../../src/uploads/numbers';
 import { encodeUpload } from '../../src/uploads/evaluate-uploads';
 import { TEST_MODEL } from '../helpers/model';
+import { fitNumberCalibration } from '../../src/uploads/fit-number-calibration';
+import { calibrateNumber } from '../../src/predictor/read-number';
 
 let predictor: Predictor;
 
@@ -47,4 +49,18 @@ describe('evaluateNumbers', () => {
     expect(res.prediction.number).toBe('39');
     expect(res.prediction.digits!.map((d) => d.digit)).toEqual([3, 9]);
   }, 60_000);
+
+  it('fits the number calibration on numbers of validation digits through the predictor', async () => {
+    const { train } = await loadMnist();
+    const validation = subset(train, stratifiedSplit(train.labels, 5000, 42).val);
+    const fit = await fitNumberCalibration(predictor, validation, { seeds: [11], perSet: 3, concurrency: 2 });
+    expect(fit.numbers).toBe(9);
+    expect(fit.readings).toBeGreaterThan(0);
+    expect(fit.readings).toBeLessThanOrEqual(9);
+    for (const w of Object.values(fit.calibration)) expect(Number.isFinite(w)).toBe(true);
+    // A calibration must keep the order of the readings' probabilities.
+    expect(fit.calibration.logitWeight).toBeGreaterThan(0);
+    expect(calibrateNumber(0.9, 3, false, fit.calibration)).toBeGreaterThan(calibrateNumber(0.5, 3, false, fit.calibration));
+    expect(fit.ece.floor).toBeGreaterThanOrEqual(0);
+  }, 120_000);
 });
