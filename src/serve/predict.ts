@@ -24,7 +24,10 @@ export interface PredictDeps {
   maxFiles: number;
 }
 
-/** `?debug=1` (or `true`) adds the 28×28 model input, the reading that answered and every reading the model scored. */
+/**
+ * `?debug=1` (or `true`) adds the 28×28 model input, the reading that answered, every reading the model
+ * scored and, for a number, what its probability was calibrated from.
+ */
 export function wantsDebug(url: string | undefined): boolean {
   const q = url?.indexOf('?') ?? -1;
   if (q < 0) return false;
@@ -37,7 +40,8 @@ export function resultBody(r: PredictResult, debug: boolean): Record<string, unk
   if (!debug) return { ...r.prediction };
   const round = (v: number | undefined) => (v === undefined ? undefined : Number(v.toFixed(4)));
   const readings = r.readings?.map((h) => ({ ...h, probability: Number(h.probability.toFixed(4)), digitScore: round(h.digitScore), pairScore: round(h.pairScore) }));
-  return { ...r.prediction, input28: Array.from(r.input28, (v) => Number(v.toFixed(4))), reading: r.info.path === 'normalized' ? 'page' : r.info.path, readings };
+  const lineReading = r.lineReading && { rawProbability: Number(r.lineReading.rawProbability.toPrecision(6)), touching: r.lineReading.touching };
+  return { ...r.prediction, input28: Array.from(r.input28, (v) => Number(v.toFixed(4))), reading: r.info.path === 'normalized' ? 'page' : r.info.path, readings, lineReading };
 }
 
 /**

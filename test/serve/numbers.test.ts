@@ -115,8 +115,9 @@ describe('a number of several digits', () => {
     expect(tight).toMatchObject({ chosen: false });
     expect(tight.pairScore).toBeGreaterThanOrEqual(READING_PRICES.rivalPairScore);
     // Worth more than the reading (its product, before the number's calibration), and still not the answer.
-    const reading = r.body.digits.reduce((p: number, d: Json) => p * d.probability * d.digitScore, 1);
-    expect(tight.probability * tight.digitScore).toBeGreaterThan(reading);
+    const { rawProbability, touching } = r.body.lineReading;
+    expect(tight.probability * tight.digitScore).toBeGreaterThan(rawProbability);
+    expect(r.body.probability).toBeCloseTo(calibrateNumber(rawProbability, 2, touching), 5);
   });
 
   it('two touching digits read together by the pair reader: each with half the box and the pair score; multipart and v2 alike', async () => {
