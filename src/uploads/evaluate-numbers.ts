@@ -55,11 +55,11 @@ export interface NumbersReport {
 export interface NumberExample { set: string; label: string; answer: string; right: boolean; bytes: Uint8Array; prediction?: Prediction; lineReading?: PredictResult['lineReading'] }
 
 /**
- * Writes numbers of MNIST test digits on the realistic pages (numbers.ts), sends each through
- * `predictor` and counts whole numbers and digits read right, and how well the whole-number
- * probability is calibrated.
+ * Writes numbers of `digits` (MNIST test digits for the report; validation digits for the calibration
+ * fit) on the realistic pages (numbers.ts), sends each through `predictor` and counts whole numbers and
+ * digits read right, and how well the whole-number probability is calibrated.
  */
-export async function evaluateNumbers(predictor: Predictor, test: Dataset, opts: NumbersOptions,
+export async function evaluateNumbers(predictor: Predictor, digits: Dataset, opts: NumbersOptions,
   onExample: (e: NumberExample) => void = () => {}): Promise<NumbersReport> {
   const calibration = createEceAccumulator();
   const probabilities: number[] = [];
@@ -70,7 +70,7 @@ export async function evaluateNumbers(predictor: Predictor, test: Dataset, opts:
     const setProbabilities: number[] = [];
     let ms = 0;
     await forEachLimited(opts.perSet, opts.concurrency, async (i) => {
-      const { label, condition, upload } = renderNumberUpload(test.images, test.labels, set.kind, opts.seed + (set.name === 'long' ? 1000 : 0), i, set.lengths);
+      const { label, condition, upload } = renderNumberUpload(digits.images, digits.labels, set.kind, opts.seed + (set.name === 'long' ? 1000 : 0), i, set.lengths);
       const bytes = await encodeUpload(upload);
       const t0 = performance.now();
       let answer: string;
