@@ -5,8 +5,8 @@ import { DIGIT_SCORE_FIT_DEFAULTS, fitDigitScore } from '../uploads/fit-digit-sc
 import { fitPairScore } from '../train/fit-pair-score';
 import { fitPairDigits } from '../train/fit-pair-digits';
 import type { CommandModule } from 'yargs';
-import { resolveServeConfig, SERVE_DEFAULTS } from '../serve/config';
-import { createPredictor, NUMBER_CALIBRATION } from '../predictor';
+import { resolveServeConfig, SERVE_DEFAULTS, type ServeConfig } from '../serve/config';
+import { createPredictor, NUMBER_CALIBRATION, type Predictor } from '../predictor';
 import { evaluateMnistPngs, evaluateUploads, UploadExample, UPLOADS_DEFAULTS } from '../uploads/evaluate-uploads';
 import { CORRUPTED_DEFAULTS, evaluateCorrupted } from '../uploads/evaluate-corrupted';
 import { CORRUPTION_KINDS, CorruptionKind } from '../data/corruptions';
@@ -23,6 +23,21 @@ import { TRAIN_DEFAULTS } from '../train/config';
 interface Args { model?: string; only?: string[]; mnist: boolean; failures?: string; seed: number; 'per-condition': number; 'per-empty': number; 'per-family': number; 'per-layout': number; out: string; picture: string; tradeoff: string; decoder: string }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+
+/**
+ * Runs `run` with a predictor for an evaluation or a fit over generated pictures (one inference worker,
+ * two decoding threads, a batch sent as soon as it is queued), closed after it whatever happens.
+ */
+async function withPredictor(model: string | undefined, options: Partial<ServeConfig>, run: (predictor: Predictor, config: ServeConfig) => Promise<void>): Promise<void> {
+  const config = resolveServeConfig({ model: model ?? process.env.MODEL, workers: 1, decodeWorkers: 2, maxBatchDelayMs: 1, ...options });
+  const predictor = createPredictor(config.model, config, { log: (m) => console.error(m) });
+  await predictor.ready;
+  try {
+    await run(predictor, config);
+  } finally {
+    await predictor.close();
+  }
+}
 
 export const evaluateUploadsCommand: CommandModule<object, Args> = {
   command: 'evaluate-uploads',
@@ -45,12 +60,9 @@ export const evaluateUploadsCommand: CommandModule<object, Args> = {
   handler: async (argv) => {
     const { test } = await loadMnist();
     // notDigit 'flag': a refused mark's digit score is still known, for the AUROC and the trade-off plot.
-    const config = resolveServeConfig({ model: argv.model ?? process.env.MODEL, workers: 1, decodeWorkers: 2, decoder: argv.decoder as never, maxBatchDelayMs: 1, notDigit: 'flag' });
-    const predictor = createPredictor(config.model, config, { log: (m) => console.error(m) });
-    await predictor.ready;
-    const examples: UploadExample[] = [];
-    const t0 = performance.now();
-    try {
+    await withPredictor(argv.model, { decoder: argv.decoder as never, notDigit: 'flag' }, async (predictor, config) => {
+      const examples: UploadExample[] = [];
+      const t0 = performance.now();
       const report = await evaluateUploads(predictor, test, {
         ...UPLOADS_DEFAULTS, only: argv.only, seed: argv.seed, perCondition: argv['per-condition'], perEmptyCondition: argv['per-empty'], perNonDigitFamily: argv['per-family'], perLayout: argv['per-layout'],
       }, (e) => examples.push(e));
@@ -94,9 +106,7 @@ export const evaluateUploadsCommand: CommandModule<object, Args> = {
       if (marks.length) writeFileSync(argv.picture.replace(/uploads-examples/, 'not-a-digit-examples'), await examplesPicture(marks));
       if (layoutFirsts.length) writeFileSync(argv.picture.replace(/uploads-examples/, 'layouts-examples'), await examplesPicture(layoutFirsts));
       console.log(`wrote ${argv.out}, ${argv.picture}${scores.digits.length ? ` and ${argv.tradeoff}` : ''}`);
-    } finally {
-      await predictor.close();
-    }
+    });
   },
 };
 
@@ -114,10 +124,7 @@ export const fitDigitScoreCommand: CommandModule<object, FitArgs> = {
   }),
   handler: async (argv) => {
     const out = argv.out ?? argv.model;
-    const config = resolveServeConfig({ model: argv.model, workers: 1, decodeWorkers: 2, maxBatchDelayMs: 1, notDigit: 'flag' });
-    const predictor = createPredictor(config.model, config, { log: (m) => console.error(m) });
-    await predictor.ready;
-    try {
+    await withPredictor(argv.model, { notDigit: 'flag' }, async (predictor) => {
       const quick = argv.quick ? { mnistDigits: 2000, digitUploadsPerCondition: 5, damagedDigits: 600, markUploadsPerFamily: 10, validationUploadsPerCondition: 5, validationMarksPerFamily: 10, validationLineNumbersPerKind: 5 } : {};
       const { model, report } = await fitDigitScore(argv.model, predictor, { lineNumbersPerKind: argv.quick ? 5 : argv['line-numbers'], ...quick }, (m) => console.error(m));
       writeFileSync(out, model);
@@ -125,9 +132,7 @@ export const fitDigitScoreCommand: CommandModule<object, FitArgs> = {
       console.log(`digit score fitted on ${report.fit.digits} digits (${report.fit.lineDigits} from lines) and ${report.fit.nonDigits} non-digits in ${report.seconds} s; `
         + `validation: ${v.refusedDigits}/${v.digits} digits refused, ${v.refusedMarks}/${v.marks} tuned-family marks refused; wrote ${out}`);
       if (updateCardForDigitScore(argv.card, out, report)) console.log(`updated ${argv.card} and MODEL_CARD.md`);
-    } finally {
-      await predictor.close();
-    }
+    });
   },
 };
 
@@ -187,12 +192,9 @@ export const evaluateNumbersCommand: CommandModule<object, NumbersArgs> = {
   }),
   handler: async (argv) => {
     const { test } = await loadMnist();
-    const config = resolveServeConfig({ model: argv.model ?? process.env.MODEL, workers: 1, decodeWorkers: 2, maxBatchDelayMs: 1 });
-    const predictor = createPredictor(config.model, config, { log: (m) => console.error(m) });
-    await predictor.ready;
-    const examples: NumberExample[] = [];
-    const t0 = performance.now();
-    try {
+    await withPredictor(argv.model, {}, async (predictor, config) => {
+      const examples: NumberExample[] = [];
+      const t0 = performance.now();
       const report = await evaluateNumbers(predictor, test, { ...NUMBERS_DEFAULTS, seed: argv.seed, perSet: argv['per-set'] }, (e) => examples.push(e));
       console.log(`seed ${report.seed}: whole numbers ${pct(report.accuracy)} right; whole-number probability ECE ${report.ece} (calibrated answers would show ${report.eceFloor}; mean probability ${report.meanProbability})`);
       for (const s of report.sets) {
@@ -202,9 +204,7 @@ export const evaluateNumbersCommand: CommandModule<object, NumbersArgs> = {
       writeFileSync(argv.out, `${JSON.stringify({ ...report, model: config.model, seconds: Number(((performance.now() - t0) / 1000).toFixed(1)) }, null, 2)}\n`);
       writeFileSync(argv.picture, await numbersPicture(examples));
       console.log(`wrote ${argv.out} and ${argv.picture}`);
-    } finally {
-      await predictor.close();
-    }
+    });
   },
 };
 
@@ -222,19 +222,14 @@ export const fitNumberCalibrationCommand: CommandModule<object, NumberCalibratio
     const { train } = await loadMnist();
     // The digits the default training run held out.
     const validation = subset(train, stratifiedSplit(train.labels, TRAIN_DEFAULTS.valCount, TRAIN_DEFAULTS.seed).val);
-    const config = resolveServeConfig({ model: argv.model ?? process.env.MODEL, workers: 1, decodeWorkers: 2, maxBatchDelayMs: 1 });
-    const predictor = createPredictor(config.model, config, { log: (m) => console.error(m) });
-    await predictor.ready;
-    try {
+    await withPredictor(argv.model, {}, async (predictor) => {
       const fit = await fitNumberCalibration(predictor, validation, { ...NUMBER_CALIBRATION_FIT_DEFAULTS, seeds: argv.seeds, perSet: argv['per-set'] }, (m) => console.error(m));
       const round = (x: number) => Number(x.toFixed(3));
       console.log(`${fit.readings} of ${fit.numbers} numbers answered with a line reading; ECE over the answers ${fit.ece.before.toFixed(4)} with the map in use, `
         + `${fit.ece.after.toFixed(4)} with the fitted one (a calibrated answer would show ${fit.ece.floor.toFixed(4)} on as many)`);
       console.log(`in use: ${JSON.stringify(NUMBER_CALIBRATION)}`);
       console.log(`fitted: ${JSON.stringify(Object.fromEntries(Object.entries(fit.calibration).map(([k, v]) => [k, round(v)])))}`);
-    } finally {
-      await predictor.close();
-    }
+    });
   },
 };
 
@@ -252,19 +247,14 @@ export const evaluateCorruptedCommand: CommandModule<object, CorruptedArgs> = {
   }),
   handler: async (argv) => {
     const { test } = await loadMnist();
-    const config = resolveServeConfig({ model: argv.model ?? process.env.MODEL, workers: 1, decodeWorkers: 2, maxBatchDelayMs: 1 });
-    const predictor = createPredictor(config.model, config, { log: (m) => console.error(m) });
-    await predictor.ready;
-    const t0 = performance.now();
-    try {
+    await withPredictor(argv.model, {}, async (predictor, config) => {
+      const t0 = performance.now();
       const opts = { seed: argv.seed, count: argv.count, kinds: (argv.kinds as CorruptionKind[] | undefined) ?? CORRUPTED_DEFAULTS.kinds };
       const report = await evaluateCorrupted(predictor, test, opts, (r) =>
         console.log(`${r.kind.padEnd(14)} model alone ${pct(r.modelAccuracy)}, through the server ${pct(r.serverAccuracy)} (${r.refused} refused)`));
       console.log(`mean: model alone ${pct(report.meanModelAccuracy)}, through the server ${pct(report.meanServerAccuracy)}; worst through the server: ${report.worstServer.kind} ${pct(report.worstServer.accuracy)}`);
       writeFileSync(argv.out, `${JSON.stringify({ ...report, model: config.model, seconds: Number(((performance.now() - t0) / 1000).toFixed(1)) }, null, 2)}\n`);
       console.log(`wrote ${argv.out}`);
-    } finally {
-      await predictor.close();
-    }
+    });
   },
 };
