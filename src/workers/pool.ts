@@ -13,11 +13,7 @@ interface Usage { busy: number; ms: number; at: number }
 
 /** How fast an owner's past use of the workers is forgiven when choosing whom to serve next. */
 const USAGE_HALF_LIFE_MS = 10_000;
-/**
- * How long close() lets a worker finish loading and the tasks it has in hand before terminating it
- * anyway: a thread stopped inside a native addon's asynchronous work (onnxruntime creating a session)
- * aborts the whole process when the addon calls back into it.
- */
+/** How long close() lets a worker finish loading and the tasks it has in hand, by default (settleWaitMs). */
 const SETTLE_WAIT_MS = 5_000;
 
 export interface WorkerPoolOptions<D> {
@@ -39,6 +35,14 @@ export interface WorkerPoolOptions<D> {
   maxPerOwner?: number;
   /** Workers heavy tasks (RunOptions.heavy) may hold at once, whoever they are for (default: no bound). */
   maxHeavy?: number;
+  /**
+   * ms close() waits for a worker to finish starting and the tasks it has in hand before terminating it
+   * anyway (default 5 s; Infinity: until they end). A thread stopped inside a native addon's
+   * asynchronous work (onnxruntime creating a session) aborts the whole process when the addon calls
+   * back into it, so workers whose tasks always end should be waited for; a bound is for workers whose
+   * tasks may hang (decoders).
+   */
+  settleWaitMs?: number;
 }
 
 export interface RunOptions {
@@ -289,10 +293,12 @@ export class WorkerPool<P extends Protocol, D = unknown> {
   async close(): Promise<void> {
     this.closed = true;
     for (const w of this.waiting.splice(0)) w.give(undefined);
-    // A worker still starting, or with a task in hand (a model loading), finishes it first (bounded).
+    // A worker still starting, or with a task in hand (a model loading), finishes it first (settleWaitMs).
     await Promise.all([...this.slots, ...this.spares].map(async (s) => {
+      const settled = Promise.allSettled([s.ready, ...s.inFlight]);
+      const wait = this.opts.settleWaitMs ?? SETTLE_WAIT_MS;
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.allSettled([s.ready, ...s.inFlight]), new Promise((r) => { timer = setTimeout(r, SETTLE_WAIT_MS); })]);
+      await (wait === Infinity ? settled : Promise.race([settled, new Promise((r) => { timer = setTimeout(r, wait); })]));
       clearTimeout(timer);
       await s.worker.terminate();
     }));

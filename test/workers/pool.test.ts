@@ -58,6 +58,23 @@ describe('WorkerPool', () => {
   });
 });
 
+describe('WorkerPool close', () => {
+  it('lets a task in hand finish when settleWaitMs is Infinity (workers terminated inside native work abort the process)', async () => {
+    const pool = new WorkerPool<Misbehaving>(script, { size: 1, workerData: {}, crashError, closedError, settleWaitMs: Infinity });
+    // Longer than the default bound (5 s), which would have terminated it.
+    const task = pool.run('hold', { value: 'finished', ms: 5_500 });
+    await pool.close();
+    expect((await task).echo).toBe('finished');
+  });
+
+  it('terminates a worker whose task in hand outlasts settleWaitMs, failing the task', async () => {
+    const pool = new WorkerPool<Misbehaving>(script, { size: 1, workerData: {}, crashError, closedError, settleWaitMs: 20 });
+    const task = pool.run('hold', { value: 'never', ms: 60_000 }).catch((e: AppError) => e.code);
+    await pool.close();
+    expect(await task).toBe('IMAGE_UNDECODABLE');
+  });
+});
+
 describe('WorkerPool waiting', () => {
   it('answers REQUEST_TIMEOUT to a task that waited longer than waitMs for a worker, and leaves the queue clean', async () => {
     const pool = new WorkerPool<Misbehaving>(script, { size: 1, workerData: {}, crashError, closedError });
