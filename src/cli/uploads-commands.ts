@@ -15,7 +15,7 @@ import { EMPTY_CONDITIONS, UPLOAD_CONDITIONS } from '../uploads/conditions';
 import { NON_DIGIT_FAMILIES } from '../uploads/non-digits';
 import { LAYOUT_FAMILIES } from '../uploads/layouts';
 import { tradeoffPlot } from '../uploads/tradeoff-plot';
-import { evaluateNumbers, NumberExample, numbersPicture, NUMBERS_DEFAULTS } from '../uploads/evaluate-numbers';
+import { evaluateNumbers, NumberExample, numbersPicture, NUMBER_SETS, NUMBERS_DEFAULTS } from '../uploads/evaluate-numbers';
 import { fitNumberCalibration, NUMBER_CALIBRATION_FIT_DEFAULTS } from '../uploads/fit-number-calibration';
 import { loadMnist, stratifiedSplit, subset } from '../data/mnist';
 import { TRAIN_DEFAULTS } from '../train/config';
@@ -178,7 +178,7 @@ export const fitPairDigitsCommand: CommandModule<object, FitPairArgs> = {
   },
 };
 
-interface NumbersArgs { model?: string; seed: number; 'per-set': number; out: string; picture: string }
+interface NumbersArgs { model?: string; seed: number; 'per-set': number; out: string; picture: string; only?: string[]; failures?: string }
 
 export const evaluateNumbersCommand: CommandModule<object, NumbersArgs> = {
   command: 'evaluate-numbers',
@@ -189,20 +189,30 @@ export const evaluateNumbersCommand: CommandModule<object, NumbersArgs> = {
     'per-set': { type: 'number', default: NUMBERS_DEFAULTS.perSet, describe: 'numbers per set (gaps, touching, long)' },
     out: { type: 'string', default: 'artifacts/numbers-report.json', describe: 'report file' },
     picture: { type: 'string', default: 'artifacts/numbers-examples.png', describe: 'picture of a few numbers with the boxes of the digits read' },
+    only: { type: 'string', array: true, choices: NUMBER_SETS.map((x) => x.name), describe: 'only these sets' },
+    failures: { type: 'string', describe: 'folder to write every misread number to, with the boxes of the digits read' },
   }),
   handler: async (argv) => {
     const { test } = await loadMnist();
     await withPredictor(argv.model, {}, async (predictor, config) => {
       const examples: NumberExample[] = [];
       const t0 = performance.now();
-      const report = await evaluateNumbers(predictor, test, { ...NUMBERS_DEFAULTS, seed: argv.seed, perSet: argv['per-set'] }, (e) => examples.push(e));
+      const report = await evaluateNumbers(predictor, test, { ...NUMBERS_DEFAULTS, seed: argv.seed, perSet: argv['per-set'], sets: argv.only }, (e) => examples.push(e));
       console.log(`seed ${report.seed}: whole numbers ${pct(report.accuracy)} right; whole-number probability ECE ${report.ece} (calibrated answers would show ${report.eceFloor}; mean probability ${report.meanProbability})`);
       for (const s of report.sets) {
         const errors = Object.entries(s.errors).map(([k, v]) => `${k} ${v}`).join(', ');
         console.log(`  ${s.set.padEnd(9)} ${s.lengths.join('–')} digits: ${s.right}/${s.images} (${pct(s.accuracy)}), per digit ${pct(s.digitAccuracy)}, ECE ${s.ece} (floor ${s.eceFloor})${errors ? `, ${errors}` : ''}  ${s.meanMs} ms`);
       }
       writeFileSync(argv.out, `${JSON.stringify({ ...report, model: config.model, seconds: Number(((performance.now() - t0) / 1000).toFixed(1)) }, null, 2)}\n`);
-      writeFileSync(argv.picture, await numbersPicture(examples));
+      if (argv.failures) {
+        mkdirSync(argv.failures, { recursive: true });
+        for (const e of examples.filter((x) => !x.right)) {
+          const name = join(argv.failures, `${e.set}-${e.index}-label${e.label}-got${e.answer}`);
+          writeFileSync(`${name}.${e.bytes[0] === 0x89 ? 'png' : 'jpg'}`, e.bytes);
+          writeFileSync(`${name}-read.png`, await numbersPicture([e], 1));
+        }
+      }
+      writeFileSync(argv.picture, await numbersPicture(examples.filter((e) => e.index < NUMBERS_DEFAULTS.examples)));
       console.log(`wrote ${argv.out} and ${argv.picture}`);
     });
   },

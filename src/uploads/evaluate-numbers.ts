@@ -19,6 +19,7 @@ export interface NumbersOptions {
   perSet: number; // numbers per set (spread over the 12 conditions in turn)
   concurrency: number;
   examples: number; // numbers per set kept for the picture
+  sets?: readonly string[]; // only these sets (NUMBER_SETS' names); all when absent
 }
 
 export const NUMBERS_DEFAULTS: Readonly<NumbersOptions> = Object.freeze({ seed: 2, perSet: 240, concurrency: 4, examples: 3 });
@@ -52,19 +53,20 @@ export interface NumbersReport {
   accuracy: number;
 }
 
-export interface NumberExample { set: string; label: string; answer: string; right: boolean; bytes: Uint8Array; prediction?: Prediction; lineReading?: PredictResult['lineReading'] }
+export interface NumberExample { set: string; index: number; label: string; answer: string; right: boolean; bytes: Uint8Array; prediction?: Prediction; lineReading?: PredictResult['lineReading'] }
 
 /**
  * Writes numbers of `digits` (MNIST test digits for the report; validation digits for the calibration
  * fit) on the realistic pages (numbers.ts), sends each through `predictor` and counts whole numbers and
- * digits read right, and how well the whole-number probability is calibrated.
+ * digits read right, and how well the whole-number probability is calibrated. `onExample` gets the
+ * first `examples` numbers of each set and every number read wrong.
  */
 export async function evaluateNumbers(predictor: Predictor, digits: Dataset, opts: NumbersOptions,
   onExample: (e: NumberExample) => void = () => {}): Promise<NumbersReport> {
   const calibration = createEceAccumulator();
   const probabilities: number[] = [];
   const sets: NumberSetResult[] = [];
-  for (const set of NUMBER_SETS) {
+  for (const set of NUMBER_SETS.filter((x) => !opts.sets || opts.sets.includes(x.name))) {
     const r: NumberSetResult = { set: set.name, lengths: set.lengths, images: opts.perSet, right: 0, accuracy: 0, digits: 0, digitsRight: 0, digitAccuracy: 0, errors: {}, ece: 0, eceFloor: 0, wrongByCondition: {}, meanMs: 0 };
     const setCalibration = createEceAccumulator();
     const setProbabilities: number[] = [];
@@ -93,7 +95,7 @@ export async function evaluateNumbers(predictor: Predictor, digits: Dataset, opt
       else r.wrongByCondition[condition] = (r.wrongByCondition[condition] ?? 0) + 1;
       r.digits += label.length;
       r.digitsRight += prediction ? digitsRight(answer, label) : 0;
-      if (i < opts.examples) onExample({ set: set.name, label, answer, right, bytes, prediction, lineReading });
+      if (i < opts.examples || !right) onExample({ set: set.name, index: i, label, answer, right, bytes, prediction, lineReading });
     });
     r.accuracy = Number((r.right / r.images).toFixed(4));
     r.digitAccuracy = Number((r.digitsRight / r.digits).toFixed(4));

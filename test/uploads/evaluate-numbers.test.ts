@@ -33,11 +33,20 @@ describe('evaluateNumbers', () => {
     }
     expect(report.accuracy).toBeCloseTo(report.sets.reduce((a, s) => a + s.right, 0) / 6, 4);
     expect(report.ece).toBeGreaterThanOrEqual(0);
-    expect(examples).toHaveLength(3);
+    // The first of each set, and every number read wrong (for --failures).
+    const firsts = examples.filter((e) => e.index === 0);
+    expect(firsts.map((e) => e.set)).toEqual(NUMBER_SETS.map((s) => s.name));
+    expect(examples.filter((e) => !e.right)).toHaveLength(6 - report.sets.reduce((a, s) => a + s.right, 0));
     for (const e of examples) expect(e.right).toBe(e.answer === e.label);
-    const png = await numbersPicture(examples);
+    const png = await numbersPicture(firsts);
     expect(await sharp(png).metadata()).toMatchObject({ width: 900, height: 170 });
   }, 120_000);
+
+  it('runs only the sets asked for', async () => {
+    const { test } = await loadMnist();
+    const report = await evaluateNumbers(predictor, test, { seed: 9, perSet: 1, concurrency: 1, examples: 0, sets: ['long'] });
+    expect(report.sets.map((s) => s.set)).toEqual(['long']);
+  }, 60_000);
 
   it('cuts two touching digits that the digit score takes for one digit when the pair score says two (tuning seed 1, touching #187)', async () => {
     const { test } = await loadMnist();
