@@ -41,6 +41,14 @@ export interface ReadingPrices {
    */
   cutPrice: [number, number, number];
   /**
+   * A cut through a part that is itself a candidate also costs `partCutWeight` × −log of that part's
+   * pair score (floored at `partCutFloor`): the pair head says whether the part holds two digits run
+   * together, so a part it takes for one digit (a 4 whose crossbar sticks out, a 0 with a gap in its
+   * ring) is not cut into two confident pieces.
+   */
+  partCutWeight: number;
+  partCutFloor: number;
+  /**
    * The digit score counts this many times: the probability says which digit a piece would be, the
    * score whether it is a digit at all, and a fragment or two digits squeezed into one box are read
    * confidently but look less like a digit.
@@ -101,6 +109,8 @@ export const READING_PRICES: Readonly<ReadingPrices> = Object.freeze({
   maxOverlap: 0.25,
   overlapPrice: 6,
   cutPrice: [0, 1, 1.5] as [number, number, number],
+  partCutWeight: 1,
+  partCutFloor: 0.001,
   digitScoreWeight: 3,
   oneDigitMargin: 1,
   lonePairScore: 0.995,
@@ -217,6 +227,24 @@ function pairReadLog(k: number, box: Box, lineH: number, prices: ReadingPrices, 
     + shapeLog(box, lineH, { ...prices, maxAspect: prices.pairMaxAspect });
 }
 
+/**
+ * For each atom boundary, the price of cutting there that the part around it adds (partCutWeight): 0
+ * between parts, and where the part is no candidate or its pair score is unknown.
+ */
+function partCutPrices(line: LineShape, pairScores: readonly number[], prices: ReadingPrices): Float64Array {
+  const out = new Float64Array(line.atoms + 1);
+  if (prices.partCutWeight === 0) return out;
+  for (let s = 0; s < line.atoms;) {
+    let e = s + 1;
+    while (e < line.atoms && (line.cutStrokes[e] ?? 0) > 0) e++;
+    const k = line.candidates.findIndex((c) => c.start === s && c.end === e);
+    const score = k >= 0 ? pairScores[k] : undefined;
+    if (score !== undefined) for (let b = s + 1; b < e; b++) out[b] = -prices.partCutWeight * Math.log(Math.max(prices.partCutFloor, score));
+    s = e;
+  }
+  return out;
+}
+
 /** readLine's reading and its score. */
 function bestReading(line: LineShape, predictions: Prediction[], allowCuts: boolean, prices: ReadingPrices, pairScores: readonly number[],
   pairReads: readonly (PairReading | undefined)[] = []): Reading & { score: number } {
@@ -231,9 +259,10 @@ function bestReading(line: LineShape, predictions: Prediction[], allowCuts: bool
   const order = candidates.map((_, k) => k).sort((a, b) => candidates[a].start - candidates[b].start || candidates[a].end - candidates[b].end);
   const best = new Float64Array(candidates.length).fill(-Infinity);
   const back = new Int32Array(candidates.length).fill(-1);
+  const partCut = partCutPrices(line, pairScores, prices);
   const cut = (b: number) => {
     const strokes = line.cutStrokes[b] ?? 0;
-    return strokes > 0 && !allowCuts ? Infinity : prices.cutPrice[Math.min(prices.cutPrice.length - 1, strokes)];
+    return strokes > 0 && !allowCuts ? Infinity : prices.cutPrice[Math.min(prices.cutPrice.length - 1, strokes)] + partCut[b];
   };
   const one = candidates.map((c, k) => characterLog(predictions[k], prices) + shapeLog(c.box, lineH, prices)
     - ((pairScores[k] ?? 0) >= prices.pairLine ? prices.pairPrice : 0));

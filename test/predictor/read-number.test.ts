@@ -49,6 +49,21 @@ describe('readLine', () => {
     expect(readLine(narrow, preds, true, READING_PRICES, [0.01, 0.02, 0.99]).chosen).toEqual([2]);
   });
 
+  it('makes a cut through a part pay for the part\'s pair score: a part the head takes for one digit stays whole', () => {
+    // Atoms 0 and 1 touch (a cut crosses a stroke); atom 2 is a digit apart. The pieces read surer than the whole.
+    const line: LineShape = {
+      atoms: 3, skippable: [false, false, false], cutStrokes: [0, 1, 0, 0],
+      candidates: [{ start: 0, end: 1, box: box(0, 35) }, { start: 1, end: 2, box: box(35, 35) }, { start: 0, end: 2, box: box(0, 70) }, { start: 2, end: 3, box: box(100, 60) }],
+    };
+    const preds = [pred(6, 0.99), pred(1, 0.99), pred(4, 0.3), pred(7, 0.99)];
+    const prices = { ...READING_PRICES, partCutWeight: 1 };
+    expect(readLine(line, preds, true, { ...prices, partCutWeight: 0 }, [0.01, 0.01, 0.01, 0.01]).chosen).toEqual([0, 1, 3]);
+    expect(readLine(line, preds, true, prices, [0.01, 0.01, 0.01, 0.01]).chosen).toEqual([2, 3]);
+    // Where the head says two digits, or has no say, the cut costs what it did.
+    expect(readLine(line, preds, true, prices, [0.01, 0.01, 0.99, 0.01]).chosen).toEqual([0, 1, 3]);
+    expect(readLine(line, preds, true, prices).chosen).toEqual([0, 1, 3]);
+  });
+
   it('leaves out a stray mark, but never a part of the line that may not be skipped', () => {
     const line: LineShape = {
       atoms: 3, skippable: [false, true, false], cutStrokes: [0, 0, 0, 0],
