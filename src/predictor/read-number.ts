@@ -151,7 +151,7 @@ export const PAIR_DOUBT_LINE = 0.9;
  */
 export interface NumberCalibration { bias: number; logitWeight: number; perDigit: number; touching: number }
 
-export const NUMBER_CALIBRATION: Readonly<NumberCalibration> = Object.freeze({ bias: 0.252, logitWeight: 0.637, perDigit: 0.074, touching: -0.751 });
+export const NUMBER_CALIBRATION: Readonly<NumberCalibration> = Object.freeze({ bias: -0.401, logitWeight: 0.663, perDigit: 0.176, touching: -0.332 });
 
 /** The raw probability is kept off 0 and 1 so that its logit is finite. */
 const RAW_LIMIT = 1e-6;
