@@ -10,8 +10,8 @@ export function createInferencePool(size: number, data: InferenceWorkerData, clo
     size, workerData: data,
     crashError: (m) => new AppError('INFERENCE_FAILED', `an inference ${m}`),
     closedError,
-    // Loading a model and running a batch always end, though on cores saturated by other processes
-    // niced workers take seconds (5 s was overrun); terminated midway, the process aborts.
+    // Loading a model and running a batch always end, though niced workers on cores saturated by other
+    // processes can take 10 s or more to load; terminated midway, the process aborts.
     settleWaitMs: Infinity,
   });
 }
