@@ -84,7 +84,7 @@ evaluate-uploads: build
 	$(CLI) evaluate-uploads --model $(MODEL) $(ARGS)
 
 # Handwritten numbers (2–8 digits, apart or touching) on the same pages; seed 2 (default) is held out.
-# 1,000 per set (~12 minutes): on fewer, an ECE of 0.02 cannot be told from sampling noise.
+# 1,000 per set (~7 minutes): on fewer, an ECE of 0.02 cannot be told from sampling noise.
 evaluate-numbers: build
 	$(CLI) evaluate-numbers --model $(MODEL) $(ARGS)
 
