@@ -39,6 +39,20 @@ async function withPredictor(model: string | undefined, options: Partial<ServeCo
   }
 }
 
+/**
+ * Writes every example read wrong into `dir`: the file as sent (`name`.png or .jpg) and beside it
+ * `name`-`suffix`.png, the picture `picture` draws of it (what the model saw, or the boxes read).
+ */
+async function writeFailures<E extends { right: boolean; bytes: Uint8Array }>(dir: string, examples: E[], name: (e: E) => string,
+  suffix: string, picture: (e: E) => Promise<Buffer>): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  for (const e of examples.filter((x) => !x.right)) {
+    const base = join(dir, name(e));
+    writeFileSync(`${base}.${e.bytes[0] === 0x89 ? 'png' : 'jpg'}`, e.bytes);
+    writeFileSync(`${base}-${suffix}.png`, await picture(e));
+  }
+}
+
 export const evaluateUploadsCommand: CommandModule<object, Args> = {
   command: 'evaluate-uploads',
   describe: 'accuracy on realistic uploads (photos, scans, canvas exports) made from MNIST test digits',
@@ -95,12 +109,8 @@ export const evaluateUploadsCommand: CommandModule<object, Args> = {
       const layoutFirsts = examples.filter((e) => e.index === 0 && isLayout(e));
       const marks = examples.filter((e) => e.index === 0 && isMark(e));
       if (argv.failures) {
-        mkdirSync(argv.failures, { recursive: true });
-        for (const e of examples.filter((x) => !x.right)) {
-          const name = join(argv.failures, `${e.condition.replace(/\//g, '-')}-${e.index}-label${e.label ?? 'none'}-got${e.answer}`);
-          writeFileSync(`${name}.${e.bytes[0] === 0x89 ? 'png' : 'jpg'}`, e.bytes);
-          writeFileSync(`${name}-seen.png`, await examplesPicture([e]));
-        }
+        await writeFailures(argv.failures, examples, (e) => `${e.condition.replace(/\//g, '-')}-${e.index}-label${e.label ?? 'none'}-got${e.answer}`,
+          'seen', (e) => examplesPicture([e]));
       }
       if (firsts.length) writeFileSync(argv.picture, await examplesPicture(firsts));
       if (marks.length) writeFileSync(argv.picture.replace(/uploads-examples/, 'not-a-digit-examples'), await examplesPicture(marks));
@@ -205,12 +215,8 @@ export const evaluateNumbersCommand: CommandModule<object, NumbersArgs> = {
       }
       writeFileSync(argv.out, `${JSON.stringify({ ...report, model: config.model, seconds: Number(((performance.now() - t0) / 1000).toFixed(1)) }, null, 2)}\n`);
       if (argv.failures) {
-        mkdirSync(argv.failures, { recursive: true });
-        for (const e of examples.filter((x) => !x.right)) {
-          const name = join(argv.failures, `${e.set}-${e.index}-label${e.label}-got${e.answer}`);
-          writeFileSync(`${name}.${e.bytes[0] === 0x89 ? 'png' : 'jpg'}`, e.bytes);
-          writeFileSync(`${name}-read.png`, await numbersPicture([e], 1));
-        }
+        await writeFailures(argv.failures, examples, (e) => `${e.set}-${e.index}-label${e.label}-got${e.answer}`,
+          'read', (e) => numbersPicture([e], 1));
       }
       writeFileSync(argv.picture, await numbersPicture(examples.filter((e) => e.index < NUMBERS_DEFAULTS.examples)));
       console.log(`wrote ${argv.out} and ${argv.picture}`);
