@@ -311,12 +311,16 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
         // but not one the pair head takes for two digits (the tight crop of a number of two or more),
         // and none when a character was read as two digits: the pair score let the reader read it so
         // because the model takes that box for two digits, which a one-digit reading of it denies.
+        // Against a reading of separate parts, a rival whose pair score reaches PAIR_DOUBT_LINE counts at
+        // the probability it would be answered with (× PAIR_DOUBT), as the reading's own characters do;
+        // a reading that cut through strokes is a guess of its own, and meets the rival undoubted.
         const oneDigit = (k: number) => (otherPairs[k] ?? 0) < READING_PRICES.rivalPairScore && !chars.some((c) => c.pair);
+        const rivalWorth = (k: number) => worth(others[k]) * (lineReading.touching ? 1 : pairDoubt(otherPairs[k]));
         let rival = other >= 0 && oneDigit(other) ? other : -1;
         alternatives.forEach((a, k) => {
-          if (oneDigit(k) && chars.every((c) => covers(a.box, c.box)) && (rival < 0 || worth(others[k]) > worth(others[rival]))) rival = k;
+          if (oneDigit(k) && chars.every((c) => covers(a.box, c.box)) && (rival < 0 || rivalWorth(k) > rivalWorth(rival))) rival = k;
         });
-        if (rival >= 0 && lineReading.rawProbability * (prediction.digitScore ?? 1) < worth(others[rival])) return answerOther(rival);
+        if (rival >= 0 && lineReading.rawProbability * (prediction.digitScore ?? 1) < rivalWorth(rival)) return answerOther(rival);
         if (refuse && chars.every((c) => !c.pair && c.prediction.isDigit === false)) throw notADigit(prediction.digitScore!, opts.minDigitScore);
         // The debug input is the leftmost digit's, as `digit` and `probabilities` are.
         return { prediction, input28: line.inputs.slice(chosen[0] * PIXELS, (chosen[0] + 1) * PIXELS), info, readings: scored(), lineReading };

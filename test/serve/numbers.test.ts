@@ -25,6 +25,10 @@ const N94 = readFileSync('test/fixtures/numbers/94.jpg');
 // which only the pair reader reads whole.
 const N21 = readFileSync('test/fixtures/numbers/21.jpg');
 
+// A number of two separate marks from the tuning seed (1, gaps #975): "18", whose whole-picture crop the
+// model reads as an 8 at 0.999 while the pair head takes that crop for two digits (0.97).
+const N18 = readFileSync('test/fixtures/numbers/18.jpg');
+
 let server: RunningServer;
 
 beforeAll(async () => {
@@ -118,6 +122,21 @@ describe('a number of several digits', () => {
     const { rawProbability, touching } = r.body.lineReading;
     expect(tight.probability * tight.digitScore).toBeGreaterThan(rawProbability);
     expect(r.body.probability).toBeCloseTo(calibrateNumber(rawProbability, 2, touching), 5);
+  });
+
+  it('a number of separate marks meets a one-digit rival the pair head doubts at the probability that rival would be answered with', async () => {
+    const r = await post(N18, '?debug=1');
+    expect(r.body.number).toBe('18');
+    const { rawProbability, touching } = r.body.lineReading;
+    expect(touching).toBe(false);
+    const tight = r.body.readings.find((h: Json) => h.kind === 'tight');
+    expect(tight).toMatchObject({ digit: 8, chosen: false });
+    expect(tight.pairScore).toBeGreaterThanOrEqual(PAIR_DOUBT_LINE);
+    expect(tight.pairScore).toBeLessThan(READING_PRICES.rivalPairScore);
+    // Undoubted it would answer; doubted, the reading of the two marks is worth more.
+    const tightWorth = tight.probability * tight.digitScore;
+    expect(tightWorth).toBeGreaterThan(rawProbability * r.body.digitScore);
+    expect(tightWorth * PAIR_DOUBT).toBeLessThan(rawProbability * r.body.digitScore);
   });
 
   it('two touching digits read together by the pair reader: each with half the box and the pair score; multipart and v2 alike', async () => {
