@@ -3,7 +3,7 @@
  * answer. The server, `predict` over files and the evaluations use it through this module only.
  */
 export { createPredictor } from './predictor';
-export type { Predictor, PredictorHooks, PredictResult } from './predictor';
+export type { LineCandidateReading, Predictor, PredictorHooks, PredictResult } from './predictor';
 export type { Prediction } from '../inference/postprocess';
 export type { PreprocessInfo } from '../image/preprocess';
 export { allFailed, predictEach } from './predict-each';

@@ -29,6 +29,24 @@ export interface ScoredReading {
   chosen: boolean;
 }
 
+/** One candidate character of the line, as the model read it (`?debug=1`). */
+export interface LineCandidateReading {
+  /** The line's atoms [start, end) it joins (stroke parts left to right, wide parts cut). */
+  start: number;
+  end: number;
+  box: PixelBox;
+  digit: number;
+  probability: number;
+  digitScore?: number;
+  pairScore?: number;
+  /** The pair reader's likeliest pair for the box ("18"), and its probability. */
+  pair?: string;
+  pairProbability?: number;
+  /** Whether the reading that made the line's number kept it, and whether as two digits. */
+  chosen: boolean;
+  asPair: boolean;
+}
+
 /**
  * `lineReading`, for a number read from the line: what its probability was calibrated from (the
  * reading's raw probability, and whether it separated touching digits), for fitting the calibration.
@@ -36,6 +54,8 @@ export interface ScoredReading {
 export interface PredictResult {
   prediction: Prediction; input28: Float32Array; info: PreprocessInfo; readings?: ScoredReading[];
   lineReading?: { rawProbability: number; touching: boolean };
+  /** Every candidate character of the line, when the picture has one (whichever reading answered). */
+  lineCandidates?: LineCandidateReading[];
 }
 
 /** Image bytes in, prediction out: decode, preprocess, batch, infer in worker threads. */
@@ -290,6 +310,15 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
       const { chosen, asPair } = line && pre.box
         ? chooseReading(line, candidates, { prediction: single, box: pre.box, pairScore: singlePair }, READING_PRICES, pairScores, pairReads)
         : { chosen: [], asPair: [] };
+      const lineCandidates = line?.candidates.map((c, k): LineCandidateReading => {
+        const i = chosen.indexOf(k);
+        const pair = pairReads[k];
+        return {
+          start: c.start, end: c.end, box: c.box, digit: candidates[k].digit, probability: candidates[k].probability, digitScore: candidates[k].digitScore,
+          pairScore: pairScoreOf(lineRows[k]), pair: pair && `${pair.left}${pair.right}`, pairProbability: pair?.probability, chosen: i >= 0, asPair: i >= 0 && asPair[i],
+        };
+      });
+      const withLine = (r: PredictResult): PredictResult => (lineCandidates ? { ...r, lineCandidates } : r);
       // When the picture is a sheet on a desk, a number is written on the sheet: a reading with a
       // character on the desk took the desk's grain or the sheet's edge for strokes. The sheet counts
       // when its digit is the page's own (both found the same mark); chalk strokes on a board are a
@@ -320,15 +349,15 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
         alternatives.forEach((a, k) => {
           if (oneDigit(k) && chars.every((c) => covers(a.box, c.box)) && (rival < 0 || rivalWorth(k) > rivalWorth(rival))) rival = k;
         });
-        if (rival >= 0 && lineReading.rawProbability * (prediction.digitScore ?? 1) < rivalWorth(rival)) return answerOther(rival);
+        if (rival >= 0 && lineReading.rawProbability * (prediction.digitScore ?? 1) < rivalWorth(rival)) return withLine(answerOther(rival));
         if (refuse && chars.every((c) => !c.pair && c.prediction.isDigit === false)) throw notADigit(prediction.digitScore!, opts.minDigitScore);
         // The debug input is the leftmost digit's, as `digit` and `probabilities` are.
-        return { prediction, input28: line.inputs.slice(chosen[0] * PIXELS, (chosen[0] + 1) * PIXELS), info, readings: scored(), lineReading };
+        return withLine({ prediction, input28: line.inputs.slice(chosen[0] * PIXELS, (chosen[0] + 1) * PIXELS), info, readings: scored(), lineReading });
       }
-      if (other >= 0) return answerOther();
+      if (other >= 0) return withLine(answerOther());
       const page = judged(single);
       if (page.isDigit === false && refuse) throw refusal(page, opts.minDigitScore, opts.minDigitWorth);
-      return { prediction: withReading(page, pre.box, singlePair), input28: input, info, readings: scored(single) };
+      return withLine({ prediction: withReading(page, pre.box, singlePair), input28: input, info, readings: scored(single) });
     },
     async predictInputs(inputs) {
       const rows = await batcher.submitAll(inputs);

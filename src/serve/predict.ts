@@ -41,7 +41,10 @@ export function resultBody(r: PredictResult, debug: boolean): Record<string, unk
   const round = (v: number | undefined) => (v === undefined ? undefined : Number(v.toFixed(4)));
   const readings = r.readings?.map((h) => ({ ...h, probability: Number(h.probability.toFixed(4)), digitScore: round(h.digitScore), pairScore: round(h.pairScore) }));
   const lineReading = r.lineReading && { rawProbability: Number(r.lineReading.rawProbability.toPrecision(6)), touching: r.lineReading.touching };
-  return { ...r.prediction, input28: Array.from(r.input28, (v) => Number(v.toFixed(4))), reading: r.info.path === 'normalized' ? 'page' : r.info.path, readings, lineReading };
+  const lineCandidates = r.lineCandidates?.map((c) => ({
+    ...c, probability: Number(c.probability.toFixed(4)), digitScore: round(c.digitScore), pairScore: round(c.pairScore), pairProbability: round(c.pairProbability),
+  }));
+  return { ...r.prediction, input28: Array.from(r.input28, (v) => Number(v.toFixed(4))), reading: r.info.path === 'normalized' ? 'page' : r.info.path, readings, lineReading, lineCandidates };
 }
 
 /**

@@ -137,6 +137,11 @@ describe('a number of several digits', () => {
     const tightWorth = tight.probability * tight.digitScore;
     expect(tightWorth).toBeGreaterThan(rawProbability * r.body.digitScore);
     expect(tightWorth * PAIR_DOUBT).toBeLessThan(rawProbability * r.body.digitScore);
+    // Every candidate character is shown; the reading's are its digits, in their boxes.
+    const kept = r.body.lineCandidates.filter((c: Json) => c.chosen);
+    expect(kept.map((c: Json) => c.digit)).toEqual([1, 8]);
+    expect(kept.map((c: Json) => c.box)).toEqual(r.body.digits.map((d: Json) => d.box));
+    expect(r.body.lineCandidates.length).toBeGreaterThan(kept.length);
   });
 
   it('two touching digits read together by the pair reader: each with half the box and the pair score; multipart and v2 alike', async () => {

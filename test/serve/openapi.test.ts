@@ -95,6 +95,9 @@ describe('the HTTP API against docs/openapi.yaml', () => {
   it('POST /predict: raw, debug, multipart with one file and with several (one of them failing)', async () => {
     expect((await predictRaw(digit)).body.digit).toBe(7);
     expect((await predictRaw(digit, '/predict?debug=1')).body.input28).toHaveLength(784);
+    const number = await predictRaw(readFileSync('test/fixtures/numbers/2403.jpg'), '/predict?debug=1');
+    expect(number.body.number).toBe('2403');
+    expect(number.body.lineCandidates.filter((c: { chosen: boolean }) => c.chosen)).toHaveLength(4);
     const one = await answered(request(app).post('/predict').attach('image', photo, 'two.jpg'), 'POST', '/predict');
     expect(one.body.digit).toBe(2);
     const several = await answered(request(app).post('/predict').attach('image', digit, 'a.png').attach('image', blank, 'b.png'), 'POST', '/predict');
