@@ -212,18 +212,24 @@ export class WorkerPool<P extends Protocol, D = unknown> {
       let timer: NodeJS.Timeout | undefined;
       const done = () => { if (timer) clearTimeout(timer); };
       slot.pending.set(id, { resolve: (r) => { done(); resolve(r); }, reject: (e) => { done(); reject(e); } });
+      // The deadline is the task's own: it starts once the worker is up. A worker still loading its
+      // modules (sharp, on a busy machine: seconds) has not begun the task, and stopping it then
+      // refused good pictures and started another slow worker in its place.
       if (run.deadlineMs !== undefined) {
-        timer = setTimeout(() => {
-          const p = slot.pending.get(id);
-          if (!p) return;
-          slot.pending.delete(id);
-          const err = run.timeoutError?.() ?? this.opts.crashError(`no answer within ${run.deadlineMs} ms`);
-          p.reject(err);
-          // The replacement starts now: termination stops a worker stuck in JavaScript at once, but one
-          // inside a native call (libvips) exits only when that call returns, which may be never.
-          this.replace(slot, err);
-          void slot.worker.terminate();
-        }, run.deadlineMs);
+        void slot.ready.then(() => {
+          if (!slot.pending.has(id)) return;
+          timer = setTimeout(() => {
+            const p = slot.pending.get(id);
+            if (!p) return;
+            slot.pending.delete(id);
+            const err = run.timeoutError?.() ?? this.opts.crashError(`no answer within ${run.deadlineMs} ms`);
+            p.reject(err);
+            // The replacement starts now: termination stops a worker stuck in JavaScript at once, but one
+            // inside a native call (libvips) exits only when that call returns, which may be never.
+            this.replace(slot, err);
+            void slot.worker.terminate();
+          }, run.deadlineMs);
+        });
       }
       slot.worker.postMessage({ id, type, body } as TaskMessage<P>, run.transfer ?? []);
     });

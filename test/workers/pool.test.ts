@@ -31,6 +31,16 @@ describe('WorkerPool', () => {
     expect(replies.map((r) => r.echo)).toEqual([1, 2, 3, 4]);
   });
 
+  it('counts a task\'s deadline from when its worker is up, not while the worker is still starting', async () => {
+    const slow = new WorkerPool<Misbehaving>(script, { size: 1, workerData: { startMs: 1_500 }, crashError, closedError });
+    try {
+      expect((await slow.run('echo', { value: 'first' }, { deadlineMs: 500 })).echo).toBe('first');
+      expect(slow.spawned).toBe(1);
+    } finally {
+      await slow.close();
+    }
+  });
+
   it('answers a crash with the pool\'s crash error and respawns the worker', async () => {
     await expect(pool.run('exit', {})).rejects.toMatchObject({ code: 'IMAGE_UNDECODABLE', message: expect.stringMatching(/exited with code 3/) });
     expect(pool.size).toBe(2);
