@@ -98,6 +98,15 @@ export interface ReadingPrices {
   /** A pair reading counts only when the pair reader gives its pair at least this (on a lone mark, `lonePairMinProbability`). */
   pairMinProbability: number;
   lonePairMinProbability: number;
+  /**
+   * Where the pair reader gives a candidate's pair at least `pairDenyProbability` (and the candidate may
+   * be read as a pair), reading it as one digit costs `pairDenyWeight` × −log(1 − pair score): two heads
+   * that agree the box holds two digits (a narrow 1 run into its neighbour) outweigh the confident
+   * one-digit reading the model gives such a box. A wide single digit the pair score doubts is rarely
+   * named a pair that surely.
+   */
+  pairDenyWeight: number;
+  pairDenyProbability: number;
 }
 
 export const READING_PRICES: Readonly<ReadingPrices> = Object.freeze({
@@ -128,6 +137,8 @@ export const READING_PRICES: Readonly<ReadingPrices> = Object.freeze({
   lonePairReadScore: 0.9,
   pairMinProbability: 0.5,
   lonePairMinProbability: 0.8,
+  pairDenyWeight: 1,
+  pairDenyProbability: 0.9,
 });
 
 /**
@@ -169,6 +180,9 @@ export function calibrateNumber(raw: number, digits: number, touching: boolean, 
 
 /** The factor PAIR_DOUBT when `pairScore` takes the box for two digits, else 1. */
 export const pairDoubt = (pairScore: number | undefined) => ((pairScore ?? 0) >= PAIR_DOUBT_LINE ? PAIR_DOUBT : 1);
+
+/** 1 − pair score is floored here: past 0.999 the pair price (`pairLine`) speaks as well. */
+const PAIR_DENY_FLOOR = 0.001;
 
 /** Probabilities are floored here so one unreadable candidate does not make −∞. */
 const FLOOR = 1e-6;
@@ -267,6 +281,10 @@ function bestReading(line: LineShape, predictions: Prediction[], allowCuts: bool
   const one = candidates.map((c, k) => characterLog(predictions[k], prices) + shapeLog(c.box, lineH, prices)
     - ((pairScores[k] ?? 0) >= prices.pairLine ? prices.pairPrice : 0));
   const two = candidates.map((c, k) => pairReadLog(k, c.box, lineH, prices, pairScores, pairReads));
+  // A box both pair heads take for two digits: its one-digit reading pays for the pair score.
+  two.forEach((t, k) => {
+    if (t > -Infinity && pairReads[k]!.probability >= prices.pairDenyProbability) one[k] += prices.pairDenyWeight * Math.log(Math.max(PAIR_DENY_FLOOR, 1 - pairScores[k]));
+  });
   const own = one.map((o, k) => Math.max(o, two[k]));
   for (const k of order) {
     const c = candidates[k];

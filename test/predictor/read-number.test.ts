@@ -113,6 +113,19 @@ describe('reading a candidate as two digits', () => {
     expect(readLine(lone, preds, true, READING_PRICES, [0, 0, 0.99], [undefined, undefined, pairRead(4, 7, 0.01)]).asPair).not.toContain(true);
   });
 
+  it('reads a box as a pair when the pair reader is sure of it and the pair score doubts one digit, though the model reads one digit surely', () => {
+    // Atom 0 is a narrow 1 run into an 8 (read "8" at 0.99); atom 1 a 3 apart. Read as one digit the box
+    // scores −0.04 against −1.10 as "18"; the pair score 0.95 costs the one digit −log 0.05 ≈ 3.
+    const preds = [pred(8, 0.99, 0.99), pred(3, 0.99, 0.99), pred(8, 0.3, 0.5)];
+    const scores = [0.95, 0.01, 0.5];
+    const sure = [pairRead(1, 8, 0.95), undefined, undefined];
+    expect(readLine(twoAtoms(), preds, true, READING_PRICES, scores, sure)).toEqual({ chosen: [0, 1], asPair: [true, false] });
+    // Not where the pair reader is less sure than pairDenyProbability, and not without the price.
+    const unsure = [pairRead(1, 8, READING_PRICES.pairDenyProbability - 0.05), undefined, undefined];
+    expect(readLine(twoAtoms(), preds, true, READING_PRICES, scores, unsure)).toEqual({ chosen: [0, 1], asPair: [false, false] });
+    expect(readLine(twoAtoms(), preds, true, { ...READING_PRICES, pairDenyWeight: 0 }, scores, sure)).toEqual({ chosen: [0, 1], asPair: [false, false] });
+  });
+
   it('reads a lone mark as a pair only when its own pair score says it may be two digits', () => {
     const single = (pairScore: number) => ({ prediction: pred(8, 0.95, 0.9), box: box(0, 140), pairScore });
     const reading = chooseReading(lone, preds, single(READING_PRICES.lonePairReadScore), READING_PRICES, [0, 0, 0.99], reads);
