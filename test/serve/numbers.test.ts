@@ -28,6 +28,9 @@ const N21 = readFileSync('test/fixtures/numbers/21.jpg');
 // A number of two separate marks from the tuning seed (1, gaps #975): "18", whose whole-picture crop the
 // model reads as an 8 at 0.999 while the pair head takes that crop for two digits (0.97).
 const N18 = readFileSync('test/fixtures/numbers/18.jpg');
+// A touching pair from the tuning seed (1, touching #454): "14", one mark the model reads as a 4 at
+// 1.000 while the pair score (0.99) and the pair reader ("14" at 0.98) both take it for two digits.
+const N14 = readFileSync('test/fixtures/numbers/14.jpg');
 
 let server: RunningServer;
 
@@ -163,6 +166,22 @@ describe('a number of several digits', () => {
       body: JSON.stringify({ inputs: [{ name: 'image', shape: [1], datatype: 'BYTES', data: [N21.toString('base64')] }] }),
     }).then((res) => res.json() as Promise<Json>);
     expect(v2.outputs.find((o: Json) => o.name === 'number').data).toEqual(['21']);
+  });
+
+  it('a mark both pair heads take for two digits is read as the pair, though the model reads one digit in it surely', async () => {
+    const r = await post(N14, '?debug=1');
+    expect(r.body.number).toBe('14');
+    const [kept] = r.body.lineCandidates.filter((c: Json) => c.chosen);
+    expect(kept).toMatchObject({ asPair: true, pair: '14', digit: 4 });
+    expect(kept.probability).toBeGreaterThanOrEqual(0.99);
+    expect(kept.pairScore).toBeGreaterThanOrEqual(READING_PRICES.pairReadScore);
+    expect(kept.pairScore).toBeLessThan(READING_PRICES.pairLine); // no pair price on the one digit
+    expect(kept.pairProbability).toBeGreaterThanOrEqual(READING_PRICES.pairDenyProbability);
+    // Scored as step 5 scores them: the one digit would win but for what the pair score costs it.
+    const oneDigit = Math.log(kept.probability) + READING_PRICES.digitScoreWeight * Math.log(kept.digitScore);
+    const asPair = Math.log(kept.pairProbability) + READING_PRICES.pairReadWeight * Math.log(kept.pairScore) - READING_PRICES.pairReadPrice;
+    expect(oneDigit).toBeGreaterThan(asPair);
+    expect(oneDigit + READING_PRICES.pairDenyWeight * Math.log(1 - kept.pairScore)).toBeLessThan(asPair);
   });
 
   it('one digit answered for a mark the pair head takes for two: its probability is doubted, its digit\'s is the model\'s', async () => {
