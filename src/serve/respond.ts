@@ -113,8 +113,8 @@ export function sendError(res: ServerResponse, err: unknown, opts: { maxBodyByte
   if (e.code === 'QUEUE_FULL' || e.code === 'SERVER_DRAINING') res.setHeader('Retry-After', '1');
   if (e.code === 'SERVER_DRAINING') res.setHeader('Connection', 'close');
   const { status, body } = (opts.format ?? APP_ERROR_FORMAT)(e);
-  sendJson(res, status, body);
-  if (e.code === 'IMAGE_TOO_LARGE') lingerAfterRefusal(res.req);
+  if (e.code === 'IMAGE_TOO_LARGE') answerThenLinger(res, status, body);
+  else sendJson(res, status, body);
 }
 
 export const LINGER_DEFAULTS = Object.freeze({
@@ -123,19 +123,30 @@ export const LINGER_DEFAULTS = Object.freeze({
 });
 
 /**
- * After answering a body that is too large while it is still arriving: read and drop the rest, for a
- * bounded time and amount, then close (a lingering close, as nginx does). Closing at once would reset the
+ * Answers a body that is too large while it may still be arriving: the whole answer is written at once,
+ * then the rest of the body is read and dropped, for a bounded time and amount, before the response
+ * ends and the connection closes (a lingering close, as nginx does). Closing at once would reset the
  * connection under a client that sends the whole body before reading (Python's http.client, most SDKs),
- * and the reset throws away the 413 it was about to read.
+ * and the reset throws away the 413 it was about to read. The response is ended only after the body
+ * because Node closes a connection as soon as its last response ends, whatever is still unread. A client that asked to be told before sending (Expect:
+ * 100-continue, never continued for a body over the limit) sends nothing more, so its answer ends now.
  */
-export function lingerAfterRefusal(req: IncomingMessage, limits = LINGER_DEFAULTS): void {
+export function answerThenLinger(res: ServerResponse, status: number, body: unknown, limits = LINGER_DEFAULTS): void {
+  const req = res.req;
   const socket = req.socket;
-  if (req.complete || socket.destroyed) return;
+  const json = JSON.stringify(body);
+  // The connection closes after the answer: what is left of the body is not a request.
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(json), Connection: 'close' });
+  if (req.complete || socket.destroyed || /100-continue/i.test(req.headers.expect ?? '')) {
+    res.end(json);
+    return;
+  }
+  res.write(json);
   let dropped = 0;
   const cut = () => { clearTimeout(timer); socket.destroy(); };
   const timer = setTimeout(cut, limits.maxMs).unref();
   req.on('data', (chunk: Buffer) => { if ((dropped += chunk.length) > limits.maxBytes) cut(); });
-  req.once('end', () => { clearTimeout(timer); socket.end(); });
+  req.once('end', () => { clearTimeout(timer); res.end(); });
   req.once('close', () => clearTimeout(timer));
   req.resume();
 }
