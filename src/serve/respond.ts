@@ -128,8 +128,9 @@ export const LINGER_DEFAULTS = Object.freeze({
  * ends and the connection closes (a lingering close, as nginx does). Closing at once would reset the
  * connection under a client that sends the whole body before reading (Python's http.client, most SDKs),
  * and the reset throws away the 413 it was about to read. The response is ended only after the body
- * because Node closes a connection as soon as its last response ends, whatever is still unread. A client that asked to be told before sending (Expect:
- * 100-continue, never continued for a body over the limit) sends nothing more, so its answer ends now.
+ * because Node closes a connection as soon as its last response ends, whatever is still unread. A
+ * client that asked to be told before sending (Expect: 100-continue, never continued for a body over
+ * the limit) sends nothing more, so its answer ends now.
  */
 export function answerThenLinger(res: ServerResponse, status: number, body: unknown, limits = LINGER_DEFAULTS): void {
   const req = res.req;
