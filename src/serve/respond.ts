@@ -60,8 +60,13 @@ export function trackRequest(req: IncomingMessage, res: ServerResponse, deps: Tr
 /** Answers `body` as JSON in one write (headers and body together). */
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const json = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(json) });
+  writeJsonHead(res, status, json);
   res.end(json);
+}
+
+/** The status line and headers of an answer whose body is `json`. */
+function writeJsonHead(res: ServerResponse, status: number, json: string): void {
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(json) });
 }
 
 export function errorBody(err: AppError): { error: { code: string; message: string } } {
@@ -137,7 +142,8 @@ export function answerThenLinger(res: ServerResponse, status: number, body: unkn
   const socket = req.socket;
   const json = JSON.stringify(body);
   // The connection closes after the answer: what is left of the body is not a request.
-  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(json), Connection: 'close' });
+  res.setHeader('Connection', 'close');
+  writeJsonHead(res, status, json);
   if (req.complete || socket.destroyed || /100-continue/i.test(req.headers.expect ?? '')) {
     res.end(json);
     return;
