@@ -305,7 +305,8 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
       }
       const lineRows = rows.slice(1 + whole.length + alternatives.length) as Float32Array[];
       const candidates = line ? lineRows.map((r) => toPrediction(r, opts.minDigitScore)) : [];
-      const pairScores = lineRows.map((r) => pairScoreOf(r) ?? 0);
+      const linePairScores = lineRows.map((r) => pairScoreOf(r)); // undefined without a pair head
+      const pairScores = linePairScores.map((s) => s ?? 0);
       const pairReads = lineRows.map((r) => pairReadingOf(r));
       const { chosen, asPair } = line && pre.box
         ? chooseReading(line, candidates, { prediction: single, box: pre.box, pairScore: singlePair }, READING_PRICES, pairScores, pairReads)
@@ -315,7 +316,7 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
         const pair = pairReads[k];
         return {
           start: c.start, end: c.end, box: c.box, digit: candidates[k].digit, probability: candidates[k].probability, digitScore: candidates[k].digitScore,
-          pairScore: pairScoreOf(lineRows[k]), pair: pair && `${pair.left}${pair.right}`, pairProbability: pair?.probability, chosen: i >= 0, asPair: i >= 0 && asPair[i],
+          pairScore: linePairScores[k], pair: pair && `${pair.left}${pair.right}`, pairProbability: pair?.probability, chosen: i >= 0, asPair: i >= 0 && asPair[i],
         };
       });
       const withLine = (r: PredictResult): PredictResult => (lineCandidates ? { ...r, lineCandidates } : r);
