@@ -14,6 +14,7 @@ import { DIGIT_SCORE_OUTPUT } from '../onnx/digit-score';
 import type { PredictorOptions } from './options';
 import { chooseReading, lineAnswer, type LineCharacter, pairDoubt, READING_PRICES, readingProbability, readsTouching } from './read-number';
 import { IMAGE_SIZE, PIXELS } from '../data/mnist';
+import { meanRow, SECOND_LOOK_SHIFTS, shifted } from './second-look';
 
 /** One hypothesis of where the digit is, as the model read it (`?debug=1`). */
 export interface ScoredReading {
@@ -247,6 +248,23 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
     return decoders.run('decode', { bytes: copy, maxPixels: opts.maxPixels }, { ...decodeDeadline, owner: client, heavy: decodeCost(header) > HEAVY_DECODE_PIXELS, transfer: [copy.buffer] });
   }
 
+  /**
+   * A number's characters read as one digit each, read again: each one's row becomes the mean of the
+   * model's rows for it as cut and moved a pixel each way (SECOND_LOOK_SHIFTS). A character read as two
+   * digits keeps its reading.
+   */
+  async function secondLook(chars: LineCharacter[], inputs: Float32Array[], rows: Float32Array[]): Promise<LineCharacter[]> {
+    const single = chars.flatMap((c, i) => (c.pair ? [] : [i]));
+    if (single.length === 0) return chars;
+    const n = SECOND_LOOK_SHIFTS.length;
+    const moved = await batcher.submitAll(single.flatMap((i) => SECOND_LOOK_SHIFTS.map(([dx, dy]) => shifted(inputs[i], dx, dy))));
+    const looked = chars.slice();
+    single.forEach((i, j) => {
+      looked[i] = { ...chars[i], prediction: toPrediction(meanRow([rows[i], ...moved.slice(j * n, (j + 1) * n)]), opts.minDigitScore) };
+    });
+    return looked;
+  }
+
   return {
     ready,
     isReady: () => readyFlag,
@@ -332,8 +350,7 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
           prediction: candidates[k], box: line.candidates[k].box, pairScore: pairScores[k], pair: asPair[i] ? pairReads[k] : undefined,
           cut: i > 0 && (line.cutStrokes[line.candidates[k].start] ?? 0) > 0,
         }));
-        const prediction = lineAnswer(chars, refuse);
-        const lineReading = { rawProbability: readingProbability(chars), touching: readsTouching(chars) };
+        const first = lineAnswer(chars, refuse);
         // A number is read unless a one-digit reading is worth more than the whole reading (its raw
         // probability, so that the number's calibration changes no answer): another
         // layout's, or one that covers every character read (the whole picture's crop of a thick digit
@@ -345,13 +362,18 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
         // the probability it would be answered with (× PAIR_DOUBT), as the reading's own characters do;
         // a reading that cut through strokes is a guess of its own, and meets the rival undoubted.
         const oneDigit = (k: number) => (otherPairs[k] ?? 0) < READING_PRICES.rivalPairScore && !chars.some((c) => c.pair);
-        const rivalWorth = (k: number) => worth(others[k]) * (lineReading.touching ? 1 : pairDoubt(otherPairs[k]));
+        const rivalWorth = (k: number) => worth(others[k]) * (readsTouching(chars) ? 1 : pairDoubt(otherPairs[k]));
         let rival = other >= 0 && oneDigit(other) ? other : -1;
         alternatives.forEach((a, k) => {
           if (oneDigit(k) && chars.every((c) => covers(a.box, c.box)) && (rival < 0 || rivalWorth(k) > rivalWorth(rival))) rival = k;
         });
-        if (rival >= 0 && lineReading.rawProbability * (prediction.digitScore ?? 1) < rivalWorth(rival)) return withLine(answerOther(rival));
-        if (refuse && chars.every((c) => !c.pair && c.prediction.isDigit === false)) throw notADigit(prediction.digitScore!, opts.minDigitScore);
+        if (rival >= 0 && readingProbability(chars) * (first.digitScore ?? 1) < rivalWorth(rival)) return withLine(answerOther(rival));
+        if (refuse && chars.every((c) => !c.pair && c.prediction.isDigit === false)) throw notADigit(first.digitScore!, opts.minDigitScore);
+        // Which reading answers is decided on the characters as first read; what a number's characters
+        // read, on their second look.
+        const looked = chars.length > 1 ? await secondLook(chars, chosen.map((k) => line.inputs.subarray(k * PIXELS, (k + 1) * PIXELS)), chosen.map((k) => lineRows[k])) : chars;
+        const prediction = looked === chars ? first : lineAnswer(looked, refuse);
+        const lineReading = { rawProbability: readingProbability(looked), touching: readsTouching(looked) };
         // The debug input is the leftmost digit's, as `digit` and `probabilities` are.
         return withLine({ prediction, input28: line.inputs.slice(chosen[0] * PIXELS, (chosen[0] + 1) * PIXELS), info, readings: scored(), lineReading });
       }

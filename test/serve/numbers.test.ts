@@ -31,6 +31,9 @@ const N18 = readFileSync('test/fixtures/numbers/18.jpg');
 // A touching pair from the tuning seed (1, touching #454): "14", one mark the model reads as a 4 at
 // 1.000 while the pair score (0.99) and the pair reader ("14" at 0.98) both take it for two digits.
 const N14 = readFileSync('test/fixtures/numbers/14.jpg');
+// A number with gaps from the tuning seed (1, gaps #406): "320", whose 2 the model reads as a 7 as the
+// line cuts it, and as a 2 once moved by a pixel.
+const N320 = readFileSync('test/fixtures/numbers/320.jpg');
 
 let server: RunningServer;
 
@@ -182,6 +185,19 @@ describe('a number of several digits', () => {
     const asPair = Math.log(kept.pairProbability) + READING_PRICES.pairReadWeight * Math.log(kept.pairScore) - READING_PRICES.pairReadPrice;
     expect(oneDigit).toBeGreaterThan(asPair);
     expect(oneDigit + READING_PRICES.pairDenyWeight * Math.log(1 - kept.pairScore)).toBeLessThan(asPair);
+  });
+
+  it('a number\'s characters are read again a pixel off: the mean reading answers, the reading was chosen on the first', async () => {
+    const r = await post(N320, '?debug=1');
+    expect(r.body.number).toBe('320');
+    const kept = r.body.lineCandidates.filter((c: Json) => c.chosen);
+    expect(kept.map((c: Json) => c.digit)).toEqual([3, 7, 0]); // the first look, as the reading saw it
+    expect(r.body.digits[1].probability).toBe(Math.max(...r.body.digits[1].probabilities));
+    expect(r.body.digits[1].probabilities[2]).toBeGreaterThan(r.body.digits[1].probabilities[7]);
+    // The number's probability is calibrated from the second look's characters.
+    const product = r.body.digits.reduce((p: number, d: Json) => p * d.probability * d.digitScore, 1);
+    expect(r.body.lineReading.rawProbability).toBeCloseTo(product, 5);
+    expect(r.body.probability).toBeCloseTo(calibrateNumber(product, 3, false), 4);
   });
 
   it('one digit answered for a mark the pair head takes for two: its probability is doubted, its digit\'s is the model\'s', async () => {
