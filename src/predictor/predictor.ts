@@ -14,7 +14,7 @@ import { DIGIT_SCORE_OUTPUT } from '../onnx/digit-score';
 import type { PredictorOptions } from './options';
 import { chooseReading, lineAnswer, type LineCharacter, pairDoubt, READING_PRICES, readingProbability, readsTouching } from './read-number';
 import { IMAGE_SIZE, PIXELS } from '../data/mnist';
-import { meanRow, SECOND_LOOK_SHIFTS, shifted } from './second-look';
+import { SECOND_LOOK_SHIFTS, secondReading, shifted } from './second-look';
 
 /** One hypothesis of where the digit is, as the model read it (`?debug=1`). */
 export interface ScoredReading {
@@ -249,9 +249,8 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
   }
 
   /**
-   * A number's characters read as one digit each, read again: each one's row becomes the mean of the
-   * model's rows for it as cut and moved a pixel each way (SECOND_LOOK_SHIFTS). A character read as two
-   * digits keeps its reading.
+   * A number's characters read as one digit each, read again as moved a pixel each way
+   * (SECOND_LOOK_SHIFTS; `secondReading`). A character read as two digits keeps its reading.
    */
   async function secondLook(chars: LineCharacter[], inputs: Float32Array[], rows: Float32Array[]): Promise<LineCharacter[]> {
     const single = chars.flatMap((c, i) => (c.pair ? [] : [i]));
@@ -260,7 +259,7 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
     const moved = await batcher.submitAll(single.flatMap((i) => SECOND_LOOK_SHIFTS.map(([dx, dy]) => shifted(inputs[i], dx, dy))));
     const looked = chars.slice();
     single.forEach((i, j) => {
-      looked[i] = { ...chars[i], prediction: toPrediction(meanRow([rows[i], ...moved.slice(j * n, (j + 1) * n)]), opts.minDigitScore) };
+      looked[i] = { ...chars[i], prediction: secondReading(chars[i].prediction, [rows[i], ...moved.slice(j * n, (j + 1) * n)], opts.minDigitScore) };
     });
     return looked;
   }

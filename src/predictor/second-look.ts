@@ -1,4 +1,5 @@
 import { IMAGE_SIZE, PIXELS } from '../data/mnist';
+import { type Prediction, toPrediction } from '../inference/postprocess';
 
 /**
  * The shifts (dx, dy in pixels of the 28×28 input) of a number's second look. The line's characters are
@@ -30,4 +31,16 @@ export function meanRow(rows: readonly Float32Array[]): Float32Array {
   for (const row of rows) for (let i = 0; i < out.length; i++) out[i] += row[i];
   for (let i = 0; i < out.length; i++) out[i] /= rows.length;
   return out;
+}
+
+/**
+ * What a character reads after its second look, from its first reading and the model's rows for it as
+ * cut and as moved (`rows[0]` the first look's): their mean's reading where it reads another digit or
+ * changes whether the character is a digit at all, else the first reading as it was. Where the looks
+ * agree the first one's probability stands: the mean is less sure of clear digits as well, and the
+ * number's calibration maps first looks.
+ */
+export function secondReading(first: Prediction, rows: readonly Float32Array[], minDigitScore: number): Prediction {
+  const again = toPrediction(meanRow(rows), minDigitScore);
+  return again.digit !== first.digit || again.isDigit !== first.isDigit ? again : first;
 }

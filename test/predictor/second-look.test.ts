@@ -1,4 +1,5 @@
-import { meanRow, SECOND_LOOK_SHIFTS, shifted } from '../../src/predictor/second-look';
+import { toPrediction } from '../../src/inference/postprocess';
+import { meanRow, SECOND_LOOK_SHIFTS, secondReading, shifted } from '../../src/predictor/second-look';
 
 /** A 28×28 input with ink (1) at the given (x, y) pixels. */
 function inked(...points: [number, number][]): Float32Array {
@@ -42,5 +43,29 @@ describe('meanRow', () => {
 
   it('keeps a column the model does not have (NaN) missing', () => {
     expect(Number.isNaN(meanRow([Float32Array.of(1, NaN), Float32Array.of(0, NaN)])[1])).toBe(true);
+  });
+});
+
+describe('secondReading', () => {
+  /** A model row: `p` on `digit`, the rest spread evenly, then the digit score. */
+  const row = (digit: number, p: number, score: number) => Float32Array.from([...Array.from({ length: 10 }, (_, d) => (d === digit ? p : (1 - p) / 9)), score]);
+
+  it('answers with the mean where the looks read another digit', () => {
+    const first = toPrediction(row(7, 0.6, 0.9));
+    const again = secondReading(first, [row(7, 0.6, 0.9), row(2, 0.9, 0.9), row(2, 0.8, 0.9), row(2, 0.7, 0.95), row(7, 0.5, 0.9)], 0.5);
+    expect(again.digit).toBe(2);
+    expect(again.probability).toBeCloseTo((0.9 + 0.8 + 0.7 + 2 * (0.4 / 9 + 0.5 / 9) / 2) / 5, 5);
+  });
+
+  it('answers with the mean where the looks change whether it is a digit', () => {
+    const first = toPrediction(row(3, 0.9, 0.4));
+    const again = secondReading(first, [row(3, 0.9, 0.4), row(3, 0.9, 0.7), row(3, 0.9, 0.7), row(3, 0.9, 0.6), row(3, 0.9, 0.6)], 0.5);
+    expect(again).toMatchObject({ digit: 3, isDigit: true });
+    expect(again.digitScore).toBeCloseTo(0.6, 5);
+  });
+
+  it('keeps the first reading, its probability too, where the looks agree', () => {
+    const first = toPrediction(row(4, 0.99, 0.98));
+    expect(secondReading(first, [row(4, 0.99, 0.98), row(4, 0.7, 0.9), row(4, 0.8, 0.9), row(9, 0.6, 0.9), row(4, 0.9, 0.9)], 0.5)).toBe(first);
   });
 });

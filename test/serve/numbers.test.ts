@@ -187,7 +187,7 @@ describe('a number of several digits', () => {
     expect(oneDigit + READING_PRICES.pairDenyWeight * Math.log(1 - kept.pairScore)).toBeLessThan(asPair);
   });
 
-  it('a number\'s characters are read again a pixel off: the mean reading answers, the reading was chosen on the first', async () => {
+  it('a number\'s characters are read again a pixel off: the mean reading answers where it reads another digit, the reading was chosen on the first', async () => {
     const r = await post(N320, '?debug=1');
     expect(r.body.number).toBe('320');
     const kept = r.body.lineCandidates.filter((c: Json) => c.chosen);
