@@ -4,7 +4,7 @@ import { join } from 'node:path';
 /**
  * This package's version from its package.json, found from the calling code's folder whether it runs
  * compiled (dist/src/...) or from the TypeScript sources (src/...); 'unknown' when there is none.
- * @example packageVersion() // '0.7.3'
+ * @example packageVersion() // '0.7.4'
  */
 export function packageVersion(): string {
   for (let dir = __dirname, i = 0; i < 4; i++, dir = join(dir, '..')) {
