@@ -35,12 +35,15 @@ export function meanRow(rows: readonly Float32Array[]): Float32Array {
 
 /**
  * What a character reads after its second look, from its first reading and the model's rows for it as
- * cut and as moved (`rows[0]` the first look's): their mean's reading where it reads another digit or
- * changes whether the character is a digit at all, else the first reading as it was. Where the looks
- * agree the first one's probability stands: the mean is less sure of clear digits as well, and the
- * number's calibration maps first looks.
+ * cut and as moved (`rows[0]` the first look's): their mean's reading where both take the character for
+ * a digit and the mean reads another one, else the first reading as it was. Whether it is a digit at
+ * all stays the first look's: the digit-score head and the lines that refuse letters and symbols were
+ * fitted on first looks, and a mean that lifts a mark over the line would answer a letter as a digit.
+ * Where the looks agree the first one's probability stands: the mean is less sure of clear digits as
+ * well, and the number's calibration maps first looks.
  */
 export function secondReading(first: Prediction, rows: readonly Float32Array[], minDigitScore: number): Prediction {
+  if (first.isDigit === false) return first;
   const again = toPrediction(meanRow(rows), minDigitScore);
-  return again.digit !== first.digit || again.isDigit !== first.isDigit ? again : first;
+  return again.digit !== first.digit && again.isDigit !== false ? again : first;
 }
