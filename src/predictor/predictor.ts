@@ -361,7 +361,8 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
         // the probability it would be answered with (× PAIR_DOUBT), as the reading's own characters do;
         // a reading that cut through strokes is a guess of its own, and meets the rival undoubted.
         const oneDigit = (k: number) => (otherPairs[k] ?? 0) < READING_PRICES.rivalPairScore && !chars.some((c) => c.pair);
-        const rivalWorth = (k: number) => worth(others[k]) * (readsTouching(chars) ? 1 : pairDoubt(otherPairs[k]));
+        const touching = readsTouching(chars); // the second look keeps every cut and pair
+        const rivalWorth = (k: number) => worth(others[k]) * (touching ? 1 : pairDoubt(otherPairs[k]));
         let rival = other >= 0 && oneDigit(other) ? other : -1;
         alternatives.forEach((a, k) => {
           if (oneDigit(k) && chars.every((c) => covers(a.box, c.box)) && (rival < 0 || rivalWorth(k) > rivalWorth(rival))) rival = k;
@@ -372,7 +373,7 @@ export function createPredictor(modelPath: string, opts: PredictorOptions, hooks
         // read, on their second look.
         const looked = chars.length > 1 ? await secondLook(chars, chosen.map((k) => line.inputs.subarray(k * PIXELS, (k + 1) * PIXELS)), chosen.map((k) => lineRows[k])) : chars;
         const prediction = looked === chars ? first : lineAnswer(looked, refuse);
-        const lineReading = { rawProbability: readingProbability(looked), touching: readsTouching(looked) };
+        const lineReading = { rawProbability: readingProbability(looked), touching };
         // The debug input is the leftmost digit's, as `digit` and `probabilities` are.
         return withLine({ prediction, input28: line.inputs.slice(chosen[0] * PIXELS, (chosen[0] + 1) * PIXELS), info, readings: scored(), lineReading });
       }
